@@ -1,0 +1,41 @@
+"""Writing and reading the CNB TOML/JSON files, atomically (write temp, rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to path via a temp file in the same dir, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_toml(path: Path, data: Mapping[str, Any]) -> None:
+    import toml
+
+    write_text_atomic(path, toml.dumps(dict(data)))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    import toml
+
+    data: dict[str, Any] = toml.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

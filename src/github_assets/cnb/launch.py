@@ -1,0 +1,37 @@
+"""launch.toml: processes and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .files import write_toml
+
+
+@dataclass(frozen=True)
+class Process:
+    type: str
+    command: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class Label:
+    key: str
+    value: str
+
+
+def write_launch(layers_dir: Path, processes: list[Process], labels: list[Label]) -> None:
+    """Write launch.toml (API 0.10: command is an array)."""
+    data: dict[str, Any] = {}
+    if processes:
+        data["processes"] = [
+            {"type": p.type, "command": list(p.command), "args": list(p.args), "default": p.default}
+            for p in processes
+        ]
+    if labels:
+        data["labels"] = [{"key": label.key, "value": label.value} for label in labels]
+    if data:
+        write_toml(layers_dir / "launch.toml", data)

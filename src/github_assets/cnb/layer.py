@@ -1,0 +1,62 @@
+"""<layer>.toml: types and metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .files import read_toml, write_toml
+
+RESERVED_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
+
+
+@dataclass(frozen=True)
+class LayerToml:
+    launch: bool = True
+    build: bool = False
+    cache: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def toml_path(layers_dir: Path, name: str) -> Path:
+    return layers_dir / f"{name}.toml"
+
+
+def read_layer(layers_dir: Path, name: str) -> LayerToml | None:
+    """The restored layer toml, or None when absent or unreadable (then we start over)."""
+    path = toml_path(layers_dir, name)
+    try:
+        data = read_toml(path)
+    except (OSError, ValueError):
+        return None
+    types = data.get("types", {})
+    meta = data.get("metadata", {})
+    return LayerToml(
+        launch=bool(types.get("launch", False)),
+        build=bool(types.get("build", False)),
+        cache=bool(types.get("cache", False)),
+        metadata=meta if isinstance(meta, Mapping) else {},
+    )
+
+
+def write_layer(layers_dir: Path, name: str, layer: LayerToml) -> None:
+    write_toml(
+        toml_path(layers_dir, name),
+        {
+            "types": {"launch": layer.launch, "build": layer.build, "cache": layer.cache},
+            "metadata": dict(layer.metadata),
+        },
+    )
+
+
+def existing_layers(layers_dir: Path) -> list[str]:
+    """Names of the layer tomls present (restored by the lifecycle or written earlier)."""
+    if not layers_dir.is_dir():
+        return []
+    return sorted(
+        p.name[: -len(".toml")]
+        for p in layers_dir.glob("*.toml")
+        if p.name not in RESERVED_TOMLS and p.is_file()
+    )

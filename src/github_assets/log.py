@@ -1,0 +1,80 @@
+"""The build log: a fixed grammar of indent levels, with secrets redacted."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import TextIO
+
+_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
+_BEARER = re.compile(r"(?i)(authorization:?\s*(?:bearer|token)\s+)\S+")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Hide tokens, Authorization values and URL query strings (signed URLs)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    text = _BEARER.sub(r"\1[REDACTED]", text)
+    return _URL_QUERY.sub(r"\1?[REDACTED]", text)
+
+
+def human_size(n: int) -> str:
+    """Bytes as the build log shows them: 512 B, 10.3 KiB, 12.5 MiB, 1.0 GiB."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+class Log:
+    """Levels: title (0), process (2), subprocess (4), action (6), detail (8).
+
+    Lines are written whole under a lock so parallel installs never interleave
+    mid-line; every line is redacted first.
+    """
+
+    def __init__(self, out: TextIO, *, debug: bool = False) -> None:
+        self._out = out
+        self._debug = debug
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add_secret(self, secret: str | None) -> None:
+        if secret:
+            self._secrets.add(secret)
+
+    def clean(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _line(self, indent: int, text: str) -> None:
+        line = " " * indent + self.clean(text) + "\n"
+        with self._lock:
+            self._out.write(line)
+            self._out.flush()
+
+    def title(self, text: str) -> None:
+        self._line(0, text)
+
+    def process(self, text: str) -> None:
+        self._line(2, text)
+
+    def subprocess(self, text: str) -> None:
+        self._line(4, text)
+
+    def action(self, text: str) -> None:
+        self._line(6, text)
+
+    def detail(self, text: str) -> None:
+        self._line(8, text)
+
+    def debug(self, text: str) -> None:
+        if self._debug:
+            self._line(6, f"[debug] {text}")
+
+    @property
+    def debugging(self) -> bool:
+        return self._debug

@@ -1,0 +1,106 @@
+"""Target platform (os/arch) and asset-name templates."""
+
+from __future__ import annotations
+
+import os
+import platform as _host
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+PLACEHOLDERS = ("os", "arch", "version", "tag")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+# Python's platform.machine() names -> Go names, which CNB_TARGET_ARCH uses.
+_HOST_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "i386": "386",
+    "i686": "386",
+    "armv7l": "arm",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """The os/arch the image is built for."""
+
+    os: str
+    arch: str
+
+    def __str__(self) -> str:
+        return f"{self.os}/{self.arch}"
+
+
+def target_from_env(env: Mapping[str, str]) -> Target:
+    """CNB_TARGET_OS/CNB_TARGET_ARCH when the platform sets them, else the build host."""
+    os_name = env.get("CNB_TARGET_OS") or _host.system().lower() or "linux"
+    arch = env.get("CNB_TARGET_ARCH") or _HOST_ARCH.get(_host.machine().lower(), "")
+    if not arch:
+        arch = _host.machine().lower() or os.uname().machine
+    return Target(os=os_name, arch=arch)
+
+
+def check_template(template: str, where: str) -> None:
+    """Reject placeholders we do not know and stray braces, naming the entry."""
+    for name in _PLACEHOLDER.findall(template):
+        if name not in PLACEHOLDERS:
+            known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+            raise ConfigError(
+                f"{where}: 'asset' has an unknown placeholder {{{name}}}",
+                hint=f"use only {known}",
+            )
+    if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
+        raise ConfigError(
+            f"{where}: 'asset' has an unbalanced brace in {template!r}",
+            hint="placeholders look like {os}, {arch}, {version}, {tag}",
+        )
+
+
+def is_template(template: str) -> bool:
+    """Whether the asset name has any placeholder."""
+    return bool(_PLACEHOLDER.search(template))
+
+
+def needs_tag(template: str) -> bool:
+    """Whether rendering needs the resolved release tag."""
+    return any(p in ("version", "tag") for p in _PLACEHOLDER.findall(template))
+
+
+def render(template: str, target: Target, tag: str, replacements: Mapping[str, str]) -> str:
+    """Fill {os} {arch} {version} {tag}; replacements rename the os/arch values."""
+    values = {
+        "os": replacements.get(target.os, target.os),
+        "arch": replacements.get(target.arch, target.arch),
+        "tag": tag,
+        "version": tag[1:] if tag[:1] in ("v", "V") and tag[1:2].isdigit() else tag,
+    }
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+_COMPRESSED_SUFFIXES = (".gz", ".xz", ".bz2")
+
+
+def executable_name(template: str) -> str:
+    """The installed name of a raw executable, from the asset name or template.
+
+    A template keeps the part before its first placeholder, without trailing
+    '-', '_' or '.'; a lone compressed file loses its .gz/.xz/.bz2 suffix.
+    """
+    m = _PLACEHOLDER.search(template)
+    if m:
+        name = template[: m.start()].rstrip("-_.")
+        if name:
+            return name
+        template = _PLACEHOLDER.sub("", template).strip("-_.")
+    for suffix in _COMPRESSED_SUFFIXES:
+        if template.endswith(suffix) and len(template) > len(suffix):
+            return template[: -len(suffix)]
+    return template

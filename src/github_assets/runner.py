@@ -1,0 +1,118 @@
+"""The build runner: reads the CNB environment, calls build(), writes every CNB file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from . import BUILDPACK_ID, USER_AGENT, __version__
+from .build import BuildResult, Services, build
+from .cnb.context import BuildContext, build_context
+from .cnb.launch import write_launch
+from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
+from .cnb.plan import PROVIDES, read_buildpack_plan
+from .cnb.sbom import document, write_sbom
+from .config import AssetSpec, load_project, parse_entry
+from .download import Downloader
+from .errors import ConfigError, InstallError
+from .github import GitHub
+from .log import Log
+
+
+def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
+    """Specs of the github-assets plan entries, ours and other buildpacks', deduplicated.
+
+    An entry equal to one in the app's config keeps that config's name for errors.
+    """
+    try:
+        own = {_key(s.to_metadata()): s for s in load_project(ctx.app_dir, ctx.env)}
+    except ConfigError:  # detect already judged the config; here it only names entries
+        own = {}
+    out: list[AssetSpec] = []
+    for i, entry in enumerate(read_buildpack_plan(ctx.plan_path), 1):
+        if entry.name != PROVIDES or not entry.metadata:
+            continue  # an entry without metadata only asks for this buildpack to be present
+        spec = own.get(_key(entry.metadata)) or parse_entry(
+            entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})"
+        )
+        if spec not in out:
+            out.append(spec)
+    return out
+
+
+def _key(meta: Mapping[str, Any]) -> str:
+    return json.dumps(meta, sort_keys=True, default=str)
+
+
+def make_services(env: Mapping[str, str], log: Log) -> Services:
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    # Proxies from the environment are honoured; .netrc credentials are not (trust_env
+    # would also read them and could send them to the storage host).
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies("https://api.github.com"))
+
+    def github_for(api_url: str, token: str | None) -> GitHub:
+        return GitHub(session, api_url, token)
+
+    return Services(github_for=github_for, downloader=Downloader(session, log), log=log)
+
+
+def write_result(ctx: BuildContext, result: BuildResult) -> None:
+    """The one place that writes CNB files (and the app-dir links)."""
+    for name in result.stale:
+        toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
+        (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)
+        shutil.rmtree(ctx.layers_dir / name, ignore_errors=True)
+    for layer in result.layers:
+        write_layer(ctx.layers_dir, layer.name, layer.toml)
+        write_sbom(
+            ctx.layers_dir,
+            layer.name,
+            document(BUILDPACK_ID, __version__, result.sbom_components.get(layer.name, ())),
+        )
+    write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
+    for rel, target in result.links:
+        link = ctx.app_dir / rel
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        if link.exists() or link.is_symlink():
+            raise InstallError(
+                f"link {rel}: the app dir already has a different file there",
+                hint="remove it from the app or choose another 'link' path",
+            )
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+
+
+def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
+    ctx = build_context(args, env, Path.cwd(), bp_dir)
+    log = Log(sys.stdout, debug=env.get("BP_LOG_LEVEL", "").upper() == "DEBUG")
+    log.title(f"GitHub Release Assets {__version__}")
+    specs = plan_specs(ctx)
+    log.process(f"Target {ctx.target}, {len(specs)} asset{'s' * (len(specs) != 1)}")
+    existing = existing_layers(ctx.layers_dir)
+    ctx.layers_dir.mkdir(parents=True, exist_ok=True)
+    result = build(
+        specs,
+        layers_dir=ctx.layers_dir,
+        app_dir=ctx.app_dir,
+        env=env,
+        target=ctx.target,
+        previous={name: read_layer(ctx.layers_dir, name) for name in existing},
+        existing=existing,
+        svc=make_services(env, log),
+    )
+    for name in result.stale:
+        log.process(f"Removing stale layer {name}")
+    write_result(ctx, result)
+    for rel, target in result.links:
+        log.process(f"Linked {ctx.app_dir / rel} -> {target}")
+    return 0

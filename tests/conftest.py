@@ -1,0 +1,22 @@
+"""Fixtures: a loopback GitHub stand-in and lifecycle-shaped CNB dirs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import CnbDirs
+
+from tools.github_standin import StandIn
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as s:
+        yield s
+
+
+@pytest.fixture
+def cnb(tmp_path: Path) -> CnbDirs:
+    return CnbDirs(tmp_path)

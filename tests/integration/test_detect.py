@@ -1,0 +1,141 @@
+"""bin/detect as a real subprocess, with the CNB env and args."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from support import ROOT, CnbDirs
+
+PROBE = """
+[[metadata.githubassets]]
+repo = "grpc-ecosystem/grpc-health-probe"
+asset = "grpc_health_probe-{os}-{arch}"
+tag = "v0.4.40"
+process = "health"
+args = ["-addr=:50051"]
+"""
+
+
+def test_no_config_passes_with_provides_only(cnb: CnbDirs) -> None:
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert cnb.plan() == {"provides": [{"name": "github-assets"}]}
+
+
+def test_project_toml_without_table_passes_with_provides_only(cnb: CnbDirs) -> None:
+    cnb.project('[project]\nid = "x"\n')
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert cnb.plan() == {"provides": [{"name": "github-assets"}]}
+
+
+def test_one_requires_per_asset_with_the_table_as_metadata(cnb: CnbDirs) -> None:
+    cnb.project(PROBE + '\n[[metadata.githubassets]]\nrepo = "jqlang/jq"\nasset = "jq-linux64"\n')
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    plan = cnb.plan()
+    assert plan["provides"] == [{"name": "github-assets"}]
+    assert [q["name"] for q in plan["requires"]] == ["github-assets", "github-assets"]
+    assert plan["requires"][0]["metadata"] == {
+        "repo": "grpc-ecosystem/grpc-health-probe",
+        "asset": "grpc_health_probe-{os}-{arch}",
+        "tag": "v0.4.40",
+        "process": "health",
+        "args": ["-addr=:50051"],
+    }
+    assert plan["requires"][1]["metadata"] == {
+        "repo": "jqlang/jq",
+        "asset": "jq-linux64",
+        "tag": "latest",
+    }
+
+
+def test_schema_0_2_table(cnb: CnbDirs) -> None:
+    cnb.project(
+        '[_]\nschema-version = "0.2"\nid = "demo"\n\n'
+        '[[_.metadata.githubassets]]\nrepo = "a/b"\nasset = "tool"\n'
+    )
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"][0]["metadata"]["repo"] == "a/b"
+
+
+def test_github_assets_path_names_another_file(cnb: CnbDirs) -> None:
+    (cnb.app / "ci").mkdir()
+    cnb.project('[[metadata.githubassets]]\nrepo = "a/b"\nasset = "tool"\n', "ci/assets.toml")
+    r = cnb.detect({"GITHUB_ASSETS_PATH": "ci/assets.toml"})
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"][0]["metadata"]["asset"] == "tool"
+
+
+def test_github_assets_path_missing_file_is_an_error(cnb: CnbDirs) -> None:
+    r = cnb.detect({"GITHUB_ASSETS_PATH": "nope.toml"})
+    assert r.rc == 1
+    assert "GITHUB_ASSETS_PATH names nope.toml" in r.err
+
+
+def test_cage1016_config_works_unchanged(cnb: CnbDirs) -> None:
+    cnb.project(
+        """
+[[build.env]]
+name = "APITEST_TOOLCHAIN_TOKEN"
+value = "<github-token>"
+
+[[metadata.githubassets]]
+repo = "kkdai/youtube"
+asset = "youtubedr_2.7.0_linux_arm64.tar.gz"
+destination = "bin"
+
+[[metadata.githubassets]]
+repo = "qeek-dev/apitest-toolchain"
+token_env = "APITEST_TOOLCHAIN_TOKEN"
+asset = "apitest-toolchain-linux-amd64"
+destination = "bin/apitest-toolchain"
+tag = "v0.1.0"
+
+[[metadata.githubassets]]
+repo = "stedolan/jq"
+asset = "jq-linux64"
+destination = "bin/jq"
+strip_components = 0
+"""
+    )
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert len(cnb.plan()["requires"]) == 3
+
+
+def test_broken_config_exits_1_with_a_one_line_reason(cnb: CnbDirs) -> None:
+    cnb.project('[[metadata.githubassets]]\nrepo = "a/b"\nasset = "x"\nstrip_components = -1\n')
+    r = cnb.detect()
+    assert r.rc == 1
+    first = r.err.splitlines()[0]
+    assert first.startswith("error: project.toml: [[metadata.githubassets]] #1 (repo a/b):")
+    assert "'strip_components' must be an integer >= 0, got -1" in first
+    assert "Traceback" not in r.err
+
+
+def test_malformed_toml_shows_the_line(cnb: CnbDirs) -> None:
+    cnb.project('[[metadata.githubassets]]\nrepo = "a/b"\nasset = \n')
+    r = cnb.detect()
+    assert r.rc == 1
+    assert "failed to parse project.toml" in r.err
+    assert "line 3" in r.err
+
+
+def test_detect_does_not_import_the_http_stack(cnb: CnbDirs) -> None:
+    cnb.project(PROBE)
+    code = (
+        "import sys, runpy;"
+        f"sys.argv=['boot.py','detect','{cnb.platform}','{cnb.plan_path}'];"
+        "import atexit;"
+        "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('requests','urllib3','http','ssl','elftools'))));"
+        f"runpy.run_path('{ROOT / 'src' / 'boot.py'}', run_name='__main__')"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=cnb.app, capture_output=True, text=True, check=False
+    )
+    assert p.returncode == 0, p.stderr
+    assert "LOADED []" in p.stdout

@@ -1,0 +1,213 @@
+"""Shared test helpers: run bin/detect and bin/build for real, make real ELF files and archives."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import struct
+import subprocess
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import toml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "bin"
+LAYERS_ID = "probe-assets_github-assets"
+
+# Environment passed to the phases: only what a lifecycle would pass, plus PATH.
+_KEEP = ("PATH", "HOME", "LANG", "PYENV_VERSION", "PYENV_ROOT", "TMPDIR")
+
+EM_X86_64 = 62
+EM_AARCH64 = 183
+
+
+def elf_bytes(machine: int = EM_X86_64, *, interp: str | None = None, size: int = 4096) -> bytes:
+    """A minimal but well-formed ELF64 executable header with optional PT_INTERP."""
+    phnum = 1 if interp else 0
+    ehdr = struct.pack(
+        "<4sBBBBB7xHHIQQQIHHHHHH",
+        b"\x7fELF",
+        2,  # ELFCLASS64
+        1,  # little endian
+        1,  # version
+        0,
+        0,
+        2,  # ET_EXEC
+        machine,
+        1,
+        0x400000,
+        64 if phnum else 0,  # phoff
+        0,  # shoff
+        0,
+        64,
+        56,
+        phnum,
+        64,
+        0,
+        0,
+    )
+    body = ehdr
+    if interp:
+        data = interp.encode() + b"\0"
+        off = 64 + 56
+        body += struct.pack("<IIQQQQQQ", 3, 4, off, 0, 0, len(data), len(data), 1) + data
+    return body + b"\0" * max(0, size - len(body))
+
+
+def host_binary() -> bytes:
+    """A real dynamic x86-64 executable of this machine (runs here)."""
+    return Path(shutil.which("true") or "/bin/true").read_bytes()
+
+
+def tar_gz(members: dict[str, bytes], *, mode: int = 0o755, compression: str = "gz") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=f"w:{compression}" if compression else "w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = 1_700_000_000
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes], *, mode: int = 0o755) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@dataclass
+class Phase:
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+class CnbDirs:
+    """An app dir, platform dir and a layers dir shaped like the lifecycle's."""
+
+    def __init__(self, base: Path, *, buildpack_dir: Path = ROOT) -> None:
+        self.base = base
+        self.app = base / "workspace"
+        self.platform = base / "platform"
+        self.layers_root = base / "layers"
+        self.layers = self.layers_root / LAYERS_ID
+        self.buildpack = buildpack_dir
+        for d in (self.app, self.platform / "env", self.layers):
+            d.mkdir(parents=True, exist_ok=True)
+        self.plan_path = base / "plan.toml"
+        self.bp_plan_path = base / "bp-plan.toml"
+
+    def project(self, text: str, name: str = "project.toml") -> None:
+        (self.app / name).write_text(text)
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k in _KEEP}
+        env.update(
+            {
+                "CNB_BUILDPACK_DIR": str(self.buildpack),
+                "CNB_PLATFORM_DIR": str(self.platform),
+                "CNB_TARGET_OS": "linux",
+                "CNB_TARGET_ARCH": "amd64",
+            }
+        )
+        env.update(extra or {})
+        return env
+
+    def detect(self, extra_env: dict[str, str] | None = None) -> Phase:
+        env = self.env(extra_env)
+        env["CNB_BUILD_PLAN_PATH"] = str(self.plan_path)
+        p = subprocess.run(
+            [str(self.buildpack / "bin" / "detect"), str(self.platform), str(self.plan_path)],
+            cwd=self.app,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return Phase(p.returncode, p.stdout, p.stderr)
+
+    def plan(self) -> dict[str, Any]:
+        return toml.loads(self.plan_path.read_text())
+
+    def bp_plan_from_detect(self, others: list[dict[str, Any]] | None = None) -> None:
+        """Write the buildpack plan the lifecycle would give build: our requires + others'."""
+        entries = [
+            {"name": r["name"], "metadata": r.get("metadata", {})}
+            for r in self.plan().get("requires", [])
+        ]
+        entries += others or []
+        self.bp_plan_path.write_text(toml.dumps({"entries": entries}))
+
+    def build(self, extra_env: dict[str, str] | None = None, timeout: float = 300) -> Phase:
+        env = self.env(extra_env)
+        env.update(
+            {"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)}
+        )
+        p = subprocess.run(
+            [
+                str(self.buildpack / "bin" / "build"),
+                str(self.layers),
+                str(self.platform),
+                str(self.bp_plan_path),
+            ],
+            cwd=self.app,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Phase(p.returncode, p.stdout, p.stderr)
+
+    def detect_and_build(self, extra_env: dict[str, str] | None = None) -> Phase:
+        d = self.detect(extra_env)
+        assert d.rc == 0, d.all
+        self.bp_plan_from_detect()
+        return self.build(extra_env)
+
+    def layer_toml(self, name: str) -> dict[str, Any]:
+        return toml.loads((self.layers / f"{name}.toml").read_text())
+
+    def launch_toml(self) -> dict[str, Any]:
+        return toml.loads((self.layers / "launch.toml").read_text())
+
+    def simulate_rebuild(self) -> None:
+        """What the lifecycle restores for a launch-only layer: the toml, not the directory."""
+        for p in self.layers.iterdir():
+            if p.is_dir():
+                meta = self.layers / f"{p.name}.toml"
+                cache = meta.exists() and toml.loads(meta.read_text())["types"].get("cache")
+                if not cache:
+                    shutil.rmtree(p)
+            elif p.name in ("launch.toml",) or p.name.endswith(".sbom.cdx.json"):
+                p.unlink()
+        for p in self.app.iterdir():
+            if p.is_symlink():
+                p.unlink()
+
+    def files_outside_layers(self) -> list[str]:
+        """Anything left in the layers dir that is neither a layer nor a CNB file."""
+        return sorted(
+            p.name
+            for p in self.layers.iterdir()
+            if not (
+                p.name.endswith(".toml")
+                or p.name.endswith(".sbom.cdx.json")
+                or (self.layers / f"{p.name}.toml").exists()
+            )
+        )
