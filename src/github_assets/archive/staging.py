@@ -1,0 +1,291 @@
+"""The one place that writes archive members: every path is checked before it is created."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import ArchiveError
+
+CHUNK = 1024 * 1024
+
+# O_EXCL|O_NOFOLLOW: never open an existing file, and never through a symlink at the last step.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+_BOMB_HINT = "the asset may be a decompression bomb"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Ceilings that stop decompression bombs."""
+
+    max_bytes: int = 4 * 1024**3
+    """Total uncompressed bytes written."""
+    max_entries: int = 100_000
+    """Members in an archive."""
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """What an unpack wrote under its destination."""
+
+    kind: str
+    """How it was unpacked: tar+gzip, tar+xz, tar+bzip2, tar, zip, gzip, xz, bzip2 or raw."""
+    files: tuple[str, ...]
+    """Relative POSIX paths of the regular files written, sorted."""
+    links: tuple[str, ...]
+    """Relative POSIX paths of the symlinks created, sorted."""
+
+
+class Reader(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def quote(name: str) -> str:
+    """name in single quotes, escaped when it holds characters that would break the line."""
+    return f"'{name}'" if name.isprintable() else repr(name)
+
+
+def refuse(name: str, reason: str, *, hint: str = "") -> ArchiveError:
+    return ArchiveError(f"refusing archive member {quote(name)}: {reason}", hint=hint)
+
+
+def too_many_members(name: str, limits: Limits) -> ArchiveError:
+    return refuse(name, f"the archive has more than {limits.max_entries} members", hint=_BOMB_HINT)
+
+
+def too_many_bytes(name: str, limits: Limits, *, declared: bool = False) -> ArchiveError:
+    verb = "declares" if declared else "unpacks to"
+    return refuse(
+        name, f"the archive {verb} more than {limits.max_bytes} bytes in total", hint=_BOMB_HINT
+    )
+
+
+def _path_problem(path: str) -> str | None:
+    """Why path (relative to the archive root or to a link's dir) cannot be used, if it cannot."""
+    if path.startswith("/"):
+        return "is absolute"
+    if ".." in path.split("/"):
+        return "escapes the destination"
+    return None
+
+
+def _lstat_mode(path: Path) -> int | None:
+    try:
+        return path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+
+
+def _type_name(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "special file"
+
+
+def _set_mtime(target: int | Path, mtime: float | None) -> None:
+    """Set the mtime of an open file (fd) or of a symlink itself (path)."""
+    if mtime is None:
+        return
+    # A timestamp the platform cannot store is not worth failing the build for.
+    with contextlib.suppress(OverflowError, ValueError, OSError):
+        if isinstance(target, int):
+            os.utime(target, (mtime, mtime))
+        else:
+            os.utime(target, (mtime, mtime), follow_symlinks=False)
+
+
+class Staging:
+    """Writes members under dest, refusing anything that could put a byte outside it.
+
+    Nothing is ever written through a symlink: every parent is checked with lstat and files are
+    opened O_NOFOLLOW|O_EXCL, so a hostile member fails before it is written.
+    """
+
+    def __init__(self, dest: Path, *, strip_components: int, limits: Limits) -> None:
+        if strip_components < 0:
+            raise ValueError(f"strip_components must be >= 0, not {strip_components}")
+        self.limits = limits
+        self._root = Path(os.path.realpath(dest))
+        self._strip = strip_components
+        self._entries = 0
+        self._written = 0
+        # Path parts (before stripping) of the deepest member that is not a directory.
+        self._deepest = 0
+        self._files: set[str] = set()
+        self._links: dict[str, str] = {}
+
+    def admit(self, name: str, *, is_dir: bool = False) -> tuple[str, ...] | None:
+        """Count a member and check its name: its path parts under dest, None when stripped away."""
+        parts = self._checked_parts(name)
+        if not is_dir:
+            self._deepest = max(self._deepest, len(parts))
+        return self._stripped(parts) or None
+
+    def mkdir(self, name: str, parts: tuple[str, ...]) -> None:
+        """Create a directory member (mode 0755)."""
+        path, existing = self._place(name, parts, stat.S_IFDIR)
+        if existing is None:
+            _mkdir(path)
+
+    def write_file(
+        self,
+        name: str,
+        parts: tuple[str, ...],
+        src: Reader,
+        *,
+        mode: int,
+        mtime: float | None,
+        size: int | None,
+    ) -> None:
+        """Copy src into a regular file; size is the declared size, checked before writing."""
+        if size is not None and self._written + size > self.limits.max_bytes:
+            raise too_many_bytes(name, self.limits)
+        path, existing = self._place(name, parts, stat.S_IFREG)
+        if existing is not None:
+            path.unlink()
+        with os.fdopen(os.open(path, _CREATE, 0o600), "wb") as out:
+            while chunk := src.read(CHUNK):
+                # Count what is really written: declared sizes can lie.
+                if self._written + len(chunk) > self.limits.max_bytes:
+                    raise too_many_bytes(name, self.limits)
+                self._written += len(chunk)
+                out.write(chunk)
+            out.flush()
+            # No setuid, setgid or sticky bit ever reaches the layer.
+            os.fchmod(out.fileno(), mode & 0o777)
+            _set_mtime(out.fileno(), mtime)
+        self._files.add("/".join(parts))
+
+    def write_raw(self, raw_path: str, src: Reader) -> None:
+        """Write a lone file (a raw asset or a decompressed stream) to raw_path, mode 0755."""
+        parts = tuple(part for part in self._checked_parts(raw_path) if part != ".")
+        if not parts:
+            raise refuse(raw_path, "the path names no file")
+        self.write_file(raw_path, parts, src, mode=0o755, mtime=None, size=None)
+
+    def symlink(self, name: str, parts: tuple[str, ...], target: str, *, mtime: float) -> None:
+        """Create a symlink member whose target stays inside dest."""
+        if not target or "\0" in target:
+            raise refuse(name, "the symlink has an empty or invalid target")
+        if target.startswith("/"):
+            raise refuse(name, f"symlink target {quote(target)} is absolute")
+        # A relative target resolves from the directory the link lands in (after stripping).
+        resolved = posixpath.normpath("/".join((*parts[:-1], target)))
+        if resolved == ".." or resolved.startswith("../"):
+            raise refuse(name, f"symlink target {quote(target)} escapes the destination")
+        path, existing = self._place(name, parts, stat.S_IFLNK)
+        if existing is not None:
+            path.unlink()
+        path.symlink_to(target)
+        _set_mtime(path, mtime)
+        self._links["/".join(parts)] = name
+
+    def hardlink(self, name: str, parts: tuple[str, ...], target: str) -> None:
+        """Create a hardlink member to a regular file extracted earlier from this archive."""
+        problem = _path_problem(target)
+        if problem:
+            raise refuse(name, f"hardlink target {quote(target)} {problem}")
+        # Hardlink targets are archive paths, so they are stripped like member names.
+        source_parts = self._stripped([part for part in target.split("/") if part])
+        source_rel = "/".join(source_parts)
+        source = self._root.joinpath(*source_parts)
+        source_mode = _lstat_mode(source) if source_rel in self._files else None
+        if source_mode is None or not stat.S_ISREG(source_mode):
+            raise refuse(
+                name,
+                f"hardlink target {quote(target)} is not a regular file extracted earlier "
+                "from this archive",
+            )
+        rel = "/".join(parts)
+        if rel == source_rel:
+            return
+        path, existing = self._place(name, parts, stat.S_IFREG)
+        if existing is not None:
+            path.unlink()
+        path.hardlink_to(source)
+        self._files.add(rel)
+
+    def finish(self, kind: str) -> Unpacked:
+        """Check the tree as a whole and say what was written."""
+        for rel, name in self._links.items():
+            # Each link was checked alone; a chain can still lead out (a/b -> .., x -> a/b/..).
+            real = Path(os.path.realpath(self._root / rel))
+            if not real.is_relative_to(self._root):
+                raise refuse(
+                    name, "symlink resolves outside the destination through other symlinks"
+                )
+        if not self._files and not self._links:
+            if 0 < self._deepest <= self._strip:
+                unit = "part" if self._deepest == 1 else "parts"
+                raise ArchiveError(
+                    f"strip_components = {self._strip} leaves nothing to install from the archive "
+                    f"(deepest member has {self._deepest} path {unit})",
+                    hint=f"use strip_components = {self._deepest - 1} or less",
+                )
+            raise ArchiveError("the archive has no files")
+        return Unpacked(
+            kind=kind, files=tuple(sorted(self._files)), links=tuple(sorted(self._links))
+        )
+
+    def _checked_parts(self, name: str) -> list[str]:
+        self._entries += 1
+        if self._entries > self.limits.max_entries:
+            raise too_many_members(name, self.limits)
+        problem = _path_problem(name)
+        if problem:
+            raise refuse(name, f"path {problem}")
+        return [part for part in name.split("/") if part]
+
+    def _stripped(self, parts: list[str]) -> tuple[str, ...]:
+        # Like GNU tar: "." counts as a part when stripping ("./bin/x" with 1 gives "bin/x").
+        return tuple(part for part in parts[self._strip :] if part != ".")
+
+    def _place(self, name: str, parts: tuple[str, ...], kind: int) -> tuple[Path, int | None]:
+        """Check where a member of type kind goes, then create its missing parents.
+
+        Returns its path and the mode of what is already there (same type only: a file
+        replaces a file, a link a link, as later tar members do).
+        """
+        path = self._root
+        missing: int | None = None
+        for depth, part in enumerate(parts[:-1], start=1):
+            path = path / part
+            mode = _lstat_mode(path)
+            if mode is None:
+                missing = depth - 1
+                break
+            where = quote("/".join(parts[:depth]))
+            if stat.S_ISLNK(mode):
+                raise refuse(
+                    name, f"its path goes through the symlink {where} of an earlier member"
+                )
+            if not stat.S_ISDIR(mode):
+                raise refuse(name, f"its parent {where} is a {_type_name(mode)}, not a directory")
+        target = self._root.joinpath(*parts)
+        existing = _lstat_mode(target) if missing is None else None
+        if existing is not None and stat.S_IFMT(existing) != kind:
+            raise refuse(
+                name,
+                f"it would replace the {_type_name(existing)} {quote('/'.join(parts))} "
+                f"with a {_type_name(kind)}",
+            )
+        if missing is not None:
+            for depth in range(missing + 1, len(parts)):
+                _mkdir(self._root.joinpath(*parts[:depth]))
+        return target, existing
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir(mode=0o755)
+    # mkdir's mode passes through the umask; directories are 0755 whatever it is.
+    path.chmod(0o755)
