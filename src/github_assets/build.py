@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import stat
 import tempfile
@@ -209,10 +210,11 @@ def _merge(src: Path, dest: Path, shown: str) -> None:
             and target.is_dir()
             and not target.is_symlink()
         ):
-            _merge(entry, target, f"{shown}/{entry.name}")
+            _merge(entry, target, posixpath.join(shown, entry.name))
         elif target.exists() or target.is_symlink():
+            clash = posixpath.normpath(posixpath.join(shown, entry.name))
             raise InstallError(
-                f"two assets write the same path {shown}/{entry.name} in the layer",
+                f"two assets write the same path {clash} in the layer",
                 hint="give one of them another 'destination' or 'layer'",
             )
         else:

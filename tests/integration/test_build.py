@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tools.github_standin import StandIn
+
 from support import (
     EM_AARCH64,
     CnbDirs,
@@ -18,8 +20,6 @@ from support import (
     tar_gz,
     zip_bytes,
 )
-
-from tools.github_standin import StandIn
 
 REPO = "grpc-ecosystem/grpc-health-probe"
 LAYER = "grpc-ecosystem_grpc-health-probe"
@@ -119,12 +119,16 @@ def test_log_grammar_is_fixed(standin: StandIn, cnb: CnbDirs) -> None:
         "    Unpacked raw: 1 file",
         f"    Installed {exe}",
     ]
-    assert any(ln.startswith("      ELF amd64 dynamic, interpreter /lib") for ln in r.out.splitlines())
+    assert any(
+        ln.startswith("      ELF amd64 dynamic, interpreter /lib") for ln in r.out.splitlines()
+    )
 
 
 def test_latest_skips_drafts_and_prereleases(standin: StandIn, cnb: CnbDirs) -> None:
     probe_release(standin, "v0.4.39")
-    standin.add_release(REPO, "v0.5.0-rc1", {"grpc_health_probe-linux-amd64": b"x"}, prerelease=True)
+    standin.add_release(
+        REPO, "v0.5.0-rc1", {"grpc_health_probe-linux-amd64": b"x"}, prerelease=True
+    )
     standin.add_release(REPO, "v0.5.0", {"grpc_health_probe-linux-amd64": b"x"}, draft=True)
     cnb.project(probe_config("latest"))
     r = cnb.detect_and_build(env_for(standin))
@@ -207,7 +211,9 @@ def test_missing_repo_is_named(standin: StandIn, cnb: CnbDirs) -> None:
 
 
 def test_template_replacements_and_version(standin: StandIn, cnb: CnbDirs) -> None:
-    bundle = tar_gz({"tool_1.2.3_Linux_x86_64/tool": host_binary(), "tool_1.2.3_Linux_x86_64/README": b"hi"})
+    bundle = tar_gz(
+        {"tool_1.2.3_Linux_x86_64/tool": host_binary(), "tool_1.2.3_Linux_x86_64/README": b"hi"}
+    )
     standin.add_release("acme/tool", "v1.2.3", {"tool_1.2.3_Linux_x86_64.tar.gz": bundle})
     cnb.project(
         "[[metadata.githubassets]]\n"
@@ -230,7 +236,9 @@ def test_template_replacements_and_version(standin: StandIn, cnb: CnbDirs) -> No
 
 def test_zip_keeps_exec_bits(standin: StandIn, cnb: CnbDirs) -> None:
     standin.add_release("acme/zipped", "v1", {"zipped.zip": zip_bytes({"zipped": host_binary()})})
-    cnb.project('[[metadata.githubassets]]\nrepo = "acme/zipped"\nasset = "zipped.zip"\ntag = "v1"\n')
+    cnb.project(
+        '[[metadata.githubassets]]\nrepo = "acme/zipped"\nasset = "zipped.zip"\ntag = "v1"\n'
+    )
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 0, r.all
     exe = cnb.layers / "acme_zipped" / "zipped"
@@ -283,7 +291,9 @@ def test_pinned_sha256_mismatch_installs_nothing(standin: StandIn, cnb: CnbDirs)
 def test_sha256_by_arch_table(standin: StandIn, cnb: CnbDirs) -> None:
     data = probe_release(standin)
     digest = hashlib.sha256(data).hexdigest()
-    cnb.project(probe_config(extra=f'sha256 = {{ amd64 = "sha256:{digest}", arm64 = "{"1" * 64}" }}\n'))
+    cnb.project(
+        probe_config(extra=f'sha256 = {{ amd64 = "sha256:{digest}", arm64 = "{"1" * 64}" }}\n')
+    )
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 0, r.all
     assert "(pinned sha256" in r.out
@@ -324,7 +334,9 @@ def test_rebuild_with_latest_costs_one_api_call(standin: StandIn, cnb: CnbDirs) 
     cnb.simulate_rebuild()
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 0, r.all
-    assert "latest release of grpc-ecosystem/grpc-health-probe is now v0.4.41 (was v0.4.40)" in r.out
+    assert (
+        "latest release of grpc-ecosystem/grpc-health-probe is now v0.4.41 (was v0.4.40)" in r.out
+    )
     assert (cnb.layers / LAYER / "bin" / "grpc_health_probe").exists()
 
 
@@ -367,7 +379,14 @@ def test_chaining_installs_another_buildpacks_requirement(standin: StandIn, cnb:
     assert r.rc == 0
     cnb.bp_plan_from_detect(
         [
-            {"name": "github-assets", "metadata": {"repo": REPO, "asset": "grpc_health_probe-{os}-{arch}", "tag": "v0.4.40"}},
+            {
+                "name": "github-assets",
+                "metadata": {
+                    "repo": REPO,
+                    "asset": "grpc_health_probe-{os}-{arch}",
+                    "tag": "v0.4.40",
+                },
+            },
             {"name": "github-assets", "metadata": {}},
         ]
     )
@@ -395,8 +414,11 @@ def test_two_assets_writing_the_same_path(standin: StandIn, cnb: CnbDirs) -> Non
     standin.add_release("acme/a", "v1", {"a.tar.gz": tar_gz({"bin/x": b"1"})})
     standin.add_release("acme/b", "v1", {"b.tar.gz": tar_gz({"bin/x": b"2"})})
     cnb.project(
-        '[[metadata.githubassets]]\nrepo = "acme/a"\nasset = "a.tar.gz"\ntag = "v1"\nlayer = "tools"\n'
-        '[[metadata.githubassets]]\nrepo = "acme/b"\nasset = "b.tar.gz"\ntag = "v1"\nlayer = "tools"\n'
+        "".join(
+            f'[[metadata.githubassets]]\nrepo = "acme/{n}"\nasset = "{n}.tar.gz"\n'
+            'tag = "v1"\nlayer = "tools"\n'
+            for n in "ab"
+        )
     )
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 1
@@ -416,7 +438,9 @@ def test_link_over_a_different_file_is_an_error(standin: StandIn, cnb: CnbDirs) 
 
 
 @pytest.mark.parametrize("status", [403, 429])
-def test_rate_limit_names_reset_and_suggests_token(standin: StandIn, cnb: CnbDirs, status: int) -> None:
+def test_rate_limit_names_reset_and_suggests_token(
+    standin: StandIn, cnb: CnbDirs, status: int
+) -> None:
     probe_release(standin)
     standin.rate_limit(status, reset_epoch=4102444800, times=10)
     cnb.project(probe_config())
@@ -447,7 +471,9 @@ def test_transient_5xx_is_retried(standin: StandIn, cnb: CnbDirs) -> None:
     assert r.rc == 0, r.all
 
 
-def test_download_resumes_with_range_after_a_drop(standin: StandIn, cnb: CnbDirs, tmp_path: Path) -> None:
+def test_download_resumes_with_range_after_a_drop(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
     big = tmp_path / "big"
     big.write_bytes(host_binary() + os.urandom(3 << 20))
     standin.add_release(REPO, "v0.4.40", {"grpc_health_probe-linux-amd64": big})

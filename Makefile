@@ -1,0 +1,50 @@
+# One entry point for humans and CI. `make test` is the README's test command.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS ?= $(HOME)/.cache/github-assets-buildpack/tools
+export GITHUB_ASSETS_TOOLS := $(TOOLS)
+export PATH := $(TOOLS)/bin:$(PATH)
+
+.PHONY: test dev vendor tools lint unit integration e2e package demo bench audit clean
+
+test: dev vendor tools lint
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+dev:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+
+vendor:
+	./scripts/vendor.sh
+
+tools:
+	./scripts/install-tools.sh
+
+lint:
+	ruff check src tests tools scripts examples
+	ruff format --check src tests tools scripts examples
+	mypy
+	vermin -q --no-tips --eval-annotations -t=3.10- --violations src/github_assets
+
+unit: vendor
+	$(PYTHON) -m pytest -q tests/unit
+
+integration: vendor
+	$(PYTHON) -m pytest -q tests/integration
+
+e2e: vendor tools
+	$(PYTHON) -m pytest -q tests/e2e
+
+package: vendor
+	./scripts/package.sh
+
+demo: dev vendor tools
+	$(PYTHON) scripts/demo.py
+
+bench: vendor
+	$(PYTHON) scripts/bench.py
+
+audit: vendor
+	pip-audit --strict --disable-pip -r requirements/runtime.txt
+
+clean:
+	rm -rf vendor dist build .pytest_cache .mypy_cache .ruff_cache
