@@ -1,0 +1,180 @@
+"""The packaged buildpack under the real CNB lifecycle, with the real grpc_health_probe."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import toml
+from lifecycle import BP_ID, Lifecycle
+from tools.github_standin import StandIn
+
+from conftest import EXAMPLE, GrpcServer
+
+PROBE_REPO = "grpc-ecosystem/grpc-health-probe"
+PROBE_LAYER = "grpc-ecosystem_grpc-health-probe"
+
+
+def serve_probe(standin: StandIn, probe: Path, probe_arm64: Path, tag: str) -> None:
+    standin.add_release(
+        PROBE_REPO,
+        tag,
+        {"grpc_health_probe-linux-amd64": probe, "grpc_health_probe-linux-arm64": probe_arm64},
+    )
+
+
+def app_with_probe(lc: Lifecycle, tag: str, port: int, extra: str = "") -> None:
+    for name in ("server.py", "requirements.txt", "Procfile"):
+        shutil.copy2(EXAMPLE / name, lc.app / name)
+    config = toml.loads((EXAMPLE / "project.toml").read_text())
+    [asset] = config["_"]["metadata"]["githubassets"]
+    asset["tag"] = tag
+    asset["args"] = [f"-addr=127.0.0.1:{port}"]
+    text = toml.dumps(config) + extra
+    (lc.app / "project.toml").write_text(text)
+
+
+def default_order(lc: Lifecycle) -> Path:
+    return lc.order(
+        [
+            [
+                {"id": "test/app", "version": "0.0.1"},
+                {"id": BP_ID, "version": lc.version, "optional": True},
+            ]
+        ]
+    )
+
+
+def test_detect_build_and_launch_the_real_probe(
+    lc: Lifecycle,
+    standin: StandIn,
+    probe: Path,
+    probe_arm64: Path,
+    probe_tag: str,
+    grpc_server: GrpcServer,
+) -> None:
+    serve_probe(standin, probe, probe_arm64, probe_tag)
+    app_with_probe(lc, probe_tag, grpc_server.port)
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+
+    d = lc.detect(default_order(lc))
+    assert d.rc == 0, d.all
+    assert [g["id"] for g in lc.group()["group"]] == ["test/app", BP_ID]
+
+    b = lc.build()
+    assert b.rc == 0, b.all
+    assert "GitHub Release Assets" in b.out
+    exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+    assert exe.read_bytes() == probe.read_bytes()
+    assert f"Installed {exe}" in b.out
+    assert "ELF amd64 static" in b.out
+
+    # the launcher runs the declared process type against the live server
+    r = lc.launch(process="health")
+    assert r.rc == 0, r.all
+    assert "status: SERVING" in r.all
+    grpc_server.flip()
+    r = lc.launch(process="health")
+    assert r.rc == 4, r.all
+    assert "NOT_SERVING" in r.all
+    grpc_server.flip()
+
+    # the layer's bin/ is on PATH at launch
+    r = lc.launch("--", "grpc_health_probe", f"-addr=127.0.0.1:{grpc_server.port}")
+    assert r.rc == 0, r.all
+    assert "status: SERVING" in r.all
+
+    # the link in the app dir is a short path to the same binary
+    assert (lc.app / "bin" / "grpc_health_probe").resolve() == exe
+
+    metadata = toml.loads((lc.layers / "config" / "metadata.toml").read_text())
+    health = [p for p in metadata["processes"] if p["type"] == "health"]
+    assert health[0]["command"] == [str(exe)]
+    labels = {lab["key"]: lab["value"] for lab in metadata.get("labels", [])}
+    assert labels.get("probe-assets.github-assets.path.grpc_health_probe") == str(exe)
+    sbom = lc.layers / "sbom" / "launch" / "probe-assets_github-assets" / PROBE_LAYER
+    assert (sbom / "sbom.cdx.json").exists()
+
+
+def test_optional_buildpack_is_dropped_without_assets(lc: Lifecycle) -> None:
+    shutil.copy2(EXAMPLE / "server.py", lc.app / "server.py")
+    d = lc.detect(default_order(lc))
+    assert d.rc == 0, d.all
+    assert [g["id"] for g in lc.group()["group"]] == ["test/app"]
+
+
+def test_chained_buildpack_requires_a_build_time_asset(
+    lc: Lifecycle, standin: StandIn, probe: Path, probe_arm64: Path, probe_tag: str
+) -> None:
+    serve_probe(standin, probe, probe_arm64, probe_tag)
+    (lc.app / "needs-tool.toml").write_text(
+        f'repo = "{PROBE_REPO}"\nasset = "grpc_health_probe-{{os}}-{{arch}}"\n'
+        f'tag = "{probe_tag}"\nbuild = true\n'
+    )
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    order = lc.order(
+        [
+            [
+                {"id": BP_ID, "version": lc.version, "optional": True},
+                {"id": "test/needs-tool", "version": "0.0.1"},
+            ]
+        ]
+    )
+    d = lc.detect(order)
+    assert d.rc == 0, d.all
+    assert [g["id"] for g in lc.group()["group"]] == [BP_ID, "test/needs-tool"]
+    b = lc.build()
+    assert b.rc == 0, b.all
+    exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+    assert f"needs-tool sees: {exe}" in b.out
+
+
+def write_analyzed(lc: Lifecycle, arch: str) -> Path:
+    path = lc.base / "analyzed.toml"
+    path.write_text(
+        toml.dumps(
+            {
+                "run-image": {
+                    "reference": "",
+                    "image": "example/run",
+                    "target": {"os": "linux", "arch": arch},
+                }
+            }
+        )
+    )
+    return path
+
+
+def test_arm64_target_picks_the_arm64_asset(
+    lc: Lifecycle,
+    standin: StandIn,
+    probe: Path,
+    probe_arm64: Path,
+    probe_tag: str,
+) -> None:
+    serve_probe(standin, probe, probe_arm64, probe_tag)
+    app_with_probe(lc, probe_tag, 50051)
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    analyzed = write_analyzed(lc, "arm64")
+    d = lc.detect(default_order(lc), "-analyzed", str(analyzed))
+    assert d.rc == 0, d.all
+    b = lc.build("-analyzed", str(analyzed))
+    assert b.rc == 0, b.all
+    exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+    assert exe.read_bytes() == probe_arm64.read_bytes()
+    assert "grpc_health_probe-linux-arm64" in b.out
+    assert "ELF arm64 static" in b.out
+
+
+def test_elf_check_rejects_amd64_binary_under_an_arm64_name(
+    lc: Lifecycle, standin: StandIn, probe: Path, probe_tag: str
+) -> None:
+    standin.add_release(PROBE_REPO, probe_tag, {"grpc_health_probe-linux-arm64": probe})
+    app_with_probe(lc, probe_tag, 50051)
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    analyzed = write_analyzed(lc, "arm64")
+    assert lc.detect(default_order(lc), "-analyzed", str(analyzed)).rc == 0
+    b = lc.build("-analyzed", str(analyzed))
+    assert b.rc != 0
+    assert "is built for amd64 (EM_X86_64) but the build targets arm64" in b.all
+    assert not (lc.our_layers / PROBE_LAYER).exists()
