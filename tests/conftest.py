@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import CnbDirs
-
 from tools.github_standin import StandIn
+
+from support import CnbDirs
 
 
 @pytest.fixture

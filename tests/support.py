@@ -156,9 +156,7 @@ class CnbDirs:
 
     def build(self, extra_env: dict[str, str] | None = None, timeout: float = 300) -> Phase:
         env = self.env(extra_env)
-        env.update(
-            {"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)}
-        )
+        env.update({"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)})
         p = subprocess.run(
             [
                 str(self.buildpack / "bin" / "build"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lifecycle import ROOT, Lifecycle, missing_tools, tools_bin
+from tools.cnb_lifecycle import ROOT, Lifecycle, missing_tools, tools_bin
 
 EXAMPLE = ROOT / "examples" / "grpc-app"
 BUILDPACKS = Path(__file__).parent / "buildpacks"

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import toml
-from lifecycle import BP_ID, Lifecycle
+from tools.cnb_lifecycle import BP_ID, LayoutPlatform, Lifecycle, Result
 from tools.github_standin import StandIn
 
 from conftest import EXAMPLE, GrpcServer
@@ -178,3 +178,41 @@ def test_elf_check_rejects_amd64_binary_under_an_arm64_name(
     assert b.rc != 0
     assert "is built for amd64 (EM_X86_64) but the build targets arm64" in b.all
     assert not (lc.our_layers / PROBE_LAYER).exists()
+
+
+def _phases_ok(results: list[tuple[str, Result]]) -> dict[str, Result]:
+    for name, r in results:
+        assert r.rc == 0, f"{name} failed:\n{r.all[-4000:]}"
+    assert [n for n, _ in results] == ["analyzer", "detector", "restorer", "builder", "exporter"]
+    return dict(results)
+
+
+def test_rebuild_reuses_the_layer_of_the_previous_image(
+    lc: Lifecycle, standin: StandIn, probe: Path, probe_arm64: Path, probe_tag: str
+) -> None:
+    serve_probe(standin, probe, probe_arm64, probe_tag)
+    standin.add_release(PROBE_REPO, "v0.0.1-old", {"grpc_health_probe-linux-amd64": probe})
+    app_with_probe(lc, probe_tag, 50051)
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    platform = LayoutPlatform(lc, default_order(lc))
+    layer_ref = f"{BP_ID}:{PROBE_LAYER}"
+
+    first = _phases_ok(platform.build_image())
+    assert "Installing: no previous layer" in first["builder"].out
+    assert f"Adding layer '{layer_ref}'" in first["exporter"].all
+    downloads = len(standin.storage_requests())
+    assert downloads == 1
+
+    # same config: the restorer brings back the layer toml, nothing is fetched
+    before = len(standin.requests)
+    second = _phases_ok(platform.build_image())
+    assert len(standin.requests) == before, "a pinned rebuild must make no request"
+    assert f"Reusing layer {PROBE_LAYER}" in second["builder"].out
+    assert f"Reusing layer '{layer_ref}'" in second["exporter"].all
+    assert not (lc.our_layers / PROBE_LAYER).exists()
+
+    # another tag: downloaded again
+    app_with_probe(lc, "v0.0.1-old", 50051)
+    third = _phases_ok(platform.build_image())
+    assert "Installing: config of" in third["builder"].out
+    assert len(standin.storage_requests()) == downloads + 1

@@ -15,7 +15,11 @@ W = "project.toml: [[metadata.githubassets]] #1"
 
 
 def entry(**kw: Any) -> dict[str, Any]:
-    return {"repo": "grpc-ecosystem/grpc-health-probe", "asset": "grpc_health_probe-{os}-{arch}", **kw}
+    return {
+        "repo": "grpc-ecosystem/grpc-health-probe",
+        "asset": "grpc_health_probe-{os}-{arch}",
+        **kw,
+    }
 
 
 def test_defaults() -> None:

@@ -1,0 +1,155 @@
+"""Demo: build examples/grpc-app with the packaged buildpack under the real CNB lifecycle.
+
+Offline: the release is served by the loopback GitHub stand-in from the real
+grpc_health_probe built by `make tools`. Then the launcher runs the probe
+against the live example server, and a rebuild shows the layer reused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+import toml  # noqa: E402
+from tools.cnb_lifecycle import BP_ID, LayoutPlatform, Lifecycle, missing_tools, tools_bin  # noqa: E402
+from tools.github_standin import StandIn  # noqa: E402
+
+EXAMPLE = ROOT / "examples" / "grpc-app"
+REPO = "grpc-ecosystem/grpc-health-probe"
+LAYER = "grpc-ecosystem_grpc-health-probe"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def ours(builder_out: str) -> str:
+    """Only this buildpack's part of the builder log."""
+    lines = builder_out.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("GitHub Release Assets"))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines)
+    )
+    return "\n".join(lines[start:end])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def main() -> int:
+    reason = missing_tools()
+    if reason:
+        say(f"error: {reason}")
+        return 1
+    dist = Path(tempfile.mkdtemp(prefix="ga-demo-dist-"))
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "package.py"), str(dist)], check=True)
+    [package] = dist.glob("*.tgz")
+    probe = tools_bin() / "grpc_health_probe"
+    tag = "v" + (tools_bin() / "grpc_health_probe.version").read_text().strip().lstrip("v")
+
+    lc = Lifecycle(package, buildpacks={"test/app": ROOT / "tests" / "e2e" / "buildpacks" / "app"})
+    port = free_port()
+    server = None
+    try:
+        with StandIn() as gh:
+            gh.add_release(
+                REPO,
+                tag,
+                {
+                    "grpc_health_probe-linux-amd64": probe,
+                    "grpc_health_probe-linux-arm64": tools_bin() / "grpc_health_probe-linux-arm64",
+                },
+            )
+            for name in ("server.py", "requirements.txt", "Procfile"):
+                shutil.copy2(EXAMPLE / name, lc.app / name)
+            config = toml.loads((EXAMPLE / "project.toml").read_text())
+            [asset] = config["_"]["metadata"]["githubassets"]
+            asset["tag"] = tag
+            asset["args"] = [f"-addr=127.0.0.1:{port}"]
+            (lc.app / "project.toml").write_text(toml.dumps(config))
+            lc.platform_env(GITHUB_API_URL=gh.api_url)
+            say(f"== examples/grpc-app, project.toml asks for {REPO} {tag}")
+            say(f"   (GitHub stand-in at {gh.api_url}, lifecycle {lc_version()}, as user cnb)")
+            order = lc.order(
+                [
+                    [
+                        {"id": "test/app", "version": "0.0.1"},
+                        {"id": BP_ID, "version": lc.version, "optional": True},
+                    ]
+                ]
+            )
+            platform = LayoutPlatform(lc, order)
+
+            say("\n== build 1: analyzer, detector, restorer, builder, exporter (OCI layout)")
+            started = time.monotonic()
+            results = dict(platform.build_image())
+            if any(r.rc for r in results.values()):
+                for name, r in results.items():
+                    say(f"-- {name} exit {r.rc}\n{r.all[-3000:]}")
+                return 1
+            say(ours(results["builder"].out))
+            say(f"== built in {time.monotonic() - started:.1f} s; image: {platform.layout}/...")
+
+            server = subprocess.Popen(
+                [sys.executable, str(EXAMPLE / "server.py")],
+                env={**os.environ, "PORT": str(port)},
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert server.stdout is not None
+            say(f"\n== example gRPC server: {server.stdout.readline().strip()}")
+            r = lc.launch(process="health")
+            say(f"$ launcher health          -> exit {r.rc}: {r.all.strip()}")
+            server.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+            r = lc.launch(process="health")
+            say(f"  (server set NOT_SERVING) -> exit {r.rc}: {r.all.strip()}")
+            server.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+            r = lc.launch("--", "grpc_health_probe", f"-addr=127.0.0.1:{port}")
+            say(f"$ launcher -- grpc_health_probe -addr=... -> exit {r.rc}: {r.all.strip()}")
+
+            say("\n== build 2: same config")
+            before = len(gh.requests)
+            started = time.monotonic()
+            results = dict(platform.build_image())
+            say(ours(results["builder"].out))
+            say(
+                f"== rebuilt in {time.monotonic() - started:.1f} s with "
+                f"{len(gh.requests) - before} requests to GitHub"
+            )
+        exe = f"/layers/{BP_ID.replace('/', '_')}/{LAYER}/bin/grpc_health_probe"
+        say("\n== in a pack-built image the probe is at:")
+        say(f"   {exe}")
+        say("   Kubernetes:  readinessProbe: { exec: { command: [")
+        say(f'                  "{exe}", "-addr=:50051"] }} }}')
+        return 0
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        lc.close()
+        shutil.rmtree(dist, ignore_errors=True)
+
+
+def lc_version() -> str:
+    version_file = tools_bin() / "lifecycle.version"
+    return version_file.read_text().strip() if version_file.exists() else "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
