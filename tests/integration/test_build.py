@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -484,3 +485,84 @@ def test_download_resumes_with_range_after_a_drop(
     ranges = [q.headers.get("range") for q in standin.storage_requests()]
     assert any(rg and rg.startswith("bytes=") for rg in ranges), ranges
     assert (cnb.layers / LAYER / "bin" / "grpc_health_probe").read_bytes() == big.read_bytes()
+
+
+def test_cage1016_project_toml_builds_to_the_same_layer_shape(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """The predecessor's README example, unchanged: archive into bin/, raw files at a path."""
+    exe = host_binary()
+    standin.add_release(
+        "kkdai/youtube",
+        "v2.7.0",
+        {"youtubedr_2.7.0_linux_amd64.tar.gz": tar_gz({"youtubedr": exe, "LICENSE": b"MIT"})},
+    )
+    standin.add_release(
+        "qeek-dev/apitest-toolchain", "v0.1.0", {"apitest-toolchain-linux-amd64": exe}
+    )
+    standin.make_private("qeek-dev/apitest-toolchain", TOKEN)
+    standin.add_release("stedolan/jq", "jq-1.6", {"jq-linux64": exe})
+    cnb.project(
+        """
+[[build.env]]
+name = "APITEST_TOOLCHAIN_TOKEN"
+value = "<github-token>"
+
+[[metadata.githubassets]]
+repo = "kkdai/youtube"
+asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
+destination = "bin"
+
+[[metadata.githubassets]]
+repo = "qeek-dev/apitest-toolchain"
+token_env = "APITEST_TOOLCHAIN_TOKEN"
+asset = "apitest-toolchain-linux-amd64"
+destination = "bin/apitest-toolchain"
+tag = "v0.1.0"
+
+[[metadata.githubassets]]
+repo = "stedolan/jq"
+asset = "jq-linux64"
+destination = "bin/jq"
+"""
+    )
+    r = cnb.detect_and_build(env_for(standin, APITEST_TOOLCHAIN_TOKEN=TOKEN))
+    assert r.rc == 0, r.all
+    for path in (
+        "kkdai_youtube/bin/youtubedr",
+        "kkdai_youtube/bin/LICENSE",
+        "qeek-dev_apitest-toolchain/bin/apitest-toolchain",
+        "stedolan_jq/bin/jq",
+    ):
+        assert (cnb.layers / path).is_file(), path
+    assert stat.S_IMODE((cnb.layers / "stedolan_jq/bin/jq").stat().st_mode) == 0o755
+    assert TOKEN not in r.all
+
+
+@pytest.mark.parametrize("compression", ["xz", "bz2", ""])
+def test_other_tar_compressions(standin: StandIn, cnb: CnbDirs, compression: str) -> None:
+    name = f"tool.tar{'.' + compression if compression else ''}"
+    blob = tar_gz({"tool/bin/tool": host_binary()}, compression=compression)
+    standin.add_release("acme/tool", "v1", {name: blob})
+    cnb.project(
+        f'[[metadata.githubassets]]\nrepo = "acme/tool"\nasset = "{name}"\ntag = "v1"\n'
+        "strip_components = 1\n"
+    )
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 0, r.all
+    assert (cnb.layers / "acme_tool" / "bin" / "tool").is_file()
+
+
+def test_lone_gzip_file_installs_as_executable(standin: StandIn, cnb: CnbDirs) -> None:
+    data = host_binary()
+    standin.add_release("acme/tool", "v1", {"tool-linux-amd64.gz": gzip.compress(data)})
+    cnb.project(
+        '[[metadata.githubassets]]\nrepo = "acme/tool"\nasset = "tool-{os}-{arch}.gz"\n'
+        'tag = "v1"\nprocess = "tool"\n'
+    )
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 0, r.all
+    exe = cnb.layers / "acme_tool" / "bin" / "tool"
+    assert exe.read_bytes() == data
+    assert stat.S_IMODE(exe.stat().st_mode) == 0o755
+    assert cnb.launch_toml()["processes"][0]["command"] == [str(exe)]
