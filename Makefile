@@ -7,7 +7,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 
 .PHONY: test dev vendor tools lint unit integration e2e package demo bench audit clean
 
-test: dev vendor tools lint
+test: dev vendor tools lint audit
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 dev:
@@ -44,7 +44,7 @@ bench: vendor
 	$(PYTHON) scripts/bench.py
 
 audit: vendor
-	pip-audit --strict --disable-pip -r requirements/runtime.txt
+	$(PYTHON) scripts/audit.py
 
 clean:
 	rm -rf vendor dist build .pytest_cache .mypy_cache .ruff_cache
