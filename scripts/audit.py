@@ -26,10 +26,17 @@ def pins() -> list[tuple[str, str]]:
     ]
 
 
+def json_api() -> str:
+    """PyPI's JSON API base, as pip itself knows it (no host written here)."""
+    from pip._internal.models.index import PyPI
+
+    return str(PyPI.pypi_url).rstrip("/")
+
+
 def main() -> int:
     failed = 0
     for name, version in pins():
-        url = f"https://pypi.org/pypi/{name}/json"
+        url = f"{json_api()}/{name}/json"
         with urllib.request.urlopen(url, timeout=60) as resp:
             data = json.load(resp)
         newest = data["info"]["version"]
