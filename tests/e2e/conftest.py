@@ -17,6 +17,17 @@ import pytest
 from tools.cnb_lifecycle import ROOT, Lifecycle, missing_tools, tools_bin
 
 EXAMPLE = ROOT / "examples" / "grpc-app"
+# Filled by test_python_matrix, shown at the end of the run.
+PYTHON_MATRIX: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if PYTHON_MATRIX:
+        terminalreporter.write_sep("-", "python3 matrix (packaged buildpack)")
+        for line in sorted(PYTHON_MATRIX):
+            terminalreporter.write_line(line)
+
+
 BUILDPACKS = Path(__file__).parent / "buildpacks"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tools.github_standin import StandIn
 
+from conftest import PYTHON_MATRIX
 from support import CnbDirs, host_binary
 
 PYENV = Path("/root/.pyenv/versions")
@@ -77,7 +78,7 @@ def test_detect_and_build_under(
     r = cnb.detect_and_build(env)
     assert r.rc == 0, r.all
     assert (cnb.layers / "grpc-ecosystem_grpc-health-probe" / "bin" / "grpc_health_probe").exists()
-    print(f"python {version}: detect+build OK")
+    PYTHON_MATRIX.append(f"python {version} ({exe}): detect + build OK")
 
 
 @pytest.mark.parametrize(("version", "exe"), OLD, ids=[v for v, _ in OLD])
@@ -90,3 +91,4 @@ def test_older_python_gets_a_clear_error(
     assert r.rc == 1
     assert r.err.startswith("error: probe-assets/github-assets needs python3 >= 3.10")
     assert f"found {version}" in r.err
+    PYTHON_MATRIX.append(f"python {version} ({exe}): refused with the shim's error, as expected")
