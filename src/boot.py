@@ -11,8 +11,19 @@ if sys.version_info < (3, 10):
     )
     sys.exit(1)
 
+# The shims run python3 with -S (no site: site-packages and .pth files cost more
+# start-up time than detect itself) and -E -s, so only the stdlib, our package and
+# its vendored dependencies are importable: the build image's own packages never
+# change what runs.
 _src = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [_src, os.path.join(os.path.dirname(_src), "vendor")]
+_vendor = os.path.join(os.path.dirname(_src), "vendor")
+if not os.path.isdir(_vendor):
+    sys.stderr.write(
+        "error: probe-assets/github-assets: vendored dependencies missing at %s;"
+        " run `make vendor` (or use the packaged buildpack from `make package`)\n" % _vendor
+    )
+    sys.exit(1)
+sys.path[:0] = [_src, _vendor]
 
 from github_assets.__main__ import main
 
