@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import tarfile
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import toml
+
+from github_assets.config import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
@@ -209,3 +213,42 @@ class CnbDirs:
                 or (self.layers / f"{p.name}.toml").exists()
             )
         )
+
+
+def tree(base: Path) -> dict[str, str]:
+    """Every path under base (symlinks not followed): its type, mode bits and content digest."""
+    out: dict[str, str] = {}
+    for path in sorted(base.rglob("*")):
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode):
+            what = "file " + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        elif stat.S_ISLNK(st.st_mode):
+            what = "link " + os.readlink(path)
+        elif stat.S_ISDIR(st.st_mode):
+            what = "dir"
+        else:
+            what = "special"
+        out[str(path.relative_to(base))] = f"{what} {stat.S_IMODE(st.st_mode):o}"
+    return out
+
+
+def assert_secret_kept(secret: str, phase: Phase, cnb: CnbDirs, storage: list[Any]) -> None:
+    """The token is in no output, no file of the build (layers, SBOMs, launch.toml labels,
+    app dir), and never reached the storage host (storage: StandIn.storage_requests())."""
+    assert secret not in phase.out and secret not in phase.err
+    for path in cnb.base.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert secret.encode() not in path.read_bytes(), path
+    for request in storage:
+        assert "authorization" not in request.headers, request
+        assert secret not in request.path, request
+        assert all(secret not in value for value in request.headers.values()), request
+
+
+def write_plan(cnb: CnbDirs) -> None:
+    """The buildpack plan bin/detect + the lifecycle would give build for the app's config."""
+    entries = [
+        {"name": "github-assets", "metadata": spec.to_metadata()}
+        for spec in load_project(cnb.app, {})
+    ]
+    cnb.bp_plan_path.write_text(toml.dumps({"entries": entries}))

@@ -35,6 +35,7 @@ from .log import Log, human_size
 from .platform import Target, render
 
 METADATA_SCHEMA = 1
+WORK_PREFIX = ".github-assets-work-"
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,11 @@ def build(
         by_layer.setdefault(spec.layer_name, []).append(spec)
 
     layers: list[LayerResult] = []
-    work_root = Path(tempfile.mkdtemp(prefix=".github-assets-work-", dir=layers_dir))
+    # A build killed mid-asset (SIGKILL, OOM) leaves its staging dir; nothing else uses it.
+    for leftover in sorted(layers_dir.glob(f"{WORK_PREFIX}*")):
+        log.process(f"Removing {leftover.name}, left by an interrupted build")
+        shutil.rmtree(leftover, ignore_errors=True)
+    work_root = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=layers_dir))
     try:
         for name, layer_specs in by_layer.items():
             layers.append(
@@ -488,7 +493,8 @@ def _build_layer(
     stage.chmod(0o755)
     installed = tuple(_install_asset(r, stage, work_root, target, layers_dir, svc) for r in full)
     if layer_dir.exists() or layer_dir.is_symlink():
-        shutil.rmtree(layer_dir)
+        # Two renames, not an rmtree: a kill in between never leaves a half-deleted layer.
+        os.replace(layer_dir, work_root / f"previous-{name}")
     os.replace(stage, layer_dir)
     return LayerResult(
         name, LayerToml(**types, metadata=_metadata(target, installed)), installed, False

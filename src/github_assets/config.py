@@ -358,6 +358,12 @@ def _load_toml(path: Path, shown: str) -> dict[str, Any]:
             f"failed to parse {shown}: {e.msg} (line {e.lineno}, column {e.colno})",
             hint="fix the TOML syntax",
         ) from e
+    except (IndexError, ValueError, RecursionError) as e:
+        # toml 0.10 lets these out of some malformed documents ('.=', '{a=}', deep nesting).
+        raise ConfigError(
+            f"failed to parse {shown}: malformed TOML ({type(e).__name__})",
+            hint="fix the TOML syntax",
+        ) from e
     return data
 
 

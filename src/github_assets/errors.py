@@ -14,9 +14,9 @@ class BuildpackError(Exception):
 
     def first_line(self) -> str:
         """The single line printed first: what, where, and what to do."""
-        if self.hint:
-            return f"{self.message}; {self.hint}"
-        return self.message
+        text = f"{self.message}; {self.hint}" if self.hint else self.message
+        # Keys, names and archive members can hold line breaks; the first line stays one line.
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
     def __str__(self) -> str:
         return self.first_line()

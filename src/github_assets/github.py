@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,11 +14,50 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from . import USER_AGENT
-from .errors import GitHubError
+from .errors import BuildpackError, GitHubError
+from .log import Log
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION = "2022-11-28"
-TIMEOUT = (10.0, 60.0)
+TRANSIENT_STATUS = frozenset({408, 500, 502, 503, 504})
+NETWORK_FAULTS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+"""Exceptions of a request worth another attempt (the others are our mistake or the URL's)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up; shared by the API client and the downloader.
+
+    Retry n (1-based) waits `backoff * 2**(n-1)`, capped at `max_backoff`, with equal
+    jitter (a random point in its upper half) so that many builds failing together do
+    not come back together. A rate limit that lifts within `max_wait` is waited out
+    instead; a longer one fails at once.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    timeout: float = 60.0
+    """Seconds without a byte from the server (the read timeout)."""
+    connect_timeout: float = 10.0
+    max_wait: float = 20.0
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts for requests."""
+        return (min(self.connect_timeout, self.timeout), self.timeout)
+
+    def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number `retry` (1 for the first retry)."""
+        step = min(self.max_backoff, self.backoff * 2.0 ** (retry - 1))
+        return step * (0.5 + rand() / 2)
+
+
+DEFAULT_POLICY = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -56,25 +97,78 @@ def api_headers(token: str | None, accept: str = "application/vnd.github+json") 
     return headers
 
 
-def _reset_text(reset: str | None) -> str:
-    if not reset or not reset.isdigit():
-        return "later"
-    when = datetime.fromtimestamp(int(reset), tz=timezone.utc)
-    return f"at {when:%Y-%m-%d %H:%M:%S} UTC"
+def describe_failure(error: Exception, policy: RetryPolicy) -> str:
+    """A short cause for a network exception, without its URL (signed URLs stay out of logs)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return f"could not connect within {policy.timeouts[0]:g} s"
+    if isinstance(error, requests.ReadTimeout) or "timed out" in str(error).lower():
+        return f"no data for {policy.timeout:g} s (read timeout)"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke mid-response"
+    if isinstance(error, requests.ConnectionError):
+        return "the connection failed or was reset"
+    return type(error).__name__
 
 
-def rate_limit_wait(resp: requests.Response, now: float) -> float | None:
-    """Seconds until the limit lifts, when resp is a rate-limit answer; else None."""
+@dataclass(frozen=True)
+class RateLimit:
+    """A rate-limit answer: how long until it lifts, and when that is."""
+
+    status: int
+    wait: float
+    resets_at: float
+    secondary: bool
+
+    def waiting(self) -> str:
+        """The log line for a limit that is waited out."""
+        return f"Rate limited (HTTP {self.status}); waiting {_duration(self.wait)} as GitHub asks"
+
+    def error(self, what: str, *, token: bool, error: type[BuildpackError]) -> BuildpackError:
+        """The error for a limit too long to wait out: the reset time and what to do."""
+        try:
+            reset = datetime.fromtimestamp(int(self.resets_at), tz=timezone.utc)
+            when = f"at {reset:%Y-%m-%d %H:%M:%S} UTC"
+        except (OverflowError, OSError, ValueError):  # a reset no calendar holds
+            when = "at an unknown time"
+        kind = "secondary rate limit" if self.secondary else "rate limit exceeded"
+        advice = (
+            "wait for the reset or use another token"
+            if token
+            else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
+        )
+        return error(
+            f"GitHub API {kind} for {what} (HTTP {self.status}); "
+            f"it resets {when}, in {_duration(self.wait)}",
+            hint=advice,
+        )
+
+
+def _duration(seconds: float) -> str:
+    """A wait as people say it, rounded up (a limit never lifts earlier than said)."""
+    s = max(0, math.ceil(seconds))
+    if s < 120:
+        return f"{s} s"
+    minutes = math.ceil(s / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def rate_limit(resp: requests.Response, now: float) -> RateLimit | None:
+    """The rate limit resp announces (403/429 with x-ratelimit-remaining: 0 or retry-after)."""
     if resp.status_code not in (403, 429):
         return None
-    retry_after = resp.headers.get("retry-after", "")
+    retry_after = resp.headers.get("retry-after", "").strip()
     if retry_after.isdigit():
-        return float(retry_after)
+        wait = float(retry_after)
+        return RateLimit(resp.status_code, wait, now + wait, secondary=True)
     if resp.headers.get("x-ratelimit-remaining") == "0":
-        reset = resp.headers.get("x-ratelimit-reset", "")
-        return max(0.0, float(reset) - now) if reset.isdigit() else 60.0
+        reset = resp.headers.get("x-ratelimit-reset", "").strip()
+        resets_at = float(reset) if reset.isdigit() else now + 60.0
+        return RateLimit(resp.status_code, max(0.0, resets_at - now), resets_at, secondary=False)
     if resp.status_code == 429:
-        return 60.0
+        # GitHub's advice for a secondary limit without headers: wait at least a minute.
+        return RateLimit(429, 60.0, now + 60.0, secondary=True)
     return None
 
 
@@ -101,10 +195,11 @@ def _parse_release(data: Mapping[str, Any]) -> Release:
 
 
 class GitHub:
-    """A small client for one API base URL.
+    """A small client for one API base URL; the token goes only to this API host.
 
-    `max_wait` is how long a rate limit may be waited out; longer ones fail at
-    once with the reset time. The token goes only to this API host.
+    Connection faults, timeouts and 5xx answers are retried under `policy`; a rate limit
+    that lifts within `policy.max_wait` is waited out, a longer one fails at once with
+    the reset time. A 401 is never retried.
     """
 
     def __init__(
@@ -113,57 +208,84 @@ class GitHub:
         api_url: str,
         token: str | None,
         *,
-        max_wait: float = 20.0,
+        policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        log: Log | None = None,
     ) -> None:
         self.session = session
+        self.log = log
         self.api_url = api_url.rstrip("/")
         self.api_host = urlsplit(self.api_url).netloc
         self.token = token
-        self.max_wait = max_wait
+        self.policy = policy
         self._sleep = sleep
         self._clock = clock
+        self._rand = rand
         self.calls = 0
 
     def _get(self, path: str, what: str) -> requests.Response:
+        """GET an API path; the answer is final (not transient, not a short rate limit)."""
         url = f"{self.api_url}{path}"
-        for attempt in range(4):
+        attempts = self.policy.attempts
+        for attempt in range(1, attempts + 1):
             self.calls += 1
+            last = attempt == attempts
             try:
                 resp = self.session.get(
-                    url, headers=api_headers(self.token), timeout=TIMEOUT, allow_redirects=False
+                    url,
+                    headers=api_headers(self.token),
+                    timeout=self.policy.timeouts,
+                    allow_redirects=False,
                 )
-            except requests.RequestException as e:
-                if attempt == 3:
+            except NETWORK_FAULTS as e:
+                if last:
                     raise GitHubError(
-                        f"failed to reach the GitHub API at {self.api_url} for {what}: "
-                        f"{type(e).__name__}",
-                        hint="check GITHUB_API_URL / api_url and the network",
+                        f"failed to reach the GitHub API at {self.api_url} for {what} "
+                        f"after {attempts} attempts: {describe_failure(e, self.policy)}",
+                        hint="check GITHUB_API_URL / api_url and the network, or retry later",
                     ) from e
-                self._sleep(0.5 * 2**attempt)
+                self._retry(attempt, describe_failure(e, self.policy))
                 continue
-            wait = rate_limit_wait(resp, self._clock())
-            if wait is not None:
-                if wait <= self.max_wait and attempt < 3:
-                    self._sleep(wait)
-                    continue
-                reset = _reset_text(resp.headers.get("x-ratelimit-reset"))
-                advice = (
-                    "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
-                    if not self.token
-                    else "wait for the reset or use another token"
-                )
+            except requests.RequestException as e:
                 raise GitHubError(
-                    f"GitHub API rate limit exceeded for {what} (HTTP {resp.status_code}); "
-                    f"it resets {reset}",
-                    hint=advice,
-                )
-            if resp.status_code >= 500 and attempt < 3:
-                self._sleep(0.5 * 2**attempt)
+                    f"failed to reach the GitHub API at {self.api_url} for {what}: "
+                    f"{type(e).__name__}",
+                    hint="check GITHUB_API_URL / api_url",
+                ) from e
+            limit = rate_limit(resp, self._clock())
+            if limit is not None:
+                resp.close()
+                if limit.wait > self.policy.max_wait or last:
+                    raise limit.error(what, token=bool(self.token), error=GitHubError)
+                self._note(limit.waiting())
+                self._sleep(limit.wait)
+                continue
+            if resp.status_code in TRANSIENT_STATUS:
+                resp.close()
+                if last:
+                    raise GitHubError(
+                        f"GitHub API answered HTTP {resp.status_code} for {what} "
+                        f"{attempts} times in a row",
+                        hint="GitHub is failing; retry the build later",
+                    )
+                self._retry(attempt, f"HTTP {resp.status_code}")
                 continue
             return resp
         raise AssertionError("unreachable")
+
+    def _retry(self, attempt: int, cause: str) -> None:
+        delay = self.policy.delay(attempt, self._rand)
+        self._note(
+            f"Retrying the GitHub API in {delay:.1f} s "
+            f"(attempt {attempt + 1} of {self.policy.attempts}): {cause}"
+        )
+        self._sleep(delay)
+
+    def _note(self, text: str) -> None:
+        if self.log is not None:
+            self.log.action(text)
 
     def repo_exists(self, repo: str) -> bool:
         """Whether the repository is visible (its release list answers 200)."""
@@ -183,7 +305,7 @@ class GitHub:
         if resp.status_code == 200:
             try:
                 return _parse_release(resp.json())
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise GitHubError(
                     f"unexpected answer from the GitHub API for {what}: not a release",
                     hint="check GITHUB_API_URL / api_url points at a GitHub API",
@@ -197,7 +319,7 @@ class GitHub:
             raise self._not_found(repo, tag)
         raise GitHubError(
             f"GitHub API answered HTTP {resp.status_code} for {what}",
-            hint="retry later; if it persists check GITHUB_API_URL / api_url",
+            hint="check GITHUB_API_URL / api_url and that the token can read this repository",
             details=resp.text[:500],
         )
 

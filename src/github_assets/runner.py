@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from . import BUILDPACK_ID, USER_AGENT, __version__
+from .archive import Limits
 from .build import BuildResult, Services, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
@@ -22,7 +23,7 @@ from .cnb.sbom import document, write_sbom
 from .config import AssetSpec, load_project, parse_entry
 from .download import Downloader
 from .errors import ConfigError, InstallError
-from .github import GitHub
+from .github import GitHub, RetryPolicy
 from .log import Log
 
 
@@ -51,7 +52,45 @@ def _key(meta: Mapping[str, Any]) -> str:
     return json.dumps(meta, sort_keys=True, default=str)
 
 
+def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number from the environment (tuning knobs, mostly for tests and slow links)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(
+            f"{name} must be a number > 0, got {raw!r}", hint=f"unset {name} or fix its value"
+        )
+    return value
+
+
+def retry_policy(env: Mapping[str, str]) -> RetryPolicy:
+    """Timeouts and backoff: BP_GITHUB_ASSETS_TIMEOUT and BP_GITHUB_ASSETS_BACKOFF (seconds)."""
+    default = RetryPolicy()
+    return RetryPolicy(
+        timeout=_env_number(env, "BP_GITHUB_ASSETS_TIMEOUT", default.timeout),
+        backoff=_env_number(env, "BP_GITHUB_ASSETS_BACKOFF", default.backoff),
+    )
+
+
+def unpack_limits(env: Mapping[str, str]) -> Limits:
+    """Bomb ceilings: BP_GITHUB_ASSETS_MAX_BYTES and BP_GITHUB_ASSETS_MAX_ENTRIES."""
+    default = Limits()
+    return Limits(
+        max_bytes=max(1, int(_env_number(env, "BP_GITHUB_ASSETS_MAX_BYTES", default.max_bytes))),
+        max_entries=max(
+            1, int(_env_number(env, "BP_GITHUB_ASSETS_MAX_ENTRIES", default.max_entries))
+        ),
+    )
+
+
 def make_services(env: Mapping[str, str], log: Log) -> Services:
+    policy = retry_policy(env)
+    limits = unpack_limits(env)
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     # Proxies from the environment are honoured; .netrc credentials are not (trust_env
@@ -60,9 +99,14 @@ def make_services(env: Mapping[str, str], log: Log) -> Services:
     session.proxies.update(requests.utils.get_environ_proxies("https://api.github.com"))
 
     def github_for(api_url: str, token: str | None) -> GitHub:
-        return GitHub(session, api_url, token)
+        return GitHub(session, api_url, token, policy=policy, log=log)
 
-    return Services(github_for=github_for, downloader=Downloader(session, log), log=log)
+    return Services(
+        github_for=github_for,
+        downloader=Downloader(session, log, policy=policy),
+        log=log,
+        limits=limits,
+    )
 
 
 def write_result(ctx: BuildContext, result: BuildResult) -> None:

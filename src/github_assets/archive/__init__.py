@@ -7,6 +7,7 @@ bombs) fail the whole unpack with an ArchiveError before they are written.
 from __future__ import annotations
 
 import lzma
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -21,7 +22,9 @@ from .zip import unpack_zip
 
 __all__ = ["Kind", "Limits", "Unpacked", "sniff", "unpack"]
 
-# What the stdlib readers raise on damaged input (gzip and bz2 errors are OSErrors).
+# What the stdlib readers raise on damaged input (gzip and bz2 errors are OSErrors; tarfile
+# lets ValueError and IndexError out of corrupt sparse headers, zipfile UnicodeDecodeError
+# out of names flagged UTF-8 that are not).
 _DAMAGED = (
     OSError,
     EOFError,
@@ -30,6 +33,9 @@ _DAMAGED = (
     lzma.LZMAError,
     zlib.error,
     NotImplementedError,
+    ValueError,
+    IndexError,
+    struct.error,
 )
 
 _DEFAULT_LIMITS = Limits()
