@@ -4,6 +4,9 @@ import os
 import sys
 
 if sys.version_info < (3, 10):
+    if sys.argv[1:2] == ["detect"]:
+        # bin/detect decides in sh instead (and requires cpython for the build).
+        sys.exit(3)
     sys.stderr.write(
         "error: probe-assets/github-assets needs python3 >= 3.10 on the build image, found %s"
         " (%s); put a newer python3 first on PATH (e.g. add a CPython buildpack before this one)\n"

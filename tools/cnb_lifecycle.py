@@ -87,6 +87,8 @@ class Lifecycle:
         with tarfile.open(package) as tf:
             tf.extractall(self.bp_dir, filter="data")
         self.version = version
+        # PATH the lifecycle (and so every buildpack) runs with; tests may take python3 away.
+        self.path = "/usr/local/bin:/usr/bin:/bin"
         for bp_id, src in (buildpacks or {}).items():
             bp_version = toml.loads((src / "buildpack.toml").read_text())["buildpack"]["version"]
             dest = self.buildpacks / bp_id.replace("/", "_") / bp_version
@@ -98,6 +100,16 @@ class Lifecycle:
     def chown(self) -> None:
         for path in [self.base, *self.base.rglob("*")]:
             os.lchown(path, self.user.pw_uid, self.user.pw_gid)
+
+    def without_python(self) -> None:
+        """Run the lifecycle with a PATH holding the usual tools but no python at all."""
+        d = self.base / "nopython-bin"
+        d.mkdir(exist_ok=True)
+        for tool in ("sh", "dirname", "grep", "sed", "cat", "cp", "mkdir", "printf", "echo"):
+            found = shutil.which(tool, path="/usr/bin:/bin")
+            if found and not (d / tool).exists():
+                (d / tool).symlink_to(found)
+        self.path = str(d)
 
     def platform_env(self, **env: str) -> None:
         for name, value in env.items():
@@ -111,7 +123,7 @@ class Lifecycle:
     def run(self, phase: str, *args: str, as_user: bool = True, timeout: float = 300) -> Result:
         env = {
             "CNB_PLATFORM_API": PLATFORM_API,
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PATH": self.path,
             "HOME": self.base.as_posix(),
             "CNB_EXPERIMENTAL_MODE": "warn",
         }
@@ -119,7 +131,7 @@ class Lifecycle:
         if as_user:
             self.chown()
             cmd = [
-                "setpriv",
+                shutil.which("setpriv") or "/usr/bin/setpriv",
                 f"--reuid={self.user.pw_uid}",
                 f"--regid={self.user.pw_gid}",
                 "--init-groups",

@@ -388,6 +388,16 @@ def load_project(app_dir: Path, env: Mapping[str, str]) -> list[AssetSpec]:
     return parse_project(_load_toml(path, shown), shown)
 
 
+def load_config_file(app_dir: Path, relative: str) -> list[AssetSpec]:
+    """Assets of a config file named by a plan entry (bin/detect's no-python path)."""
+    if relative.startswith("/") or ".." in relative.split("/"):
+        raise ConfigError(f"config_file {relative!r} must be a path inside the app dir")
+    path = app_dir / relative
+    if not path.is_file():
+        raise ConfigError(f"{relative} is not a file in the app dir (named by detect)")
+    return parse_project(_load_toml(path, relative), relative)
+
+
 def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
     """Assets from a parsed project descriptor (schema 0.1 and 0.2)."""
     found: list[tuple[str, object]] = []

@@ -20,11 +20,14 @@ from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import document, write_sbom
-from .config import AssetSpec, load_project, parse_entry
+from .config import AssetSpec, load_config_file, load_project, parse_entry
 from .download import Downloader
 from .errors import ConfigError, InstallError
 from .github import GitHub, RetryPolicy
 from .log import Log
+
+# Plan metadata written by bin/detect's sh path: the config file for build to read.
+CONFIG_FILE = "config_file"
 
 
 def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
@@ -40,11 +43,15 @@ def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
     for i, entry in enumerate(read_buildpack_plan(ctx.plan_path), 1):
         if entry.name != PROVIDES or not entry.metadata:
             continue  # an entry without metadata only asks for this buildpack to be present
-        spec = own.get(_key(entry.metadata)) or parse_entry(
-            entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})"
-        )
-        if spec not in out:
-            out.append(spec)
+        if set(entry.metadata) == {CONFIG_FILE}:
+            # bin/detect ran without python3: it named the config file, we read it now.
+            specs = load_config_file(ctx.app_dir, str(entry.metadata[CONFIG_FILE]))
+        else:
+            specs = [
+                own.get(_key(entry.metadata))
+                or parse_entry(entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})")
+            ]
+        out += [s for s in specs if s not in out]
     return out
 
 

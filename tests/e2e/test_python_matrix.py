@@ -82,13 +82,21 @@ def test_detect_and_build_under(
 
 
 @pytest.mark.parametrize(("version", "exe"), OLD, ids=[v for v, _ in OLD])
-def test_older_python_gets_a_clear_error(
+def test_older_python_detects_in_sh_and_build_explains(
     version: str, exe: Path, package_dir: Path, tmp_path: Path
 ) -> None:
     cnb = CnbDirs(tmp_path / "cnb", buildpack_dir=package_dir)
     cnb.project('[[metadata.githubassets]]\nrepo = "a/b"\nasset = "x"\n')
-    r = cnb.detect({"PATH": only_python(tmp_path, exe)})
+    env = {"PATH": only_python(tmp_path, exe)}
+    d = cnb.detect(env)
+    assert d.rc == 0, d.all
+    requires = cnb.plan()["requires"]
+    assert {"name": "cpython", "metadata": {"build": True}} in requires
+    cnb.bp_plan_from_detect()
+    r = cnb.build(env)
     assert r.rc == 1
     assert r.err.startswith("error: probe-assets/github-assets needs python3 >= 3.10")
     assert f"found {version}" in r.err
-    PYTHON_MATRIX.append(f"python {version} ({exe}): refused with the shim's error, as expected")
+    PYTHON_MATRIX.append(
+        f"python {version} ({exe}): detect decided in sh (requires cpython), build refused"
+    )

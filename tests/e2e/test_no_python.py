@@ -1,0 +1,81 @@
+"""A builder whose build image has no python3 (Paketo base): cpython comes from a buildpack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_lifecycle import PROBE_LAYER, app_with_probe, serve_probe
+from tools.cnb_lifecycle import BP_ID, Lifecycle
+from tools.github_standin import StandIn
+
+from conftest import BUILDPACKS, GrpcServer
+
+
+def order_with_cpython(lc: Lifecycle) -> Path:
+    return lc.order(
+        [
+            [
+                {"id": "test/cpython", "version": "0.0.1", "optional": True},
+                {"id": BP_ID, "version": lc.version, "optional": True},
+                {"id": "test/app", "version": "0.0.1"},
+            ]
+        ]
+    )
+
+
+def test_no_python3_on_the_builder(
+    package: Path,
+    standin: StandIn,
+    probe: Path,
+    probe_arm64: Path,
+    probe_tag: str,
+    grpc_server: GrpcServer,
+) -> None:
+    lc = Lifecycle(
+        package,
+        buildpacks={"test/app": BUILDPACKS / "app", "test/cpython": BUILDPACKS / "cpython"},
+    )
+    try:
+        serve_probe(standin, probe, probe_arm64, probe_tag)
+        app_with_probe(lc, probe_tag, grpc_server.port)
+        lc.platform_env(GITHUB_API_URL=standin.api_url)
+        lc.without_python()
+
+        d = lc.detect(order_with_cpython(lc))
+        assert d.rc == 0, d.all
+        assert [g["id"] for g in lc.group()["group"]] == ["test/cpython", BP_ID, "test/app"]
+        plan = (lc.base / "plan.toml").read_text()
+        assert 'name = "cpython"' in plan
+
+        b = lc.build()
+        assert b.rc == 0, b.all
+        assert "cpython: contributed Python 3" in b.out
+        exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+        assert exe.read_bytes() == probe.read_bytes()
+
+        r = lc.launch(process="health")
+        assert r.rc == 0, r.all
+        assert "status: SERVING" in r.all
+    finally:
+        lc.close()
+
+
+def test_same_order_with_python3_drops_the_cpython_buildpack(
+    package: Path, standin: StandIn, probe: Path, probe_arm64: Path, probe_tag: str
+) -> None:
+    lc = Lifecycle(
+        package,
+        buildpacks={"test/app": BUILDPACKS / "app", "test/cpython": BUILDPACKS / "cpython"},
+    )
+    try:
+        serve_probe(standin, probe, probe_arm64, probe_tag)
+        app_with_probe(lc, probe_tag, 50051)
+        lc.platform_env(GITHUB_API_URL=standin.api_url)
+        d = lc.detect(order_with_cpython(lc))
+        assert d.rc == 0, d.all
+        assert [g["id"] for g in lc.group()["group"]] == [BP_ID, "test/app"]
+        b = lc.build()
+        assert b.rc == 0, b.all
+        assert (lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe").exists()
+    finally:
+        lc.close()
