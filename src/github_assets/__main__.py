@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from .errors import BuildpackError
-from .log import redact
 
 DETECT_ERROR = 1
 BUILD_ERROR = 1
@@ -19,6 +17,8 @@ def _secrets(env: dict[str, str]) -> list[str]:
 
 
 def _report(e: BuildpackError, env: dict[str, str]) -> None:
+    from .log import redact
+
     secrets = _secrets(env)
     sys.stderr.write("error: " + redact(e.first_line(), secrets) + "\n")
     if e.details:
@@ -32,19 +32,16 @@ def main(argv: Sequence[str]) -> int:
         return 2
     phase, args = argv[0], list(argv[1:])
     env = dict(os.environ)
-    bp_dir = Path(__file__).resolve().parent.parent.parent
     try:
         if phase == "detect":
-            from .cnb.context import detect_context
-            from .cnb.plan import write_build_plan
-            from .detect import detect
+            from .detect import run_detect
 
-            ctx = detect_context(args, env, Path.cwd(), bp_dir)
-            write_build_plan(ctx.plan_path, detect(ctx))
-            return 0
+            return run_detect(args, env)
+        from pathlib import Path
+
         from .runner import run_build
 
-        return run_build(args, env, bp_dir)
+        return run_build(args, env, Path(__file__).resolve().parent.parent.parent)
     except BuildpackError as e:
         _report(e, env)
         return DETECT_ERROR if phase == "detect" else BUILD_ERROR

@@ -1,17 +1,23 @@
 """Parse [[metadata.githubassets]] tables (project.toml or plan entries) into AssetSpec.
 
-This is the boundary: past it nothing handles raw dicts. It imports only the
-stdlib and toml, because detect runs it and must stay fast.
+This is the boundary: past it nothing handles raw dicts. Detect runs it for
+every app on a builder and must start faster than a bare `python3 -c pass`, so
+it imports only cheap stdlib modules and toml: the value types are NamedTuples
+(frozen, compared by value) rather than dataclasses, whose import pulls in
+inspect and costs more than the rest of detect; paths go through os.path, not
+pathlib.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    StrPath = str | os.PathLike[str]
 
 from .errors import ConfigError
 from .platform import check_template, executable_name
@@ -42,8 +48,7 @@ KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class Checksum:
+class Checksum(NamedTuple):
     """A sha256 value, parsed once from 'hex' or 'sha256:hex'."""
 
     hex: str
@@ -60,9 +65,8 @@ class Checksum:
         return f"sha256:{self.hex}"
 
 
-@dataclass(frozen=True)
-class AssetSpec:
-    """One asset to install, validated."""
+class AssetSpec(NamedTuple):
+    """One asset to install, validated. Equality ignores `where` (where it was written)."""
 
     repo: str
     asset: str
@@ -79,7 +83,19 @@ class AssetSpec:
     layer: str = ""
     link: str | None = None
     api_url: str | None = None
-    where: str = field(default="", compare=False)
+    where: str = ""
+
+    def _identity(self) -> tuple[object, ...]:
+        return tuple(self)[:-1]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AssetSpec) and self._identity() == other._identity()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     @property
     def layer_name(self) -> str:
@@ -342,11 +358,12 @@ def parse_entry(table: object, where: str) -> AssetSpec:
     )
 
 
-def _load_toml(path: Path, shown: str) -> dict[str, Any]:
+def _load_toml(path: StrPath, shown: str) -> dict[str, Any]:
     import toml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as e:
         raise ConfigError(f"failed to read {shown}: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
@@ -367,18 +384,18 @@ def _load_toml(path: Path, shown: str) -> dict[str, Any]:
     return data
 
 
-def config_path(app_dir: Path, env: Mapping[str, str]) -> tuple[Path, str, bool]:
+def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, bool]:
     """The config file, how to show it, and whether it was named explicitly."""
     override = env.get("GITHUB_ASSETS_PATH", "").strip()
     if override:
-        return app_dir / override, override, True
-    return app_dir / "project.toml", "project.toml", False
+        return os.path.join(app_dir, override), override, True
+    return os.path.join(app_dir, "project.toml"), "project.toml", False
 
 
-def load_project(app_dir: Path, env: Mapping[str, str]) -> list[AssetSpec]:
+def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
     """The assets configured for the app; [] when there is no config file or no table."""
     path, shown, explicit = config_path(app_dir, env)
-    if not path.is_file():
+    if not os.path.isfile(path):
         if explicit:
             raise ConfigError(
                 f"GITHUB_ASSETS_PATH names {shown}, which is not a file in the app dir",
@@ -388,12 +405,12 @@ def load_project(app_dir: Path, env: Mapping[str, str]) -> list[AssetSpec]:
     return parse_project(_load_toml(path, shown), shown)
 
 
-def load_config_file(app_dir: Path, relative: str) -> list[AssetSpec]:
+def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
     """Assets of a config file named by a plan entry (bin/detect's no-python path)."""
     if relative.startswith("/") or ".." in relative.split("/"):
         raise ConfigError(f"config_file {relative!r} must be a path inside the app dir")
-    path = app_dir / relative
-    if not path.is_file():
+    path = os.path.join(app_dir, relative)
+    if not os.path.isfile(path):
         raise ConfigError(f"{relative} is not a file in the app dir (named by detect)")
     return parse_project(_load_toml(path, relative), relative)
 

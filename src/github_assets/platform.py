@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import platform as _host
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ConfigError
 
@@ -28,8 +27,7 @@ _HOST_ARCH = {
 }
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """The os/arch the image is built for."""
 
     os: str
@@ -41,10 +39,10 @@ class Target:
 
 def target_from_env(env: Mapping[str, str]) -> Target:
     """CNB_TARGET_OS/CNB_TARGET_ARCH when the platform sets them, else the build host."""
-    os_name = env.get("CNB_TARGET_OS") or _host.system().lower() or "linux"
-    arch = env.get("CNB_TARGET_ARCH") or _HOST_ARCH.get(_host.machine().lower(), "")
-    if not arch:
-        arch = _host.machine().lower() or os.uname().machine
+    host = os.uname()
+    os_name = env.get("CNB_TARGET_OS") or host.sysname.lower() or "linux"
+    machine = host.machine.lower()
+    arch = env.get("CNB_TARGET_ARCH") or _HOST_ARCH.get(machine, machine)
     return Target(os=os_name, arch=arch)
 
 

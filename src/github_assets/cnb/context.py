@@ -11,16 +11,6 @@ from ..platform import Target, target_from_env
 
 
 @dataclass(frozen=True)
-class DetectContext:
-    app_dir: Path
-    buildpack_dir: Path
-    platform_dir: Path
-    plan_path: Path
-    env: Mapping[str, str]
-    target: Target
-
-
-@dataclass(frozen=True)
 class BuildContext:
     app_dir: Path
     buildpack_dir: Path
@@ -39,20 +29,6 @@ def _pick(env: Mapping[str, str], name: str, args: Sequence[str], index: int, ph
             hint="run this under a CNB lifecycle (Buildpack API 0.10)",
         )
     return Path(value)
-
-
-def detect_context(
-    args: Sequence[str], env: Mapping[str, str], cwd: Path, default_bp_dir: Path
-) -> DetectContext:
-    """API 0.10 detect: bin/detect <platform> <plan>, or CNB_PLATFORM_DIR/CNB_BUILD_PLAN_PATH."""
-    return DetectContext(
-        app_dir=cwd,
-        buildpack_dir=Path(env.get("CNB_BUILDPACK_DIR") or default_bp_dir),
-        platform_dir=_pick(env, "CNB_PLATFORM_DIR", args, 0, "detect"),
-        plan_path=_pick(env, "CNB_BUILD_PLAN_PATH", args, 1, "detect"),
-        env=env,
-        target=target_from_env(env),
-    )
 
 
 def build_context(

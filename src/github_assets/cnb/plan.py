@@ -1,52 +1,60 @@
-"""Build plan (detect output) and buildpack plan (build input)."""
+"""Build plan (detect output) and buildpack plan (build input).
+
+On the detect path: NamedTuples and a plain write, no dataclasses/pathlib/tempfile
+(see config.py for why detect counts milliseconds).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import BuildpackError
-from .files import read_toml, write_toml
+
+if TYPE_CHECKING:
+    import os
 
 PROVIDES = "github-assets"
 
 
-@dataclass(frozen=True)
-class Require:
+class Require(NamedTuple):
     name: str
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class DetectResult:
+class DetectResult(NamedTuple):
     """What detect decided: pass with these provides/requires."""
 
     provides: tuple[str, ...]
     requires: tuple[Require, ...]
 
 
-def write_build_plan(path: Path, result: DetectResult) -> None:
+def write_build_plan(path: str | os.PathLike[str], result: DetectResult) -> None:
+    """Write the plan; the lifecycle reads it after detect exits, so no temp-file dance."""
+    import toml
+
     data: dict[str, Any] = {"provides": [{"name": n} for n in result.provides]}
     if result.requires:
         data["requires"] = [
             {"name": r.name, "metadata": dict(r.metadata)} if r.metadata else {"name": r.name}
             for r in result.requires
         ]
-    write_toml(path, data)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(toml.dumps(data))
 
 
-@dataclass(frozen=True)
-class PlanEntry:
+class PlanEntry(NamedTuple):
     name: str
     metadata: Mapping[str, Any]
 
 
-def read_buildpack_plan(path: Path) -> list[PlanEntry]:
+def read_buildpack_plan(path: str | os.PathLike[str]) -> list[PlanEntry]:
     """Entries of the buildpack plan the lifecycle hands to build."""
+    import toml
+
     try:
-        data = read_toml(path)
+        with open(path, encoding="utf-8") as f:
+            data = toml.load(f)
     except FileNotFoundError:
         return []
     except Exception as e:
