@@ -41,7 +41,7 @@ demo: dev vendor tools
 	$(PYTHON) scripts/demo.py
 
 bench: vendor
-	$(PYTHON) scripts/bench.py
+	$(PYTHON) scripts/bench.py --readme
 
 audit: vendor
 	$(PYTHON) scripts/audit.py
