@@ -7,10 +7,7 @@ against the live example server, and a rebuild shows the layer reused.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,13 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-import toml  # noqa: E402
 from tools.cnb_lifecycle import BP_ID, LayoutPlatform, Lifecycle, missing_tools, tools_bin  # noqa: E402
+from tools.example_app import PROBE_LAYER, PROBE_REPO, GrpcServer, serve_probe, stage_app  # noqa: E402
 from tools.github_standin import StandIn  # noqa: E402
-
-EXAMPLE = ROOT / "examples" / "grpc-app"
-REPO = "grpc-ecosystem/grpc-health-probe"
-LAYER = "grpc-ecosystem_grpc-health-probe"
 
 
 def say(text: str = "") -> None:
@@ -43,13 +36,6 @@ def ours(builder_out: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def main() -> int:
     reason = missing_tools()
     if reason:
@@ -62,27 +48,13 @@ def main() -> int:
     tag = "v" + (tools_bin() / "grpc_health_probe.version").read_text().strip().lstrip("v")
 
     lc = Lifecycle(package, buildpacks={"test/app": ROOT / "tests" / "e2e" / "buildpacks" / "app"})
-    port = free_port()
-    server = None
+    server = GrpcServer.start()
     try:
         with StandIn() as gh:
-            gh.add_release(
-                REPO,
-                tag,
-                {
-                    "grpc_health_probe-linux-amd64": probe,
-                    "grpc_health_probe-linux-arm64": tools_bin() / "grpc_health_probe-linux-arm64",
-                },
-            )
-            for name in ("server.py", "requirements.txt", "Procfile"):
-                shutil.copy2(EXAMPLE / name, lc.app / name)
-            config = toml.loads((EXAMPLE / "project.toml").read_text())
-            [asset] = config["_"]["metadata"]["githubassets"]
-            asset["tag"] = tag
-            asset["args"] = [f"-addr=127.0.0.1:{port}"]
-            (lc.app / "project.toml").write_text(toml.dumps(config))
+            serve_probe(gh, probe, tools_bin() / "grpc_health_probe-linux-arm64", tag)
+            stage_app(lc.app, tag, server.port)
             lc.platform_env(GITHUB_API_URL=gh.api_url)
-            say(f"== examples/grpc-app, project.toml asks for {REPO} {tag}")
+            say(f"== examples/grpc-app, project.toml asks for {PROBE_REPO} {tag}")
             say(f"   (GitHub stand-in at {gh.api_url}, lifecycle {lc_version()}, as user cnb)")
             order = lc.order(
                 [
@@ -104,23 +76,14 @@ def main() -> int:
             say(ours(results["builder"].out))
             say(f"== built in {time.monotonic() - started:.1f} s; image: {platform.layout}/...")
 
-            server = subprocess.Popen(
-                [sys.executable, str(EXAMPLE / "server.py")],
-                env={**os.environ, "PORT": str(port)},
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert server.stdout is not None
-            say(f"\n== example gRPC server: {server.stdout.readline().strip()}")
+            say(f"\n== example gRPC server on 127.0.0.1:{server.port}")
             r = lc.launch(process="health")
             say(f"$ launcher health          -> exit {r.rc}: {r.all.strip()}")
-            server.send_signal(signal.SIGUSR1)
-            time.sleep(0.3)
+            server.flip()
             r = lc.launch(process="health")
             say(f"  (server set NOT_SERVING) -> exit {r.rc}: {r.all.strip()}")
-            server.send_signal(signal.SIGUSR1)
-            time.sleep(0.3)
-            r = lc.launch("--", "grpc_health_probe", f"-addr=127.0.0.1:{port}")
+            server.flip()
+            r = lc.launch("--", "grpc_health_probe", f"-addr=127.0.0.1:{server.port}")
             say(f"$ launcher -- grpc_health_probe -addr=... -> exit {r.rc}: {r.all.strip()}")
 
             say("\n== build 2: same config")
@@ -132,16 +95,14 @@ def main() -> int:
                 f"== rebuilt in {time.monotonic() - started:.1f} s with "
                 f"{len(gh.requests) - before} requests to GitHub"
             )
-        exe = f"/layers/{BP_ID.replace('/', '_')}/{LAYER}/bin/grpc_health_probe"
+        exe = f"/layers/{BP_ID.replace('/', '_')}/{PROBE_LAYER}/bin/grpc_health_probe"
         say("\n== in a pack-built image the probe is at:")
         say(f"   {exe}")
         say("   Kubernetes:  readinessProbe: { exec: { command: [")
         say(f'                  "{exe}", "-addr=:50051"] }} }}')
         return 0
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+        server.stop()
         lc.close()
         shutil.rmtree(dist, ignore_errors=True)
 

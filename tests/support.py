@@ -11,11 +11,11 @@ import struct
 import subprocess
 import tarfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import toml
+from tools.cnb_lifecycle import Result
 
 from github_assets.config import load_project
 
@@ -25,6 +25,32 @@ LAYERS_ID = "probe-assets_github-assets"
 
 # Environment passed to the phases: only what a lifecycle would pass, plus PATH.
 _KEEP = ("PATH", "HOME", "LANG", "PYENV_VERSION", "PYENV_ROOT", "TMPDIR")
+
+# The project.toml of cage1016/github-assets-cnb's README (its youtubedr asset is the
+# amd64 one here, so the ELF check passes on this machine); it must work unchanged.
+CAGE1016_PROJECT = """
+[[build.env]]
+name = "APITEST_TOOLCHAIN_TOKEN"
+value = "<github-token>"
+
+[[metadata.githubassets]]
+repo = "kkdai/youtube"
+asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
+destination = "bin"
+
+[[metadata.githubassets]]
+repo = "qeek-dev/apitest-toolchain"
+token_env = "APITEST_TOOLCHAIN_TOKEN"
+asset = "apitest-toolchain-linux-amd64"
+destination = "bin/apitest-toolchain"
+tag = "v0.1.0"
+
+[[metadata.githubassets]]
+repo = "stedolan/jq"
+asset = "jq-linux64"
+destination = "bin/jq"
+strip_components = 0
+"""
 
 EM_X86_64 = 62
 EM_AARCH64 = 183
@@ -91,15 +117,8 @@ def zip_bytes(members: dict[str, bytes], *, mode: int = 0o755) -> bytes:
     return buf.getvalue()
 
 
-@dataclass
-class Phase:
-    rc: int
-    out: str
-    err: str
-
-    @property
-    def all(self) -> str:
-        return self.out + self.err
+# One phase's outcome: exit code, stdout, stderr (the lifecycle driver's type).
+Phase = Result
 
 
 class CnbDirs:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tools.cnb_lifecycle import ROOT, Lifecycle, missing_tools, tools_bin
+from tools.example_app import GrpcServer
 
-EXAMPLE = ROOT / "examples" / "grpc-app"
 # Filled by test_python_matrix, shown at the end of the run.
 PYTHON_MATRIX: list[str] = []
 
@@ -78,36 +73,8 @@ def lc(package: Path) -> Iterator[Lifecycle]:
     life.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class GrpcServer:
-    port: int
-    proc: subprocess.Popen[str]
-
-    def flip(self) -> None:
-        """SERVING <-> NOT_SERVING."""
-        self.proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.3)
-
-
 @pytest.fixture
 def grpc_server() -> Iterator[GrpcServer]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLE / "server.py")],
-        env={**os.environ, "PORT": str(port)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "listening" in line, line
-    yield GrpcServer(port, proc)
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = GrpcServer.start()
+    yield server
+    server.stop()

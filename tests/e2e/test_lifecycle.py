@@ -7,31 +7,15 @@ from pathlib import Path
 
 import toml
 from tools.cnb_lifecycle import BP_ID, LayoutPlatform, Lifecycle, Result
+from tools.example_app import (
+    EXAMPLE,
+    PROBE_LAYER,
+    PROBE_REPO,
+    GrpcServer,
+    serve_probe,
+    stage_app,
+)
 from tools.github_standin import StandIn
-
-from conftest import EXAMPLE, GrpcServer
-
-PROBE_REPO = "grpc-ecosystem/grpc-health-probe"
-PROBE_LAYER = "grpc-ecosystem_grpc-health-probe"
-
-
-def serve_probe(standin: StandIn, probe: Path, probe_arm64: Path, tag: str) -> None:
-    standin.add_release(
-        PROBE_REPO,
-        tag,
-        {"grpc_health_probe-linux-amd64": probe, "grpc_health_probe-linux-arm64": probe_arm64},
-    )
-
-
-def app_with_probe(lc: Lifecycle, tag: str, port: int, extra: str = "") -> None:
-    for name in ("server.py", "requirements.txt", "Procfile"):
-        shutil.copy2(EXAMPLE / name, lc.app / name)
-    config = toml.loads((EXAMPLE / "project.toml").read_text())
-    [asset] = config["_"]["metadata"]["githubassets"]
-    asset["tag"] = tag
-    asset["args"] = [f"-addr=127.0.0.1:{port}"]
-    text = toml.dumps(config) + extra
-    (lc.app / "project.toml").write_text(text)
 
 
 def default_order(lc: Lifecycle) -> Path:
@@ -54,7 +38,7 @@ def test_detect_build_and_launch_the_real_probe(
     grpc_server: GrpcServer,
 ) -> None:
     serve_probe(standin, probe, probe_arm64, probe_tag)
-    app_with_probe(lc, probe_tag, grpc_server.port)
+    stage_app(lc.app, probe_tag, grpc_server.port)
     lc.platform_env(GITHUB_API_URL=standin.api_url)
 
     d = lc.detect(default_order(lc))
@@ -153,7 +137,7 @@ def test_arm64_target_picks_the_arm64_asset(
     probe_tag: str,
 ) -> None:
     serve_probe(standin, probe, probe_arm64, probe_tag)
-    app_with_probe(lc, probe_tag, 50051)
+    stage_app(lc.app, probe_tag, 50051)
     lc.platform_env(GITHUB_API_URL=standin.api_url)
     analyzed = write_analyzed(lc, "arm64")
     d = lc.detect(default_order(lc), "-analyzed", str(analyzed))
@@ -170,7 +154,7 @@ def test_elf_check_rejects_amd64_binary_under_an_arm64_name(
     lc: Lifecycle, standin: StandIn, probe: Path, probe_tag: str
 ) -> None:
     standin.add_release(PROBE_REPO, probe_tag, {"grpc_health_probe-linux-arm64": probe})
-    app_with_probe(lc, probe_tag, 50051)
+    stage_app(lc.app, probe_tag, 50051)
     lc.platform_env(GITHUB_API_URL=standin.api_url)
     analyzed = write_analyzed(lc, "arm64")
     assert lc.detect(default_order(lc), "-analyzed", str(analyzed)).rc == 0
@@ -192,7 +176,7 @@ def test_rebuild_reuses_the_layer_of_the_previous_image(
 ) -> None:
     serve_probe(standin, probe, probe_arm64, probe_tag)
     standin.add_release(PROBE_REPO, "v0.0.1-old", {"grpc_health_probe-linux-amd64": probe})
-    app_with_probe(lc, probe_tag, 50051)
+    stage_app(lc.app, probe_tag, 50051)
     lc.platform_env(GITHUB_API_URL=standin.api_url)
     platform = LayoutPlatform(lc, default_order(lc))
     layer_ref = f"{BP_ID}:{PROBE_LAYER}"
@@ -212,7 +196,7 @@ def test_rebuild_reuses_the_layer_of_the_previous_image(
     assert not (lc.our_layers / PROBE_LAYER).exists()
 
     # another tag: downloaded again
-    app_with_probe(lc, "v0.0.1-old", 50051)
+    stage_app(lc.app, "v0.0.1-old", 50051)
     third = _phases_ok(platform.build_image())
     assert "Installing: config of" in third["builder"].out
     assert len(standin.storage_requests()) == downloads + 1

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_lifecycle import PROBE_LAYER, app_with_probe, serve_probe
 from tools.cnb_lifecycle import BP_ID, Lifecycle
+from tools.example_app import PROBE_LAYER, GrpcServer, serve_probe, stage_app
 from tools.github_standin import StandIn
 
-from conftest import BUILDPACKS, GrpcServer
+from conftest import BUILDPACKS
 
 
 def order_with_cpython(lc: Lifecycle) -> Path:
@@ -37,7 +37,7 @@ def test_no_python3_on_the_builder(
     )
     try:
         serve_probe(standin, probe, probe_arm64, probe_tag)
-        app_with_probe(lc, probe_tag, grpc_server.port)
+        stage_app(lc.app, probe_tag, grpc_server.port)
         lc.platform_env(GITHUB_API_URL=standin.api_url)
         lc.without_python()
 
@@ -69,7 +69,7 @@ def test_same_order_with_python3_drops_the_cpython_buildpack(
     )
     try:
         serve_probe(standin, probe, probe_arm64, probe_tag)
-        app_with_probe(lc, probe_tag, 50051)
+        stage_app(lc.app, probe_tag, 50051)
         lc.platform_env(GITHUB_API_URL=standin.api_url)
         d = lc.detect(order_with_cpython(lc))
         assert d.rc == 0, d.all

@@ -14,6 +14,7 @@ import pytest
 from tools.github_standin import StandIn
 
 from support import (
+    CAGE1016_PROJECT,
     EM_AARCH64,
     CnbDirs,
     elf_bytes,
@@ -502,30 +503,7 @@ def test_cage1016_project_toml_builds_to_the_same_layer_shape(
     )
     standin.make_private("qeek-dev/apitest-toolchain", TOKEN)
     standin.add_release("stedolan/jq", "jq-1.6", {"jq-linux64": exe})
-    cnb.project(
-        """
-[[build.env]]
-name = "APITEST_TOOLCHAIN_TOKEN"
-value = "<github-token>"
-
-[[metadata.githubassets]]
-repo = "kkdai/youtube"
-asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
-destination = "bin"
-
-[[metadata.githubassets]]
-repo = "qeek-dev/apitest-toolchain"
-token_env = "APITEST_TOOLCHAIN_TOKEN"
-asset = "apitest-toolchain-linux-amd64"
-destination = "bin/apitest-toolchain"
-tag = "v0.1.0"
-
-[[metadata.githubassets]]
-repo = "stedolan/jq"
-asset = "jq-linux64"
-destination = "bin/jq"
-"""
-    )
+    cnb.project(CAGE1016_PROJECT)
     r = cnb.detect_and_build(env_for(standin, APITEST_TOOLCHAIN_TOKEN=TOKEN))
     assert r.rc == 0, r.all
     for path in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from support import ROOT, CnbDirs
+from support import CAGE1016_PROJECT, ROOT, CnbDirs
 
 PROBE = """
 [[metadata.githubassets]]
@@ -76,31 +76,7 @@ def test_github_assets_path_missing_file_is_an_error(cnb: CnbDirs) -> None:
 
 
 def test_cage1016_config_works_unchanged(cnb: CnbDirs) -> None:
-    cnb.project(
-        """
-[[build.env]]
-name = "APITEST_TOOLCHAIN_TOKEN"
-value = "<github-token>"
-
-[[metadata.githubassets]]
-repo = "kkdai/youtube"
-asset = "youtubedr_2.7.0_linux_arm64.tar.gz"
-destination = "bin"
-
-[[metadata.githubassets]]
-repo = "qeek-dev/apitest-toolchain"
-token_env = "APITEST_TOOLCHAIN_TOKEN"
-asset = "apitest-toolchain-linux-amd64"
-destination = "bin/apitest-toolchain"
-tag = "v0.1.0"
-
-[[metadata.githubassets]]
-repo = "stedolan/jq"
-asset = "jq-linux64"
-destination = "bin/jq"
-strip_components = 0
-"""
-    )
+    cnb.project(CAGE1016_PROJECT)
     r = cnb.detect()
     assert r.rc == 0, r.all
     assert len(cnb.plan()["requires"]) == 3
