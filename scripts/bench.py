@@ -71,9 +71,32 @@ def median(fn: Callable[[], float], runs: int) -> float:
     return statistics.median(fn() for _ in range(runs))
 
 
+def paired(
+    ours: Callable[[], float], theirs: Callable[[], float], runs: int
+) -> tuple[float, float]:
+    """Medians of both, measured in alternation (and alternating which goes first), so that
+    the drift of a shared machine (page cache writeback, noisy neighbours) hits both sides."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(runs):
+        if i % 2:
+            b.append(theirs())
+            a.append(ours())
+        else:
+            a.append(ours())
+            b.append(theirs())
+    return statistics.median(a), statistics.median(b)
+
+
+def settle() -> None:
+    """Write back what earlier runs left dirty, so that no run pays for another's writes."""
+    os.sync()
+
+
 def timed(
     cmd: list[str] | str, env: dict[str, str], cwd: Path | None = None, shell: bool = False
 ) -> float:
+    settle()
     start = time.perf_counter()
     subprocess.run(cmd, env=env, cwd=cwd, shell=shell, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -125,6 +148,7 @@ def run_build(cnb: CnbDirs, env: dict[str, str]) -> float:
     d = cnb.detect(env)
     assert d.rc == 0, d.all
     cnb.bp_plan_from_detect()
+    settle()
     start = time.perf_counter()
     r = cnb.build(env)
     elapsed = time.perf_counter() - start
@@ -194,31 +218,27 @@ def main() -> int:
 
             # 1. detect with 5 assets vs the bare interpreter
             five = project([(f"acme/small{i}", f"small{i}-{{os}}-{{arch}}") for i in range(5)])
-            cnb = fresh(work / "detect", five)
-            detect_env = {**cnb.env(env_gh), "CNB_BUILD_PLAN_PATH": str(cnb.plan_path)}
+            dcnb = fresh(work / "detect", five)
+            detect_env = {**dcnb.env(env_gh), "CNB_BUILD_PLAN_PATH": str(dcnb.plan_path)}
             py = str(real_python())
+
+            def detect() -> float:
+                return timed(
+                    [str(ROOT / "bin" / "detect"), str(dcnb.platform), str(dcnb.plan_path)],
+                    detect_env,
+                    dcnb.app,
+                )
+
             for _ in range(3):  # warm the page cache
                 timed([py, "-c", "pass"], env)
-                timed(
-                    [str(ROOT / "bin" / "detect"), str(cnb.platform), str(cnb.plan_path)],
-                    detect_env,
-                    cnb.app,
-                )
+                detect()
             n = max(21, runs * 4)
-            bare = median(lambda: timed([py, "-c", "pass"], env), n)
-            det = median(
-                lambda: timed(
-                    [str(ROOT / "bin" / "detect"), str(cnb.platform), str(cnb.plan_path)],
-                    detect_env,
-                    cnb.app,
-                ),
-                n,
-            )
+
+            det, bare = paired(detect, lambda: timed([py, "-c", "pass"], env), n)
             rows.append(Row("detect, 5 assets vs `python3 -c pass`", det, bare, "s", "<= 1.0"))
 
             # 2. cold install of a 256 MiB tar.gz vs curl | tar -xz
             cfg = project([("acme/targz", "tool-{os}-{arch}.tar.gz")])
-            ours = median(lambda: run_build(fresh(work / "targz", cfg), env_gh), runs)
             url = dl % ("targz", "tool-linux-amd64.tar.gz")
 
             def curl_tar() -> float:
@@ -227,11 +247,14 @@ def main() -> int:
                 d.mkdir()
                 return timed(f"curl -sL '{url}' | tar -xz -C '{d}'", env, shell=True)
 
+            ours, theirs = paired(
+                lambda: run_build(fresh(work / "targz", cfg), env_gh), curl_tar, runs
+            )
             rows.append(
                 Row(
                     "cold install, 256 MiB tar.gz vs `curl -sL URL | tar -xz`",
                     ours,
-                    median(curl_tar, runs),
+                    theirs,
                     "s",
                     "<= 1.0",
                 )
@@ -239,7 +262,6 @@ def main() -> int:
 
             # 3. cold install of a 256 MiB raw binary vs curl -o && chmod
             cfg = project([("acme/raw", "tool-{os}-{arch}")])
-            ours = median(lambda: run_build(fresh(work / "raw", cfg), env_gh), runs)
             url = dl % ("raw", "tool-linux-amd64")
 
             def curl_raw() -> float:
@@ -247,12 +269,15 @@ def main() -> int:
                 f.unlink(missing_ok=True)
                 return timed(f"curl -sL -o '{f}' '{url}' && chmod +x '{f}'", env, shell=True)
 
+            ours, theirs = paired(
+                lambda: run_build(fresh(work / "raw", cfg), env_gh), curl_raw, runs
+            )
             floor = median(lambda: timed(f"curl -s -o /dev/null '{url}'", env, shell=True), runs)
             rows.append(
                 Row(
                     "cold install, 256 MiB raw vs `curl -sL -o F URL && chmod +x F`",
                     ours,
-                    median(curl_raw, runs),
+                    theirs,
                     "s",
                     "<= 1.1",
                 )
@@ -264,7 +289,6 @@ def main() -> int:
             # 4. 8 x 16 MiB from a server throttling each connection to 32 MiB/s
             gh.throttle_bytes_per_sec = 32 * MiB
             cfg = project([(f"acme/small{i}", f"small{i}-{{os}}-{{arch}}") for i in range(8)])
-            ours = median(lambda: run_build(fresh(work / "eight", cfg), env_gh), max(3, runs // 2))
             urls = " ".join(f"'{dl % (f'small{i}', f'small{i}-linux-amd64')}'" for i in range(8))
 
             def curls() -> float:
@@ -272,11 +296,14 @@ def main() -> int:
                     f'for u in {urls}; do curl -sL -o /dev/null "$u"; done', env, shell=True
                 )
 
+            ours, theirs = paired(
+                lambda: run_build(fresh(work / "eight", cfg), env_gh), curls, max(3, runs // 2)
+            )
             rows.append(
                 Row(
                     "8 x 16 MiB, 32 MiB/s per connection, vs 8 sequential curls",
                     ours,
-                    median(curls, max(3, runs // 2)),
+                    theirs,
                     "s",
                     "<= 0.25",
                 )
@@ -293,12 +320,12 @@ def main() -> int:
                 return run_build(cnb, env_gh)
 
             served = gh.bytes_served
-            reb = median(rebuild, n)
+            reb, det_now = paired(rebuild, detect, n)
             rows.append(
                 Row(
                     "rebuild, nothing changed, vs detect",
                     reb,
-                    det,
+                    det_now,
                     "s",
                     "<= 1.5",
                     f"{gh.bytes_served - served} bytes downloaded",
@@ -337,7 +364,8 @@ def machine() -> str:
 def render(rows: list[Row], runs: int) -> str:
     out = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; medians of {runs}+ runs "
-        "(detect and rebuild: 21+), all on loopback. Reproduce: `make bench`.",
+        "(detect and rebuild: 21+), each figure alternating with its baseline and every run "
+        "after a `sync`, all on loopback. Reproduce: `make bench`.",
         "",
         "| figure | ours | baseline | ratio | target | met |",
         "| --- | --- | --- | --- | --- | --- |",

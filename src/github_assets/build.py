@@ -2,44 +2,47 @@
 
 Pure orchestration over collaborators passed in (GitHub clients, downloader,
 clock, log). It computes a BuildResult; files in the CNB layout (layer toml,
-launch.toml, SBOM) are written by the runner. Layer *content* is written here,
-staged in a temp dir inside the layers dir and renamed in only once verified.
+launch.toml, SBOM) are written by the runner. Layer *content* is written by
+install.py, staged in a temp dir inside the layers dir and renamed in only once
+verified.
+
+This module decides reuse. A rebuild whose layers are all reused and whose tags
+are pinned ends here, with no network and no import of install.py, the HTTP
+stack or pyelftools.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import posixpath
-import shutil
-import stat
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import BUILDPACK_ID, __version__
-from .archive import Limits, unpack
+from .archive import Limits
 from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
-from .config import AssetSpec, token_for
-from .download import Downloader
-from .elf import check as elf_check
-from .errors import BuildpackError, ConfigError, GitHubError, InstallError
-from .github import GitHub, Release, ReleaseAsset
-from .log import Log, human_size
-from .platform import Target, render
+from .config import AssetSpec
+from .errors import BuildpackError, ConfigError, InstallError
+from .log import Log
+from .platform import Target
 
+if TYPE_CHECKING:
+    import threading
+
+    from .download import Downloader
+    from .github import GitHub
+    from .install import Resolved
+
+DEFAULT_PARALLEL = 8
 METADATA_SCHEMA = 1
 WORK_PREFIX = ".github-assets-work-"
 
 
-@dataclass(frozen=True)
-class Installed:
+class Installed(NamedTuple):
     """One asset as it sits in a layer: what the layer toml records."""
 
     repo: str
@@ -60,7 +63,7 @@ class Installed:
     want: str
 
     def to_toml(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self._asdict()
         data["files"] = list(self.files)
         data["executables"] = list(self.executables)
         return data
@@ -90,33 +93,38 @@ class Installed:
             return None
 
 
-@dataclass(frozen=True)
-class LayerResult:
+class LayerResult(NamedTuple):
     name: str
     toml: LayerToml
     assets: tuple[Installed, ...]
     reused: bool
 
 
-@dataclass(frozen=True)
-class BuildResult:
+class BuildResult(NamedTuple):
     layers: tuple[LayerResult, ...]
     processes: tuple[Process, ...]
     labels: tuple[Label, ...]
     links: tuple[tuple[str, str], ...]  # (app-relative link path, absolute target)
     stale: tuple[str, ...]  # layer names to delete
-    sbom_components: Mapping[str, tuple[Component, ...]] = field(default_factory=dict)
+    sbom_components: Mapping[str, tuple[Component, ...]] = {}
 
 
-@dataclass
-class Services:
-    """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch."""
+class Services(NamedTuple):
+    """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch.
 
-    github_for: Callable[[str, str | None], GitHub]  # (api_url, token) -> client
-    downloader: Downloader
+    Factories, not objects: a rebuild that reuses every layer never builds them, so it
+    never imports the HTTP stack.
+    """
+
+    github_for: Callable[[str, str | None, Log, threading.Event | None], GitHub]
+    """(api_url, token, log, cancel) -> a client; called from worker threads."""
+    downloader: Callable[[], Downloader]
+    """The one downloader of the build (thread-safe); called only when something installs."""
     log: Log
     clock: Callable[[], float] = time.monotonic
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = Limits()
+    parallel: int = DEFAULT_PARALLEL
+    """Assets resolved, downloaded and unpacked at once (BP_GITHUB_ASSETS_PARALLEL)."""
 
 
 def want_key(spec: AssetSpec, target: Target) -> str:
@@ -133,11 +141,23 @@ def want_key(spec: AssetSpec, target: Target) -> str:
         "target": str(target),
         "api_url": spec.api_url,
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+    return _sha256_hex(json.dumps(data, sort_keys=True).encode())[:32]
 
 
-def _api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
-    return (spec.api_url or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
+def _sha256_hex(data: bytes) -> str:
+    """sha256 from the interpreter's own module, as random.py takes its sha512: hashlib loads
+    OpenSSL first, 5 ms of a rebuild that hashes nothing else."""
+    import importlib
+
+    for name in ("_sha2", "_sha256"):  # Python >= 3.12, then 3.10 and 3.11
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return str(module.sha256(data).hexdigest())
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def check_conflicts(specs: Sequence[AssetSpec]) -> None:
@@ -161,170 +181,38 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
             seen[key] = spec
 
 
-@dataclass(frozen=True)
-class _Resolved:
-    spec: AssetSpec
-    token: str | None
-    client: GitHub
-    release: Release
-    asset: ReleaseAsset
+class LayerPlan:
+    """One layer: the assets it holds and what the previous build left of it."""
 
+    def __init__(self, name: str, specs: Sequence[AssetSpec], previous: LayerToml | None):
+        self.name = name
+        self.specs = specs
+        self.previous = previous
 
-def _resolve(
-    spec: AssetSpec, ctx_env: Mapping[str, str], target: Target, svc: Services
-) -> _Resolved:
-    token = token_for(spec, ctx_env)
-    svc.log.add_secret(token)
-    client = svc.github_for(_api_url(spec, ctx_env), token)
-    release = client.release(spec.repo, spec.tag)
-    name = render(spec.asset, target, release.tag, spec.replacement_map)
-    asset = release.find(name)
-    if asset is None:
-        names = ", ".join(a.name for a in release.assets) or "none"
-        raise GitHubError(
-            f"{spec.where}: release {release.tag} of {spec.repo} has no asset {name!r}",
-            hint="set 'asset' (and 'replacements' for {os}/{arch}) to one of the assets listed",
-            details=f"assets of {spec.repo} {release.tag}: {names}",
+    def log_head(self, log: Log) -> None:
+        log.process(f"Layer {self.name}")
+        for spec in self.specs:
+            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.asset}")
+
+    def log_reused(self, log: Log, layers_dir: Path, assets: Sequence[Installed], why: str) -> None:
+        log.subprocess(f"Reusing layer {self.name}: {why} (no download)")
+        for inst in assets:
+            for e in inst.executables:
+                log.subprocess(f"Installed {layers_dir / self.name / e}")
+
+    def result(self, target: Target, assets: tuple[Installed, ...], *, reused: bool) -> LayerResult:
+        build_time = any(s.build for s in self.specs)
+        toml = LayerToml(
+            launch=True, build=build_time, cache=build_time, metadata=_metadata(target, assets)
         )
-    return _Resolved(spec, token, client, release, asset)
+        return LayerResult(self.name, toml, assets, reused)
 
 
-def _install_path(spec: AssetSpec, kind_is_archive: bool) -> str:
-    """Layer-relative place: an archive's directory, or a raw file's path."""
-    if kind_is_archive:
-        return (spec.destination or ".").rstrip("/") or "."
-    if spec.destination is None:
-        return f"bin/{spec.name}"
-    if spec.destination.endswith("/") or spec.destination == ".":
-        return f"{spec.destination.rstrip('/')}/{spec.name}".lstrip("./") or spec.name
-    return spec.destination
-
-
-def _merge(src: Path, dest: Path, shown: str) -> None:
-    """Move the tree at src into dest; a path that already exists there is a clash."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(src.iterdir()):
-        target = dest / entry.name
-        if (
-            entry.is_dir()
-            and not entry.is_symlink()
-            and target.is_dir()
-            and not target.is_symlink()
-        ):
-            _merge(entry, target, posixpath.join(shown, entry.name))
-        elif target.exists() or target.is_symlink():
-            clash = posixpath.normpath(posixpath.join(shown, entry.name))
-            raise InstallError(
-                f"two assets write the same path {clash} in the layer",
-                hint="give one of them another 'destination' or 'layer'",
-            )
-        else:
-            entry.rename(target)
-
-
-def _pick_main(spec: AssetSpec, executables: Sequence[str], rel: str) -> str:
-    if not executables:
-        return ""
-    for e in executables:
-        if Path(e).name == spec.name:
-            return e
-    if len(executables) == 1:
-        return executables[0]
-    if spec.process or spec.link:
-        raise InstallError(
-            f"{spec.where}: the archive has {len(executables)} executables and none is named "
-            f"{spec.name!r}, so 'process'/'link' cannot tell which to use",
-            hint="name the asset after its executable or drop process/link",
-            details="executables: " + ", ".join(executables),
-        )
-    return executables[0]
-
-
-def _install_asset(
-    r: _Resolved, layer_stage: Path, work: Path, target: Target, layers_dir: Path, svc: Services
-) -> Installed:
-    spec, log = r.spec, svc.log
-    started = svc.clock()
-    log.subprocess(f"Downloading {r.asset.name} ({human_size(r.asset.size)})")
-    pin = spec.pin_for(target.arch)
-    fetched = svc.downloader.fetch(
-        r.asset,
-        token=r.token,
-        api_host=r.client.api_host,
-        dest=work / f"asset-{r.asset.id}",
-        pin=pin,
-    )
-    log.subprocess(
-        f"Verified sha256:{fetched.sha256} ({fetched.verified_by}, {human_size(fetched.size)})"
-    )
-    unpack_dir = work / f"unpack-{r.asset.id}"
-    unpack_dir.mkdir()
-    result = unpack(
-        fetched.path,
-        unpack_dir,
-        strip_components=spec.strip_components,
-        raw_path=spec.name,
-        limits=svc.limits,
-    )
-    fetched.path.unlink()
-    archive = result.kind not in ("raw", "gzip", "xz", "bzip2")
-    place = _install_path(spec, archive)
-    if archive:
-        _merge(unpack_dir, layer_stage / place, place)
-        files = tuple(sorted(f"{place}/{f}".removeprefix("./") for f in result.files))
-    else:
-        dest = layer_stage / place
-        if dest.exists() or dest.is_symlink():
-            raise InstallError(
-                f"two assets write the same path {place} in the layer",
-                hint="give one of them another 'destination' or 'layer'",
-            )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        (unpack_dir / spec.name).rename(dest)
-        files = (place,)
-    log.subprocess(f"Unpacked {result.kind}: {len(files)} file{'s' * (len(files) != 1)}")
-    executables = []
-    for rel in files:
-        path = layer_stage / rel
-        st = path.lstat()
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        shown = str(layers_dir / spec.layer_name / rel)
-        info = elf_check(path, target.arch, rel)
-        if st.st_mode & 0o111 or info is not None:
-            executables.append(rel)
-        if info is not None:
-            linkage = "static" if info.static else f"dynamic, interpreter {info.interpreter}"
-            log.action(f"ELF {info.machine} {linkage}: {shown}")
-    main = _pick_main(spec, executables, place)
-    for rel in executables:
-        log.subprocess(f"Installed {layers_dir / spec.layer_name / rel}")
-    log.subprocess(f"Done in {svc.clock() - started:.1f} s")
-    return Installed(
-        repo=spec.repo,
-        tag=spec.tag,
-        resolved_tag=r.release.tag,
-        asset=r.asset.name,
-        asset_id=r.asset.id,
-        size=fetched.size,
-        sha256=fetched.sha256,
-        verified_by=fetched.verified_by,
-        kind=result.kind,
-        destination=place,
-        strip_components=spec.strip_components,
-        files=files,
-        executables=tuple(executables),
-        main=main,
-        release_url=r.release.html_url,
-        want=want_key(spec, target),
-    )
-
-
-def _reuse_reason(
+def reuse_reason(
     specs: Sequence[AssetSpec],
     previous: LayerToml | None,
     layer_dir_exists: bool,
-    resolved: Sequence[_Resolved | None],
+    resolved: Sequence[Resolved | None],
     target: Target,
 ) -> tuple[tuple[Installed, ...] | None, str]:
     """The previous assets when they are exactly what is wanted now, else why not."""
@@ -376,21 +264,20 @@ def build(
     for spec in specs:
         by_layer.setdefault(spec.layer_name, []).append(spec)
 
-    layers: list[LayerResult] = []
     # A build killed mid-asset (SIGKILL, OOM) leaves its staging dir; nothing else uses it.
-    for leftover in sorted(layers_dir.glob(f"{WORK_PREFIX}*")):
-        log.process(f"Removing {leftover.name}, left by an interrupted build")
-        shutil.rmtree(leftover, ignore_errors=True)
-    work_root = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=layers_dir))
-    try:
-        for name, layer_specs in by_layer.items():
-            layers.append(
-                _build_layer(
-                    name, layer_specs, layers_dir, work_root, env, target, previous.get(name), svc
-                )
-            )
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
+    for leftover in sorted(n for n in os.listdir(layers_dir) if n.startswith(WORK_PREFIX)):
+        import shutil
+
+        log.process(f"Removing {leftover}, left by an interrupted build")
+        shutil.rmtree(layers_dir / leftover, ignore_errors=True)
+    plans = [
+        LayerPlan(name, layer_specs, previous.get(name)) for name, layer_specs in by_layer.items()
+    ]
+    layers = _reuse_all(plans, layers_dir, target, log)
+    if layers is None:
+        from .install import install
+
+        layers = install(plans, layers_dir=layers_dir, env=env, target=target, svc=svc)
 
     processes: list[Process] = []
     labels_data: list[dict[str, Any]] = []
@@ -447,58 +334,26 @@ def build(
     )
 
 
-def _build_layer(
-    name: str,
-    specs: Sequence[AssetSpec],
-    layers_dir: Path,
-    work_root: Path,
-    env: Mapping[str, str],
-    target: Target,
-    previous: LayerToml | None,
-    svc: Services,
-) -> LayerResult:
-    log = svc.log
-    build_time = any(s.build for s in specs)
-    types = {"launch": True, "build": build_time, "cache": build_time}
-    log.process(f"Layer {name}")
-    for spec in specs:
-        shown = f"{spec.repo} {spec.tag} {spec.asset}"
-        log.subprocess(f"Wants {shown}")
-    # With only pinned tags, the decision to reuse needs no network at all.
-    resolved: list[_Resolved | None] = [
-        _resolve(s, env, target, svc) if s.tag == "latest" and previous is not None else None
-        for s in specs
-    ]
-    layer_dir = layers_dir / name
-    reused, reason = _reuse_reason(specs, previous, layer_dir.is_dir(), resolved, target)
-    if reused is not None:
-        log.subprocess(f"Reusing layer {name}: {reason} (no download)")
-        for inst in reused:
-            for e in inst.executables:
-                log.subprocess(f"Installed {layers_dir / name / e}")
-        return LayerResult(
-            name, LayerToml(**types, metadata=_metadata(target, reused)), reused, True
-        )
-    log.subprocess(f"Installing: {reason}")
-    full = [
-        r if r is not None else _resolve(s, env, target, svc)
-        for s, r in zip(specs, resolved, strict=True)
-    ]
-    for r in full:
-        log.subprocess(
-            f"Resolved {r.spec.repo} {r.release.tag}: {r.asset.name} "
-            f"(asset {r.asset.id}, {human_size(r.asset.size)})"
-        )
-    stage = Path(tempfile.mkdtemp(prefix=f"layer-{name}-", dir=work_root))
-    stage.chmod(0o755)
-    installed = tuple(_install_asset(r, stage, work_root, target, layers_dir, svc) for r in full)
-    if layer_dir.exists() or layer_dir.is_symlink():
-        # Two renames, not an rmtree: a kill in between never leaves a half-deleted layer.
-        os.replace(layer_dir, work_root / f"previous-{name}")
-    os.replace(stage, layer_dir)
-    return LayerResult(
-        name, LayerToml(**types, metadata=_metadata(target, installed)), installed, False
-    )
+def _reuse_all(
+    plans: Sequence[LayerPlan], layers_dir: Path, target: Target, log: Log
+) -> list[LayerResult] | None:
+    """When every layer is reused and that needs no network (pinned tags): their results."""
+    if any(p.previous is not None and any(s.tag == "latest" for s in p.specs) for p in plans):
+        return None
+    decided = []
+    for plan in plans:
+        none: list[Resolved | None] = [None] * len(plan.specs)
+        layer_exists = (layers_dir / plan.name).is_dir()
+        reused, why = reuse_reason(plan.specs, plan.previous, layer_exists, none, target)
+        if reused is None:
+            return None
+        decided.append((plan, reused, why))
+    results = []
+    for plan, reused, why in decided:
+        plan.log_head(log)
+        plan.log_reused(log, layers_dir, reused, why)
+        results.append(plan.result(target, reused, reused=True))
+    return results
 
 
 def _metadata(target: Target, assets: Sequence[Installed]) -> dict[str, Any]:

@@ -1,14 +1,21 @@
-"""Streaming download of a release asset: redirect without auth, retries, resume, verify."""
+"""Streaming download of a release asset: redirect without auth, retries, resume, verify.
+
+The bytes go from the socket straight into buffers the sink hands out (no copy per chunk,
+no allocation per chunk), are hashed there, and the sink writes or unpacks them while the
+next ones arrive (archive.stream). Nothing reads them a second time.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -20,6 +27,7 @@ from .github import (
     DEFAULT_POLICY,
     NETWORK_FAULTS,
     TRANSIENT_STATUS,
+    Cancelled,
     RateLimit,
     ReleaseAsset,
     RetryPolicy,
@@ -30,7 +38,56 @@ from .github import (
 from .log import Log, human_size
 
 CHUNK = 1 << 20
+# The asset's own bytes, never a compressed transfer of them: the digest is over those bytes,
+# release binaries do not compress much, and a body nothing has to decode is read straight
+# into our buffers (see _body_reader).
+_IDENTITY = {"Accept-Encoding": "identity"}
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class Sink(Protocol):
+    """Where a download's bytes go (a file, or archive.stream.StreamUnpack).
+
+    buffer() gives a writable view of up to CHUNK bytes; the downloader reads the network
+    into it, then commit(n) says its first n bytes are the next part of the asset. restart()
+    drops every byte committed so far (the download starts over from byte 0).
+    """
+
+    def buffer(self) -> memoryview: ...
+
+    def commit(self, n: int) -> None: ...
+
+    def restart(self) -> None: ...
+
+
+class FileSink:
+    """A download into one file."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb")
+        self._buffer = memoryview(bytearray(CHUNK))
+
+    def buffer(self) -> memoryview:
+        return self._buffer
+
+    def commit(self, n: int) -> None:
+        self._file.write(self._buffer[:n])
+
+    def restart(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a download checked: its size, and its sha256 against the pin or GitHub's digest."""
+
+    size: int
+    sha256: str
+    verified_by: str  # "pinned sha256", "GitHub digest" or "size only"
 
 
 @dataclass(frozen=True)
@@ -57,16 +114,17 @@ class _RateLimited(Exception):
 
 @dataclass
 class _State:
-    """Bytes received so far; the file on disk always holds exactly `written` bytes."""
+    """Bytes received so far; the sink always holds exactly `written` bytes."""
 
     written: int = 0
+    received: int = 0  # every byte off the network, also those thrown away
     hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
     storage_url: str | None = None
     ranges: bool = False
 
-    def restart(self, out: BinaryIO) -> None:
-        out.seek(0)
-        out.truncate()
+    def restart(self, sink: Sink) -> None:
+        if self.written:
+            sink.restart()
         self.written = 0
         self.hasher = hashlib.sha256()
 
@@ -76,12 +134,16 @@ class Downloader:
 
     A dropped connection resumes with `Range` on the storage URL when the server
     advertised `Accept-Ranges: bytes`, else starts over from the API URL (a fresh
-    signed URL). Retries follow `policy` (attempts, backoff with jitter, timeouts).
+    signed URL), and the sink starts over too. Retries follow `policy` (attempts,
+    backoff with jitter, timeouts).
+
+    Downloads may run in parallel threads: `session` is then a function giving each
+    thread its own requests.Session (sessions are not thread-safe).
     """
 
     def __init__(
         self,
-        session: requests.Session,
+        session: requests.Session | Callable[[], requests.Session],
         log: Log,
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
@@ -91,7 +153,11 @@ class Downloader:
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.session = session
+        if isinstance(session, requests.Session):
+            fixed = session
+            self._session: Callable[[], requests.Session] = lambda: fixed
+        else:
+            self._session = session
         self.log = log
         self.policy = policy
         self.progress_every = progress_every
@@ -99,6 +165,7 @@ class Downloader:
         self._clock = clock
         self._wall_clock = wall_clock
         self._rand = rand
+        self._lock = threading.Lock()
         self.bytes_downloaded = 0
 
     def fetch(
@@ -111,31 +178,66 @@ class Downloader:
         pin: Checksum | None,
     ) -> Fetched:
         """Download asset to dest, verify size and checksum; dest is removed on failure."""
-        state = _State()
         try:
-            with dest.open("wb") as out:
-                self._download(asset, token, api_host, out, state)
-            return self._verify(asset, dest, state, pin)
+            sink = FileSink(dest)
+            try:
+                got = self.download(asset, token=token, api_host=api_host, sink=sink, pin=pin)
+            finally:
+                sink.close()
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
+        return Fetched(dest, got.size, got.sha256, got.verified_by)
 
-    def _download(
-        self, asset: ReleaseAsset, token: str | None, api_host: str, out: BinaryIO, state: _State
-    ) -> None:
+    def download(
+        self,
+        asset: ReleaseAsset,
+        *,
+        token: str | None,
+        api_host: str,
+        sink: Sink,
+        pin: Checksum | None,
+        log: Log | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Verified:
+        """Stream asset into sink and verify size and checksum (DownloadError if they differ).
+
+        log gets this download's lines (progress, retries); cancel, once set, stops it
+        (Cancelled) at the next chunk or during a wait.
+        """
+        state = _State()
+        job = _Job(asset, token, api_host, sink, log or self.log, cancel)
+        try:
+            self._download(job, state)
+        finally:
+            with self._lock:
+                self.bytes_downloaded += state.received
+        return self._verify(asset, state, pin)
+
+    def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
+        """Sleep; with a cancel event, wake up as soon as it is set."""
+        if cancel is None:
+            self._sleep(seconds)
+        elif cancel.wait(seconds):
+            raise Cancelled
+
+    def _download(self, job: _Job, state: _State) -> None:
+        asset = job.asset
         attempts = self.policy.attempts
         for attempt in range(1, attempts + 1):
+            if job.cancel is not None and job.cancel.is_set():
+                raise Cancelled
             try:
-                self._attempt(asset, token, api_host, out, state)
+                self._attempt(job, state)
                 return
             except _RateLimited as e:
                 limit = e.limit
                 if limit.wait > self.policy.max_wait or attempt == attempts:
                     raise limit.error(
-                        f"the download of {asset.name}", token=bool(token), error=DownloadError
+                        f"the download of {asset.name}", token=bool(job.token), error=DownloadError
                     ) from None
-                self.log.action(limit.waiting())
-                self._sleep(limit.wait)
+                job.log.action(limit.waiting())
+                self._pause(limit.wait, job.cancel)
                 continue
             except _Transient as e:
                 cause = str(e)
@@ -153,42 +255,46 @@ class Downloader:
                     "retry the build later",
                 )
             delay = self.policy.delay(attempt, self._rand)
-            self.log.action(
+            job.log.action(
                 f"Retrying in {delay:.1f} s (attempt {attempt + 1} of {attempts}): {cause}"
             )
-            self._sleep(delay)
+            self._pause(delay, job.cancel)
 
-    def _attempt(
-        self, asset: ReleaseAsset, token: str | None, api_host: str, out: BinaryIO, state: _State
-    ) -> None:
+    def _attempt(self, job: _Job, state: _State) -> None:
         """One request: resume or start over, stream, and check the length."""
-        resp = self._resume(asset, state) if state.written else None
+        asset = job.asset
+        resp = self._resume(job, state) if state.written else None
         if resp is None:
             if state.written:
-                self.log.action(
+                job.log.action(
                     f"Starting over: the server cannot resume at "
                     f"{human_size(state.written)} of {human_size(asset.size)}"
                 )
-            state.restart(out)
-            resp = self._open(asset, token, api_host, state)
+            state.restart(job.sink)
+            resp = self._open(job, state)
         with resp:
-            self._stream(resp, asset, out, state)
+            self._stream(resp, job, state)
         if state.written != asset.size:
             raise _Transient(f"the connection ended after {state.written} of {asset.size} bytes")
 
-    def _resume(self, asset: ReleaseAsset, state: _State) -> requests.Response | None:
+    def _resume(self, job: _Job, state: _State) -> requests.Response | None:
         """The rest of the asset from the storage host with Range, or None when it cannot."""
+        asset = job.asset
         if not (state.ranges and state.storage_url):
             return None
-        resp = self.session.get(
+        resp = self._session().get(
             state.storage_url,
-            headers={"User-Agent": USER_AGENT, "Range": f"bytes={state.written}-"},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Range": f"bytes={state.written}-",
+                **_IDENTITY,
+            },
             stream=True,
             timeout=self.policy.timeouts,
         )
         expected = f"bytes {state.written}-"
         if resp.status_code == 206 and resp.headers.get("content-range", "").startswith(expected):
-            self.log.action(f"Resuming at {human_size(state.written)} of {human_size(asset.size)}")
+            job.log.action(f"Resuming at {human_size(state.written)} of {human_size(asset.size)}")
             return resp
         limit = rate_limit(resp, self._wall_clock())
         resp.close()
@@ -199,17 +305,17 @@ class Downloader:
         # An expired signature, a server that ignores Range: start over for a fresh URL.
         return None
 
-    def _open(
-        self, asset: ReleaseAsset, token: str | None, api_host: str, state: _State
-    ) -> requests.Response:
+    def _open(self, job: _Job, state: _State) -> requests.Response:
         """The whole asset: the API URL, then its redirect to the storage host."""
+        asset = job.asset
         state.storage_url = None
         state.ranges = False
         # The token goes to the API host only; the storage host gets no Authorization.
-        auth = token if urlsplit(asset.url).netloc == api_host else None
-        resp = self.session.get(
+        auth = job.token if urlsplit(asset.url).netloc == job.api_host else None
+        session = self._session()
+        resp = session.get(
             asset.url,
-            headers=api_headers(auth, accept="application/octet-stream"),
+            headers={**api_headers(auth, accept="application/octet-stream"), **_IDENTITY},
             stream=True,
             timeout=self.policy.timeouts,
             allow_redirects=False,
@@ -219,9 +325,13 @@ class Downloader:
             resp.close()
             if not location:
                 raise _Transient(f"HTTP {resp.status_code} without a Location")
-            resp = self.session.get(
+            resp = session.get(
                 location,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/octet-stream"},
+                headers={
+                    "User-Agent": USER_AGENT,
+                    "Accept": "application/octet-stream",
+                    **_IDENTITY,
+                },
                 stream=True,
                 timeout=self.policy.timeouts,
             )
@@ -249,41 +359,56 @@ class Downloader:
             hint="check that the asset still exists and the token can read it",
         )
 
-    def _stream(
-        self, resp: requests.Response, asset: ReleaseAsset, out: BinaryIO, state: _State
-    ) -> None:
+    def _stream(self, resp: requests.Response, job: _Job, state: _State) -> None:
+        asset, sink, log, cancel = job.asset, job.sink, job.log, job.cancel
         ctype = resp.headers.get("content-type", "").lower()
         if ctype.startswith("text/html") and not asset.content_type.lower().startswith("text/html"):
             raise _Transient("the server sent an HTML page instead of the asset")
+        readinto = _body_reader(resp)
         start = self._clock()
         last_report = start
         base = state.written
-        for chunk in resp.iter_content(CHUNK):
-            if not chunk:
-                continue
-            if state.written + len(chunk) > asset.size:
-                state.restart(out)
-                raise _Transient(f"the server sent more than the {asset.size} bytes announced")
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            buf = sink.buffer()
             try:
-                out.write(chunk)
+                n = readinto(buf)
+            except requests.RequestException:
+                raise  # judged by _download, like every request's failure
+            except (OSError, http.client.HTTPException) as e:
+                raise _Transient(self._read_failure(e)) from e
+            if not n:
+                return
+            state.received += n
+            if state.written + n > asset.size:
+                state.restart(sink)
+                raise _Transient(f"the server sent more than the {asset.size} bytes announced")
+            state.hasher.update(buf[:n])
+            try:
+                sink.commit(n)
             except OSError as e:
                 raise DownloadError(
                     f"failed to write {asset.name} to the layers dir: {e.strerror or e}",
                     hint="free disk space in the build container",
                 ) from e
-            state.written += len(chunk)
-            state.hasher.update(chunk)
-            self.bytes_downloaded += len(chunk)
+            state.written += n
             now = self._clock()
             if now - last_report >= self.progress_every:
                 last_report = now
                 rate = (state.written - base) / max(now - start, 1e-6)
                 pct = 100 * state.written // max(asset.size, 1)
-                self.log.action(f"{pct}% of {human_size(asset.size)}, {human_size(int(rate))}/s")
+                log.action(f"{pct}% of {human_size(asset.size)}, {human_size(int(rate))}/s")
 
-    def _verify(
-        self, asset: ReleaseAsset, dest: Path, state: _State, pin: Checksum | None
-    ) -> Fetched:
+    def _read_failure(self, error: BaseException) -> str:
+        """The cause of a failed read from the socket, as describe_failure words it."""
+        if isinstance(error, TimeoutError) or "timed out" in str(error).lower():
+            return f"no data for {self.policy.timeout:g} s (read timeout)"
+        if isinstance(error, http.client.HTTPException):
+            return "the connection broke mid-response"
+        return "the connection failed or was reset"
+
+    def _verify(self, asset: ReleaseAsset, state: _State, pin: Checksum | None) -> Verified:
         actual = state.hasher.hexdigest()
         if pin is not None:
             expected, source = pin.hex, "pinned sha256"
@@ -297,7 +422,7 @@ class Downloader:
                 )
             expected, source = parsed.hex, "GitHub digest"
         else:
-            return Fetched(dest, state.written, actual, "size only")
+            return Verified(state.written, actual, "size only")
         if actual != expected:
             raise DownloadError(
                 f"checksum mismatch for {asset.name}: expected sha256:{expected} "
@@ -305,4 +430,46 @@ class Downloader:
                 hint="nothing was installed; if the release asset was replaced on purpose, "
                 "update the sha256 pin",
             )
-        return Fetched(dest, state.written, actual, source)
+        return Verified(state.written, actual, source)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One download's inputs, passed down the retry loop."""
+
+    asset: ReleaseAsset
+    token: str | None
+    api_host: str
+    sink: Sink
+    log: Log
+    cancel: threading.Event | None
+
+
+def _body_reader(resp: requests.Response) -> Callable[[memoryview], int]:
+    """readinto() for the response body.
+
+    When nothing decodes the body (no Content-Encoding: what GitHub's storage sends for
+    assets), http.client reads the socket straight into our buffer: urllib3's read() would
+    allocate a fresh bytes per chunk (page faults on every MiB) and copy it once more. Any
+    other response goes through requests' iter_content, which decodes.
+    """
+    fp = getattr(resp.raw, "_fp", None)
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    if isinstance(fp, http.client.HTTPResponse) and encoding in ("", "identity"):
+        return lambda buf: fp.readinto(buf)
+    chunks = resp.iter_content(CHUNK)
+    pending = memoryview(b"")
+
+    def readinto(buf: memoryview) -> int:
+        nonlocal pending
+        while not pending:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return 0
+            pending = memoryview(chunk)
+        n = min(len(buf), len(pending))
+        buf[:n] = pending[:n]
+        pending = pending[n:]
+        return n
+
+    return readinto

@@ -45,6 +45,13 @@ class ElfInfo:
     """The PT_INTERP path, e.g. /lib64/ld-linux-x86-64.so.2."""
 
 
+def preload() -> None:
+    """Import the parts of pyelftools that check() uses."""
+    from elftools.elf.dynamic import DynamicSegment  # noqa: F401
+    from elftools.elf.elffile import ELFFile  # noqa: F401
+    from elftools.elf.segments import InterpSegment  # noqa: F401
+
+
 def is_elf(path: Path) -> bool:
     """True when the file starts with the ELF magic."""
     with path.open("rb") as file:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ NETWORK_FAULTS = (
     requests.exceptions.ChunkedEncodingError,
 )
 """Exceptions of a request worth another attempt (the others are our mistake or the URL's)."""
+
+
+class Cancelled(Exception):
+    """Another asset failed, so this one stops (its request or wait ends early)."""
 
 
 @dataclass(frozen=True)
@@ -213,9 +218,11 @@ class GitHub:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         log: Log | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.session = session
         self.log = log
+        self.cancel = cancel
         self.api_url = api_url.rstrip("/")
         self.api_host = urlsplit(self.api_url).netloc
         self.token = token
@@ -230,6 +237,8 @@ class GitHub:
         url = f"{self.api_url}{path}"
         attempts = self.policy.attempts
         for attempt in range(1, attempts + 1):
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled
             self.calls += 1
             last = attempt == attempts
             try:
@@ -260,7 +269,7 @@ class GitHub:
                 if limit.wait > self.policy.max_wait or last:
                     raise limit.error(what, token=bool(self.token), error=GitHubError)
                 self._note(limit.waiting())
-                self._sleep(limit.wait)
+                self._pause(limit.wait)
                 continue
             if resp.status_code in TRANSIENT_STATUS:
                 resp.close()
@@ -281,7 +290,14 @@ class GitHub:
             f"Retrying the GitHub API in {delay:.1f} s "
             f"(attempt {attempt + 1} of {self.policy.attempts}): {cause}"
         )
-        self._sleep(delay)
+        self._pause(delay)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep; with a cancel event, wake up as soon as it is set."""
+        if self.cancel is None:
+            self._sleep(seconds)
+        elif self.cancel.wait(seconds):
+            raise Cancelled
 
     def _note(self, text: str) -> None:
         if self.log is not None:

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from . import BUILDPACK_ID, USER_AGENT, __version__
 from .archive import Limits
-from .build import BuildResult, Services, build
+from .build import DEFAULT_PARALLEL, BuildResult, Services, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import document, write_sbom
 from .config import AssetSpec, load_config_file, load_project, parse_entry
-from .download import Downloader
 from .errors import ConfigError, InstallError
-from .github import GitHub, RetryPolicy
 from .log import Log
+
+if TYPE_CHECKING:
+    import requests
+
+    from .download import Downloader
+    from .github import GitHub, RetryPolicy
 
 # Plan metadata written by bin/detect's sh path: the config file for build to read.
 CONFIG_FILE = "config_file"
@@ -77,6 +79,8 @@ def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
 
 def retry_policy(env: Mapping[str, str]) -> RetryPolicy:
     """Timeouts and backoff: BP_GITHUB_ASSETS_TIMEOUT and BP_GITHUB_ASSETS_BACKOFF (seconds)."""
+    from .github import RetryPolicy
+
     default = RetryPolicy()
     return RetryPolicy(
         timeout=_env_number(env, "BP_GITHUB_ASSETS_TIMEOUT", default.timeout),
@@ -95,29 +99,79 @@ def unpack_limits(env: Mapping[str, str]) -> Limits:
     )
 
 
-def make_services(env: Mapping[str, str], log: Log) -> Services:
-    policy = retry_policy(env)
-    limits = unpack_limits(env)
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    # Proxies from the environment are honoured; .netrc credentials are not (trust_env
-    # would also read them and could send them to the storage host).
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies("https://api.github.com"))
+def parallelism(env: Mapping[str, str]) -> int:
+    """BP_GITHUB_ASSETS_PARALLEL: assets installed at once (default 8; 1 is one at a time)."""
+    raw = env.get("BP_GITHUB_ASSETS_PARALLEL", "").strip()
+    if not raw:
+        return DEFAULT_PARALLEL
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigError(
+            f"BP_GITHUB_ASSETS_PARALLEL must be a whole number from 1 to 64, got {raw!r}",
+            hint="unset BP_GITHUB_ASSETS_PARALLEL or fix its value",
+        )
+    return int(raw)
 
-    def github_for(api_url: str, token: str | None) -> GitHub:
-        return GitHub(session, api_url, token, policy=policy, log=log)
+
+def make_services(env: Mapping[str, str], log: Log) -> Services:
+    """The build's collaborators; the HTTP stack is imported the first time one is used."""
+    limits = unpack_limits(env)
+    parallel = parallelism(env)
+    _env_number(env, "BP_GITHUB_ASSETS_TIMEOUT", 1.0)  # a bad value fails now, not mid-build
+    _env_number(env, "BP_GITHUB_ASSETS_BACKOFF", 1.0)
+    local = threading.local()
+    lock = threading.Lock()
+    made: dict[str, Any] = {}
+
+    def policy() -> RetryPolicy:
+        with lock:
+            if "policy" not in made:
+                made["policy"] = retry_policy(env)
+            got: RetryPolicy = made["policy"]
+            return got
+
+    def session() -> requests.Session:
+        """This thread's session (requests sessions are not thread-safe)."""
+        current: requests.Session | None = getattr(local, "session", None)
+        if current is None:
+            import requests
+
+            current = local.session = requests.Session()
+            current.headers["User-Agent"] = USER_AGENT
+            # Proxies from the environment are honoured; .netrc credentials are not
+            # (trust_env would also read them and could send them to the storage host).
+            current.trust_env = False
+            current.proxies.update(requests.utils.get_environ_proxies("https://api.github.com"))
+        return current
+
+    def github_for(
+        api_url: str, token: str | None, log: Log, cancel: threading.Event | None
+    ) -> GitHub:
+        from .github import GitHub
+
+        return GitHub(session(), api_url, token, policy=policy(), log=log, cancel=cancel)
+
+    def downloader() -> Downloader:
+        with lock:
+            if "downloader" not in made:
+                from .download import Downloader
+
+                made["downloader"] = Downloader(session, log, policy=retry_policy(env))
+            got: Downloader = made["downloader"]
+            return got
 
     return Services(
         github_for=github_for,
-        downloader=Downloader(session, log, policy=policy),
+        downloader=downloader,
         log=log,
         limits=limits,
+        parallel=parallel,
     )
 
 
 def write_result(ctx: BuildContext, result: BuildResult) -> None:
     """The one place that writes CNB files (and the app-dir links)."""
+    if result.stale:
+        import shutil
     for name in result.stale:
         toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
         (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)

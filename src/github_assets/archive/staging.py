@@ -6,11 +6,11 @@ import contextlib
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import ArchiveError
+from .limits import Limits, Unpacked
 
 CHUNK = 1024 * 1024
 
@@ -18,28 +18,6 @@ CHUNK = 1024 * 1024
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 _BOMB_HINT = "the asset may be a decompression bomb"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Ceilings that stop decompression bombs."""
-
-    max_bytes: int = 4 * 1024**3
-    """Total uncompressed bytes written."""
-    max_entries: int = 100_000
-    """Members in an archive."""
-
-
-@dataclass(frozen=True)
-class Unpacked:
-    """What an unpack wrote under its destination."""
-
-    kind: str
-    """How it was unpacked: tar+gzip, tar+xz, tar+bzip2, tar, zip, gzip, xz, bzip2 or raw."""
-    files: tuple[str, ...]
-    """Relative POSIX paths of the regular files written, sorted."""
-    links: tuple[str, ...]
-    """Relative POSIX paths of the symlinks created, sorted."""
 
 
 class Reader(Protocol):
@@ -155,10 +133,7 @@ class Staging:
             path.unlink()
         with os.fdopen(os.open(path, _CREATE, 0o600), "wb") as out:
             while chunk := src.read(CHUNK):
-                # Count what is really written: declared sizes can lie.
-                if self._written + len(chunk) > self.limits.max_bytes:
-                    raise too_many_bytes(name, self.limits)
-                self._written += len(chunk)
+                self._count(name, len(chunk))
                 out.write(chunk)
             out.flush()
             # No setuid, setgid or sticky bit ever reaches the layer.
@@ -168,10 +143,27 @@ class Staging:
 
     def write_raw(self, raw_path: str, src: Reader) -> None:
         """Write a lone file (a raw asset or a decompressed stream) to raw_path, mode 0755."""
+        self.write_file(raw_path, self._raw_parts(raw_path), src, mode=0o755, mtime=None, size=None)
+
+    def open_raw(self, raw_path: str) -> RawFile:
+        """A lone file at raw_path written piece by piece as its bytes arrive (a raw asset)."""
+        parts = self._raw_parts(raw_path)
+        path, existing = self._place(raw_path, parts, stat.S_IFREG)
+        if existing is not None:
+            path.unlink()
+        return RawFile(self, raw_path, parts, os.open(path, _CREATE, 0o600))
+
+    def _raw_parts(self, raw_path: str) -> tuple[str, ...]:
         parts = tuple(part for part in self._checked_parts(raw_path) if part != ".")
         if not parts:
             raise refuse(raw_path, "the path names no file")
-        self.write_file(raw_path, parts, src, mode=0o755, mtime=None, size=None)
+        return parts
+
+    def _count(self, name: str, size: int) -> None:
+        """Count bytes about to be written; past the limit, refuse (declared sizes can lie)."""
+        if self._written + size > self.limits.max_bytes:
+            raise too_many_bytes(name, self.limits)
+        self._written += size
 
     def symlink(self, name: str, parts: tuple[str, ...], target: str, *, mtime: float) -> None:
         """Create a symlink member whose target stays inside dest."""
@@ -283,6 +275,39 @@ class Staging:
             for depth in range(missing + 1, len(parts)):
                 _mkdir(self._root.joinpath(*parts[:depth]))
         return target, existing
+
+
+class RawFile:
+    """A lone file being written as it arrives; mode 0755 and listed once complete()."""
+
+    def __init__(self, staging: Staging, name: str, parts: tuple[str, ...], fd: int) -> None:
+        self._staging = staging
+        self._name = name
+        self._parts = parts
+        self._fd: int | None = fd
+
+    def write(self, data: memoryview) -> None:
+        """Append data; ArchiveError past the byte limit, OSError when the disk fails."""
+        fd = self._fd
+        if fd is None:
+            raise ValueError("write to a closed RawFile")
+        self._staging._count(self._name, len(data))
+        while data:
+            data = data[os.write(fd, data) :]
+
+    def complete(self) -> None:
+        """The last byte is written: make it executable and count it as written."""
+        fd = self._fd
+        if fd is None:
+            raise ValueError("complete a closed RawFile")
+        os.fchmod(fd, 0o755)
+        self.close()
+        self._staging._files.add("/".join(self._parts))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def _mkdir(path: Path) -> None:

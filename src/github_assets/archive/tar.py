@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import tarfile
-from typing import IO
+from typing import IO, Protocol, cast
 
 from .staging import Staging, refuse
 
 
-def unpack_tar(stream: IO[bytes], staging: Staging) -> None:
-    """Extract the tar read sequentially from stream (so a compressed tar is decompressed once)."""
-    with tarfile.open(fileobj=stream, mode="r|") as archive:
+class ForwardReader(Protocol):
+    """A file read front to back: seek() only ever goes forward (it skips bytes)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+
+
+def unpack_tar(stream: ForwardReader, staging: Staging) -> None:
+    """Extract the tar read sequentially from stream (so a compressed tar is decompressed once).
+
+    Normal mode ("r:"), not stream mode ("r|"): reading members in order, tarfile only
+    reads, tells and seeks forward (to skip data not extracted, and padding), which is all
+    `stream` allows; a backward seek (a malformed header) fails as a damaged archive. Stream
+    mode would join and slice its buffer on every read: a copy of every byte more.
+    """
+    with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r:") as archive:
         for member in archive:
             _extract(archive, member, staging)
 

@@ -8,7 +8,8 @@ import stat
 import zipfile
 from typing import IO
 
-from .staging import Limits, Staging, refuse, too_many_bytes, too_many_members
+from .limits import Limits
+from .staging import Staging, refuse, too_many_bytes, too_many_members
 
 _UNIX = 3  # ZipInfo.create_system of archives made on unix: external_attr holds st_mode
 _ENCRYPTED = 0x1

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .files import write_toml
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     type: str
     command: tuple[str, ...]
     args: tuple[str, ...] = ()
     default: bool = False
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     key: str
     value: str
 

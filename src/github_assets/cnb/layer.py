@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .files import read_toml, write_toml
 
 RESERVED_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
 
 
-@dataclass(frozen=True)
-class LayerToml:
+class LayerToml(NamedTuple):
     launch: bool = True
     build: bool = False
     cache: bool = False
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = {}
 
 
 def toml_path(layers_dir: Path, name: str) -> Path:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .files import write_json
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     repo: str
     tag: str
     asset: str
