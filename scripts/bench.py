@@ -379,7 +379,8 @@ def render(rows: list[Row], runs: int) -> str:
         if r.target.startswith("<="):
             met = "yes" if value <= float(r.target[2:]) else "no"
         note = f" ({r.note})" if r.note else ""
-        out.append(f"| {r.name}{note} | {fmt(r.ours)} | {theirs} | {ratio} | {r.target} | {met} |")
+        name = r.name.replace("|", "\\|")  # a pipe inside a table cell must be escaped
+        out.append(f"| {name}{note} | {fmt(r.ours)} | {theirs} | {ratio} | {r.target} | {met} |")
     return "\n".join(out)
 
 
