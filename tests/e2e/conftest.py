@@ -67,7 +67,10 @@ def probe_tag() -> str:
 def lc(package: Path) -> Iterator[Lifecycle]:
     life = Lifecycle(
         package,
-        buildpacks={"test/app": BUILDPACKS / "app", "test/needs-tool": BUILDPACKS / "needs-tool"},
+        buildpacks={
+            name: BUILDPACKS / name.split("/")[1]
+            for name in ("test/app", "test/needs-tool", "test/cpython")
+        },
     )
     yield life
     life.close()

@@ -8,8 +8,6 @@ from tools.cnb_lifecycle import BP_ID, Lifecycle
 from tools.example_app import PROBE_LAYER, GrpcServer, serve_probe, stage_app
 from tools.github_standin import StandIn
 
-from conftest import BUILDPACKS
-
 
 def order_with_cpython(lc: Lifecycle) -> Path:
     return lc.order(
@@ -24,58 +22,44 @@ def order_with_cpython(lc: Lifecycle) -> Path:
 
 
 def test_no_python3_on_the_builder(
-    package: Path,
+    lc: Lifecycle,
     standin: StandIn,
     probe: Path,
     probe_arm64: Path,
     probe_tag: str,
     grpc_server: GrpcServer,
 ) -> None:
-    lc = Lifecycle(
-        package,
-        buildpacks={"test/app": BUILDPACKS / "app", "test/cpython": BUILDPACKS / "cpython"},
-    )
-    try:
-        serve_probe(standin, probe, probe_arm64, probe_tag)
-        stage_app(lc.app, probe_tag, grpc_server.port)
-        lc.platform_env(GITHUB_API_URL=standin.api_url)
-        lc.without_python()
+    serve_probe(standin, probe, probe_arm64, probe_tag)
+    stage_app(lc.app, probe_tag, grpc_server.port)
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    lc.without_python()
 
-        d = lc.detect(order_with_cpython(lc))
-        assert d.rc == 0, d.all
-        assert [g["id"] for g in lc.group()["group"]] == ["test/cpython", BP_ID, "test/app"]
-        plan = (lc.base / "plan.toml").read_text()
-        assert 'name = "cpython"' in plan
+    d = lc.detect(order_with_cpython(lc))
+    assert d.rc == 0, d.all
+    assert [g["id"] for g in lc.group()["group"]] == ["test/cpython", BP_ID, "test/app"]
+    plan = (lc.base / "plan.toml").read_text()
+    assert 'name = "cpython"' in plan
 
-        b = lc.build()
-        assert b.rc == 0, b.all
-        assert "cpython: contributed Python 3" in b.out
-        exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
-        assert exe.read_bytes() == probe.read_bytes()
+    b = lc.build()
+    assert b.rc == 0, b.all
+    assert "cpython: contributed Python 3" in b.out
+    exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+    assert exe.read_bytes() == probe.read_bytes()
 
-        r = lc.launch(process="health")
-        assert r.rc == 0, r.all
-        assert "status: SERVING" in r.all
-    finally:
-        lc.close()
+    r = lc.launch(process="health")
+    assert r.rc == 0, r.all
+    assert "status: SERVING" in r.all
 
 
 def test_same_order_with_python3_drops_the_cpython_buildpack(
-    package: Path, standin: StandIn, probe: Path, probe_arm64: Path, probe_tag: str
+    lc: Lifecycle, standin: StandIn, probe: Path, probe_arm64: Path, probe_tag: str
 ) -> None:
-    lc = Lifecycle(
-        package,
-        buildpacks={"test/app": BUILDPACKS / "app", "test/cpython": BUILDPACKS / "cpython"},
-    )
-    try:
-        serve_probe(standin, probe, probe_arm64, probe_tag)
-        stage_app(lc.app, probe_tag, 50051)
-        lc.platform_env(GITHUB_API_URL=standin.api_url)
-        d = lc.detect(order_with_cpython(lc))
-        assert d.rc == 0, d.all
-        assert [g["id"] for g in lc.group()["group"]] == [BP_ID, "test/app"]
-        b = lc.build()
-        assert b.rc == 0, b.all
-        assert (lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe").exists()
-    finally:
-        lc.close()
+    serve_probe(standin, probe, probe_arm64, probe_tag)
+    stage_app(lc.app, probe_tag, 50051)
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    d = lc.detect(order_with_cpython(lc))
+    assert d.rc == 0, d.all
+    assert [g["id"] for g in lc.group()["group"]] == [BP_ID, "test/app"]
+    b = lc.build()
+    assert b.rc == 0, b.all
+    assert (lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe").exists()
