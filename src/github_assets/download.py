@@ -165,8 +165,6 @@ class Downloader:
         self._clock = clock
         self._wall_clock = wall_clock
         self._rand = rand
-        self._lock = threading.Lock()
-        self.bytes_downloaded = 0
 
     def fetch(
         self,
@@ -207,11 +205,7 @@ class Downloader:
         """
         state = _State()
         job = _Job(asset, token, api_host, sink, log or self.log, cancel)
-        try:
-            self._download(job, state)
-        finally:
-            with self._lock:
-                self.bytes_downloaded += state.received
+        self._download(job, state)
         return self._verify(asset, state, pin)
 
     def _pause(self, seconds: float, cancel: threading.Event | None) -> None:

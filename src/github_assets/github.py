@@ -230,7 +230,6 @@ class GitHub:
         self._sleep = sleep
         self._clock = clock
         self._rand = rand
-        self.calls = 0
 
     def _get(self, path: str, what: str) -> requests.Response:
         """GET an API path; the answer is final (not transient, not a short rate limit)."""
@@ -239,7 +238,6 @@ class GitHub:
         for attempt in range(1, attempts + 1):
             if self.cancel is not None and self.cancel.is_set():
                 raise Cancelled
-            self.calls += 1
             last = attempt == attempts
             try:
                 resp = self.session.get(

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 
 def _api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
-    return (spec.api_url or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
+    from .github import DEFAULT_API
+
+    return (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
 
 
 class Resolved(NamedTuple):

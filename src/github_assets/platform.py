@@ -62,16 +62,6 @@ def check_template(template: str, where: str) -> None:
         )
 
 
-def is_template(template: str) -> bool:
-    """Whether the asset name has any placeholder."""
-    return bool(_PLACEHOLDER.search(template))
-
-
-def needs_tag(template: str) -> bool:
-    """Whether rendering needs the resolved release tag."""
-    return any(p in ("version", "tag") for p in _PLACEHOLDER.findall(template))
-
-
 def render(template: str, target: Target, tag: str, replacements: Mapping[str, str]) -> str:
     """Fill {os} {arch} {version} {tag}; replacements rename the os/arch values."""
     values = {

@@ -8,8 +8,6 @@ from typing import Any, NamedTuple
 
 from .files import write_json
 
-MEDIA_TYPE = "application/vnd.cyclonedx+json"
-
 
 class Component(NamedTuple):
     repo: str
