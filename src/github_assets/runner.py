@@ -112,6 +112,26 @@ def parallelism(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def new_session() -> requests.Session:
+    """A session that honours HTTP(S)_PROXY/NO_PROXY per request URL but never reads .netrc.
+
+    trust_env would do both, and .netrc credentials could then reach the storage
+    host; so trust_env is off and each request gets the proxies its own host calls for.
+    """
+    import requests
+
+    class _Session(requests.Session):
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+            text = url.decode() if isinstance(url, bytes) else url
+            kwargs.setdefault("proxies", requests.utils.get_environ_proxies(text))
+            return super().request(method, url, *args, **kwargs)
+
+    session = _Session()
+    session.headers["User-Agent"] = USER_AGENT
+    session.trust_env = False
+    return session
+
+
 def make_services(env: Mapping[str, str], log: Log) -> Services:
     """The build's collaborators; the HTTP stack is imported the first time one is used."""
     limits = unpack_limits(env)
@@ -133,14 +153,7 @@ def make_services(env: Mapping[str, str], log: Log) -> Services:
         """This thread's session (requests sessions are not thread-safe)."""
         current: requests.Session | None = getattr(local, "session", None)
         if current is None:
-            import requests
-
-            current = local.session = requests.Session()
-            current.headers["User-Agent"] = USER_AGENT
-            # Proxies from the environment are honoured; .netrc credentials are not
-            # (trust_env would also read them and could send them to the storage host).
-            current.trust_env = False
-            current.proxies.update(requests.utils.get_environ_proxies("https://api.github.com"))
+            current = local.session = new_session()
         return current
 
     def github_for(
