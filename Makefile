@@ -5,7 +5,7 @@ TOOLS ?= $(HOME)/.cache/github-assets-buildpack/tools
 export GITHUB_ASSETS_TOOLS := $(TOOLS)
 export PATH := $(TOOLS)/bin:$(PATH)
 
-.PHONY: test dev vendor tools lint unit integration e2e package demo bench audit clean
+.PHONY: test dev vendor tools lint unit integration e2e package demo bench audit audit-strict update-deps clean
 
 test: dev vendor tools lint audit
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
@@ -43,8 +43,18 @@ demo: dev vendor tools
 bench: vendor
 	$(PYTHON) scripts/bench.py --readme
 
-audit: vendor
+audit:
 	$(PYTHON) scripts/audit.py
+
+# Release time: every pin must also be PyPI's newest.
+audit-strict:
+	$(PYTHON) scripts/audit.py --strict
+
+# Maintainers: move every pin (runtime with hashes, dev tools) to the newest, re-vendor, audit.
+update-deps:
+	$(PYTHON) scripts/update_deps.py
+	./scripts/vendor.sh
+	$(PYTHON) scripts/audit.py --strict
 
 clean:
 	rm -rf vendor dist build .pytest_cache .mypy_cache .ruff_cache

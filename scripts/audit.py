@@ -1,57 +1,147 @@
-"""Audit the vendored runtime dependencies against PyPI's vulnerability data.
+"""Audit the pinned runtime dependencies against PyPI's vulnerability data.
 
-pip-audit cannot run here: it asks PyPI's per-version JSON endpoint, which this
-network does not serve (404), and OSV is unreachable. PyPI's project endpoint
-is served, and it lists the known vulnerabilities of the newest release; since
-the contract wants the newest releases vendored, a pin that is not the newest
-is reported as a failure too (it cannot be audited, and it is not current).
+The gate depends on the commit, not on what PyPI publishes tomorrow: a pin fails
+only when PyPI's advisory data lists a known vulnerability for it, or when that
+data cannot be fetched at all. A newer upstream release is a note (`make
+update-deps` moves the pins); `--strict`, for release time, fails on it too.
+
+Which advisory data: PyPI's per-version JSON (`/<name>/<version>/json`) names the
+vulnerabilities of exactly the pinned version; its project JSON (`/<name>/json`)
+those of the newest release. When the pin is the newest, the project JSON is that
+version's data. When it is not and the per-version JSON is not served (this
+network answers 404 for it, which is also why pip-audit cannot run here), the
+project JSON's list is the best available: its unfixed advisories apply to older
+versions too. The output says which data each line rests on.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
+import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s]+)")
+RUNTIME = ROOT / "requirements" / "runtime.txt"
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;]+)")
+TIMEOUT = 60.0
 
 
-def pins() -> list[tuple[str, str]]:
-    text = (ROOT / "requirements" / "runtime.txt").read_text()
+class Unavailable(Exception):
+    """PyPI's data could not be fetched (network, HTTP status other than 404, not JSON)."""
+
+
+Fetch = Callable[[str], "dict[str, Any] | None"]
+
+
+def pins(path: Path) -> list[tuple[str, str]]:
+    """(name, version) of every `name==version` line of a requirements file."""
     return [
-        (m.group(1), m.group(2)) for line in text.splitlines() if (m := PIN.match(line.strip()))
+        (m.group(1), m.group(2))
+        for line in path.read_text().splitlines()
+        if (m := PIN.match(line.strip()))
     ]
 
 
-def json_api() -> str:
+def default_json_api() -> str:
     """PyPI's JSON API base, as pip itself knows it (no host written here)."""
     from pip._internal.models.index import PyPI
 
     return str(PyPI.pypi_url).rstrip("/")
 
 
-def main() -> int:
-    failed = 0
-    for name, version in pins():
-        url = f"{json_api()}/{name}/json"
-        with urllib.request.urlopen(url, timeout=60) as resp:
+def fetch_json(url: str) -> dict[str, Any] | None:
+    """The JSON document at url; None for a 404; Unavailable for anything else that fails."""
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
             data = json.load(resp)
-        newest = data["info"]["version"]
-        vulns = data.get("vulnerabilities") or []
-        if version != newest:
-            print(f"FAIL {name}=={version}: newest is {newest}; update requirements/runtime.txt")
-            failed += 1
-        elif vulns:
-            ids = ", ".join(v.get("id", "?") for v in vulns)
-            print(f"FAIL {name}=={version}: known vulnerabilities {ids}")
-            failed += 1
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise Unavailable(f"{url}: HTTP {e.code}") from e
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise Unavailable(f"{url}: {reason}") from e
+    except ValueError as e:
+        raise Unavailable(f"{url}: not JSON") from e
+    if not isinstance(data, dict):
+        raise Unavailable(f"{url}: not a JSON object")
+    return data
+
+
+def _active(vulns: object) -> list[dict[str, Any]]:
+    """Advisories that still stand (withdrawn ones do not)."""
+    if not isinstance(vulns, list):
+        return []
+    return [v for v in vulns if isinstance(v, dict) and not v.get("withdrawn")]
+
+
+def _describe(vulns: list[dict[str, Any]]) -> str:
+    parts = []
+    for v in vulns:
+        fixed = ", ".join(str(f) for f in v.get("fixed_in") or [])
+        parts.append(f"{v.get('id', '?')}" + (f" (fixed in {fixed})" if fixed else ""))
+    return "; ".join(parts)
+
+
+def audit_pin(name: str, version: str, api: str, fetch: Fetch, strict: bool) -> tuple[bool, str]:
+    """(passed, the line to print) for one pin. Raises Unavailable when nothing can be read."""
+    project = fetch(f"{api}/{name}/json")
+    if project is None:
+        raise Unavailable(f"{api}/{name}/json: HTTP 404 (no such project on the index)")
+    try:
+        newest = str(project["info"]["version"])
+    except (KeyError, TypeError) as e:
+        raise Unavailable(f"{api}/{name}/json: no info.version in the answer") from e
+    if version == newest:
+        vulns, basis = _active(project.get("vulnerabilities")), "advisories of this version"
+    else:
+        exact = fetch(f"{api}/{name}/{version}/json")
+        if exact is not None:
+            vulns, basis = _active(exact.get("vulnerabilities")), "advisories of this version"
         else:
-            print(f"ok   {name}=={version}: newest release, no known vulnerability")
-    print(f"audit: {len(pins()) - failed} passed, {failed} failed")
+            vulns = _active(project.get("vulnerabilities"))
+            basis = f"advisories of {newest}; PyPI serves no per-version data here"
+    if vulns:
+        return False, f"FAIL {name}=={version}: known vulnerabilities {_describe(vulns)}"
+    if version != newest:
+        if strict:
+            return False, f"FAIL {name}=={version}: {newest} is out (--strict): make update-deps"
+        return True, f"note {name} {newest} is out (pinned {version}): make update-deps ({basis})"
+    return True, f"ok   {name}=={version}: newest release, no known vulnerability"
+
+
+def run(requirements: Path, api: str, strict: bool, fetch: Fetch = fetch_json) -> int:
+    listed = pins(requirements)
+    if not listed:
+        print(f"FAIL audit: no name==version pins in {requirements}")
+        return 1
+    passed = failed = 0
+    for name, version in listed:
+        try:
+            ok, line = audit_pin(name, version, api, fetch, strict)
+        except Unavailable as e:
+            print(f"FAIL audit: cannot fetch PyPI's advisory data for {name}: {e}")
+            return 1
+        print(line)
+        passed += ok
+        failed += not ok
+    print(f"audit: {passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--strict", action="store_true", help="fail on any pin not the newest")
+    parser.add_argument("--requirements", type=Path, default=RUNTIME, help="pins to audit")
+    parser.add_argument("--json-api", default=None, help="PyPI JSON API base (default: pip's)")
+    args = parser.parse_args(argv)
+    return run(args.requirements, (args.json_api or default_json_api()).rstrip("/"), args.strict)
 
 
 if __name__ == "__main__":
