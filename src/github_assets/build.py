@@ -1,103 +1,36 @@
 """Build: install every github-assets plan entry into launch layers, or reuse them.
 
-Pure orchestration over collaborators passed in (GitHub clients, downloader,
-clock, log). It computes a BuildResult; files in the CNB layout (layer toml,
-launch.toml, SBOM) are written by the runner. Layer *content* is written by
-install.py, staged in a temp dir inside the layers dir and renamed in only once
-verified.
+Orchestration only, over collaborators passed in (Services: the sources, settings,
+clock, log). It computes a BuildResult; the runner writes the CNB files. Per layer:
+decide reuse (layers.py; the network only to ask what `latest` is now), then run the
+asset pipeline (pipeline.py) for every asset of the layers to install, in parallel,
+and stage and rename those layers in (install.py) once every asset succeeded.
 
-This module decides reuse. A rebuild whose layers are all reused and whose tags
-are pinned ends here, with no network and no import of install.py, the HTTP
-stack or pyelftools.
+A rebuild whose layers are all reused and whose tags are pinned makes no request and
+imports neither the HTTP stack nor pyelftools.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from . import BUILDPACK_ID, __version__
-from .archive import Limits
+from . import BUILDPACK_ID, install, pipeline
 from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
 from .config import AssetSpec
-from .errors import BuildpackError, ConfigError, InstallError
-from .log import Log
+from .errors import ConfigError, InstallError
+from .layers import Install, LayerPlan, LayerResult, Reuse
+from .log import Log, OrderedLog, human_size
+from .parallel import run_all
 from .platform import Target
-
-if TYPE_CHECKING:
-    import threading
-
-    from .download import Downloader
-    from .github import GitHub
-    from .install import Resolved
-
-DEFAULT_PARALLEL = 8
-METADATA_SCHEMA = 1
-WORK_PREFIX = ".github-assets-work-"
-
-
-class Installed(NamedTuple):
-    """One asset as it sits in a layer: what the layer toml records."""
-
-    repo: str
-    tag: str
-    resolved_tag: str
-    asset: str
-    asset_id: int
-    size: int
-    sha256: str
-    verified_by: str
-    kind: str
-    destination: str
-    strip_components: int
-    files: tuple[str, ...]
-    executables: tuple[str, ...]
-    main: str
-    release_url: str
-    want: str
-
-    def to_toml(self) -> dict[str, Any]:
-        data = self._asdict()
-        data["files"] = list(self.files)
-        data["executables"] = list(self.executables)
-        return data
-
-    @classmethod
-    def from_toml(cls, data: Mapping[str, Any]) -> Installed | None:
-        try:
-            return cls(
-                repo=str(data["repo"]),
-                tag=str(data["tag"]),
-                resolved_tag=str(data["resolved_tag"]),
-                asset=str(data["asset"]),
-                asset_id=int(data["asset_id"]),
-                size=int(data["size"]),
-                sha256=str(data["sha256"]),
-                verified_by=str(data["verified_by"]),
-                kind=str(data["kind"]),
-                destination=str(data["destination"]),
-                strip_components=int(data["strip_components"]),
-                files=tuple(str(f) for f in data["files"]),
-                executables=tuple(str(f) for f in data["executables"]),
-                main=str(data["main"]),
-                release_url=str(data["release_url"]),
-                want=str(data["want"]),
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-
-
-class LayerResult(NamedTuple):
-    name: str
-    toml: LayerToml
-    assets: tuple[Installed, ...]
-    reused: bool
+from .settings import Settings
+from .sources import ResolvedAsset, Source
 
 
 class BuildResult(NamedTuple):
@@ -110,54 +43,14 @@ class BuildResult(NamedTuple):
 
 
 class Services(NamedTuple):
-    """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch.
+    """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch."""
 
-    Factories, not objects: a rebuild that reuses every layer never builds them, so it
-    never imports the HTTP stack.
-    """
-
-    github_for: Callable[[str, str | None, Log, threading.Event | None], GitHub]
-    """(api_url, token, log, cancel) -> a client; called from worker threads."""
-    downloader: Callable[[], Downloader]
-    """The one downloader of the build (thread-safe); called only when something installs."""
+    source_for: Callable[[AssetSpec], Source]
+    """The source of an asset's bytes; called before any thread starts. A factory: a rebuild
+    that reuses every layer never calls it, so it never imports the HTTP stack."""
     log: Log
+    settings: Settings = Settings()
     clock: Callable[[], float] = time.monotonic
-    limits: Limits = Limits()
-    parallel: int = DEFAULT_PARALLEL
-    """Assets resolved, downloaded and unpacked at once (BP_GITHUB_ASSETS_PARALLEL)."""
-
-
-def want_key(spec: AssetSpec, target: Target) -> str:
-    """What the config asks for, as a fingerprint; equal keys mean equal wanted content."""
-    pin = spec.pin_for(target.arch)
-    data = {
-        "repo": spec.repo,
-        "tag": spec.tag,
-        "asset": spec.asset,
-        "destination": spec.destination,
-        "strip_components": spec.strip_components,
-        "sha256": pin.hex if pin else None,
-        "replacements": spec.replacements,
-        "target": str(target),
-        "api_url": spec.api_url,
-    }
-    return _sha256_hex(json.dumps(data, sort_keys=True).encode())[:32]
-
-
-def _sha256_hex(data: bytes) -> str:
-    """sha256 from the interpreter's own module, as random.py takes its sha512: hashlib loads
-    OpenSSL first, 5 ms of a rebuild that hashes nothing else."""
-    import importlib
-
-    for name in ("_sha2", "_sha256"):  # Python >= 3.12, then 3.10 and 3.11
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        return str(module.sha256(data).hexdigest())
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def check_conflicts(specs: Sequence[AssetSpec]) -> None:
@@ -181,104 +74,184 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
             seen[key] = spec
 
 
-class LayerPlan:
-    """One layer: the assets it holds and what the previous build left of it."""
+class _Job:
+    """One asset of one layer, with the log channels its lines go to, in config order."""
 
-    def __init__(self, name: str, specs: Sequence[AssetSpec], previous: LayerToml | None):
-        self.name = name
-        self.specs = specs
-        self.previous = previous
+    def __init__(self, plan: LayerPlan, spec: AssetSpec, out: OrderedLog) -> None:
+        self.plan = plan
+        self.spec = spec
+        self.resolving = out.channel()
+        self.installing = out.channel()
+        self.source: Source | None = None
+        self.resolved: ResolvedAsset | None = None
 
-    def log_head(self, log: Log) -> None:
-        log.process(f"Layer {self.name}")
-        for spec in self.specs:
-            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.asset}")
 
-    def log_reused(self, log: Log, layers_dir: Path, assets: Sequence[Installed], why: str) -> None:
-        log.subprocess(f"Reusing layer {self.name}: {why} (no download)")
-        for inst in assets:
-            for e in inst.executables:
-                log.subprocess(f"Installed {layers_dir / self.name / e}")
+class _Builder:
+    def __init__(
+        self, plans: Sequence[LayerPlan], layers_dir: Path, target: Target, svc: Services
+    ) -> None:
+        self.layers_dir = layers_dir
+        self.target = target
+        self.svc = svc
+        self.cancel = threading.Event()
+        self.out = OrderedLog(svc.log)
+        self.heads: dict[str, Log] = {}
+        self.jobs: dict[str, list[_Job]] = {}
+        for plan in plans:
+            self.heads[plan.name] = head = self.out.channel()
+            self.jobs[plan.name] = [_Job(plan, spec, self.out) for spec in plan.specs]
+            plan.log_head(head)
+        self.plans = plans
 
-    def result(self, target: Target, assets: tuple[Installed, ...], *, reused: bool) -> LayerResult:
-        build_time = any(s.build for s in self.specs)
-        toml = LayerToml(
-            launch=True, build=build_time, cache=build_time, metadata=_metadata(target, assets)
+    def run(self) -> list[LayerResult]:
+        try:
+            return self._run()
+        finally:
+            self.cancel.set()
+            self.out.close_all()
+
+    def _run(self) -> list[LayerResult]:
+        # 1. Only the API knows what `latest` is now: ask it for previous layers of latest tags.
+        self._resolve(
+            [
+                job
+                for plan in self.plans
+                if plan.needs_network_to_decide
+                for job in self.jobs[plan.name]
+                if job.spec.tag == "latest"
+            ]
         )
-        return LayerResult(self.name, toml, assets, reused)
+        # 2. Reuse or install, layer by layer: the one place that decides.
+        decided: dict[str, Reuse | Install] = {}
+        for plan in self.plans:
+            head = self.heads[plan.name]
+            resolved = [job.resolved for job in self.jobs[plan.name]]
+            exists = (self.layers_dir / plan.name).is_dir()
+            decision = decided[plan.name] = plan.decide(exists, resolved, self.target, head)
+            if isinstance(decision, Reuse):
+                plan.log_reused(head, self.layers_dir, decision)
+            else:
+                head.subprocess(f"Installing: {decision.cause}")
+            self.out.close(head)
+        # 3. Every asset of the layers to install: through the pipeline, in parallel.
+        installing = [p for p in self.plans if isinstance(decided[p.name], Install)]
+        installed = self._install(installing) if installing else {}
+        return [
+            plan.result(self.target, decision.assets, reused=True)
+            if isinstance(decision, Reuse)
+            else installed[plan.name]
+            for plan in self.plans
+            for decision in (decided[plan.name],)
+        ]
 
+    def _sources(self, jobs: Sequence[_Job]) -> None:
+        """Each job's source, and its secrets known to every log, before any thread starts."""
+        for job in jobs:
+            if job.source is None:
+                job.source = self.svc.source_for(job.spec)
+                for secret in job.source.secrets:
+                    self.svc.log.add_secret(secret)
 
-def reuse_reason(
-    specs: Sequence[AssetSpec],
-    previous: LayerToml | None,
-    layer_dir_exists: bool,
-    resolved: Sequence[Resolved | None],
-    target: Target,
-) -> tuple[tuple[Installed, ...] | None, str]:
-    """The previous assets when they are exactly what is wanted now, else why not."""
-    if previous is None:
-        return None, "no previous layer"
-    meta = previous.metadata
-    if meta.get("schema") != METADATA_SCHEMA or meta.get("target") != str(target):
-        return None, "previous layer was made for another target or version"
-    raw = meta.get("assets")
-    if not isinstance(raw, list) or len(raw) != len(specs):
-        return None, "the set of assets changed"
-    olds = [Installed.from_toml(a) if isinstance(a, Mapping) else None for a in raw]
-    for spec, old, res in zip(specs, olds, resolved, strict=True):
-        if old is None:
-            return None, "previous layer metadata is unreadable"
-        if old.want != want_key(spec, target):
-            return None, f"config of {spec.repo} {spec.asset} changed"
-        if res is not None and (
-            res.asset.id != old.asset_id or res.release.tag != old.resolved_tag
-        ):
-            return (
-                None,
-                f"latest release of {spec.repo} is now {res.release.tag} (was {old.resolved_tag})",
+    def _resolve(self, jobs: Sequence[_Job]) -> None:
+        self._sources(jobs)
+        found = run_all([self._resolver(j) for j in jobs], self.svc.settings.parallel, self.cancel)
+        for job, asset in zip(jobs, found, strict=True):
+            job.resolved = asset
+
+    def _resolver(self, job: _Job) -> Callable[[], ResolvedAsset]:
+        def run() -> ResolvedAsset:
+            assert job.source is not None
+            try:
+                return pipeline.resolve(
+                    job.spec, self.target, job.source, log=job.resolving, cancel=self.cancel
+                )
+            finally:
+                self.out.close(job.resolving)
+
+        return run
+
+    def _install(self, plans: Sequence[LayerPlan]) -> dict[str, LayerResult]:
+        jobs = [job for plan in plans for job in self.jobs[plan.name]]
+        self._sources(jobs)
+        with install.work_dir(self.layers_dir) as work:
+            staged = run_all(
+                [self._installer(job, work / f"asset-{i}") for i, job in enumerate(jobs)],
+                self.svc.settings.parallel,
+                self.cancel,
             )
-        if res is not None and res.asset.digest and res.asset.digest != f"sha256:{old.sha256}":
-            return None, f"asset {res.asset.name} was replaced upstream"
-    if any(s.build for s in specs) and not layer_dir_exists:
-        return None, "build-time layer content is not in the cache"
-    assets = tuple(a for a in olds if a is not None)
-    tags = ", ".join(sorted({f"{a.repo} {a.resolved_tag}" for a in assets}))
-    return assets, f"same {tags}, assets and checksums"
+            self.out.close_all()
+            by_job = dict(zip(map(id, jobs), staged, strict=True))
+            results, stages = {}, {}
+            for plan in plans:
+                mine = [(job.spec.where, by_job[id(job)]) for job in self.jobs[plan.name]]
+                stages[plan.name] = install.stage_layer(plan.name, mine, work)
+                assets = tuple(s.installed for _, s in mine)
+                results[plan.name] = plan.result(self.target, assets, reused=False)
+            for plan in plans:
+                install.rename_in(self.layers_dir, plan.name, stages[plan.name], work)
+        return results
+
+    def _installer(self, job: _Job, work: Path) -> Callable[[], pipeline.Staged]:
+        def run() -> pipeline.Staged:
+            assert job.source is not None
+            try:
+                asset = job.resolved or pipeline.resolve(
+                    job.spec, self.target, job.source, log=job.resolving, cancel=self.cancel
+                )
+                job.resolving.subprocess(
+                    f"Resolved {asset.repo} {asset.tag}: {asset.name} "
+                    f"(asset {asset.asset_id}, {human_size(asset.size)})"
+                )
+            finally:
+                self.out.close(job.resolving)
+            try:
+                work.mkdir()
+                return pipeline.install(
+                    job.spec,
+                    asset,
+                    job.source,
+                    work=work,
+                    target=self.target,
+                    limits=self.svc.settings.limits,
+                    log=job.installing,
+                    cancel=self.cancel,
+                    shown_root=self.layers_dir / job.plan.name,
+                    clock=self.svc.clock,
+                )
+            finally:
+                self.out.close(job.installing)
+
+        return run
 
 
 def build(
     specs: Sequence[AssetSpec],
     *,
     layers_dir: Path,
-    app_dir: Path,
-    env: Mapping[str, str],
     target: Target,
     previous: Mapping[str, LayerToml | None],
     existing: Sequence[str],
     svc: Services,
 ) -> BuildResult:
     """Install or reuse each layer; return what the runner must write."""
-    log = svc.log
     check_conflicts(specs)
     by_layer: dict[str, list[AssetSpec]] = {}
     for spec in specs:
         by_layer.setdefault(spec.layer_name, []).append(spec)
+    install.remove_leftovers(layers_dir, svc.log)
+    plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]
+    layers = _Builder(plans, layers_dir, target, svc).run()
+    return _launch(layers, by_layer, layers_dir, existing, svc.log)
 
-    # A build killed mid-asset (SIGKILL, OOM) leaves its staging dir; nothing else uses it.
-    for leftover in sorted(n for n in os.listdir(layers_dir) if n.startswith(WORK_PREFIX)):
-        import shutil
 
-        log.process(f"Removing {leftover}, left by an interrupted build")
-        shutil.rmtree(layers_dir / leftover, ignore_errors=True)
-    plans = [
-        LayerPlan(name, layer_specs, previous.get(name)) for name, layer_specs in by_layer.items()
-    ]
-    layers = _reuse_all(plans, layers_dir, target, log)
-    if layers is None:
-        from .install import install
-
-        layers = install(plans, layers_dir=layers_dir, env=env, target=target, svc=svc)
-
+def _launch(
+    layers: Sequence[LayerResult],
+    by_layer: Mapping[str, Sequence[AssetSpec]],
+    layers_dir: Path,
+    existing: Sequence[str],
+    log: Log,
+) -> BuildResult:
+    """Processes, labels, links and SBOM components of the installed assets."""
     processes: list[Process] = []
     labels_data: list[dict[str, Any]] = []
     path_labels: dict[str, str] = {}
@@ -313,16 +286,9 @@ def build(
                     "executables": abs_exes,
                 }
             )
-    labels = [
-        Label(
-            f"{BUILDPACK_ID.replace('/', '.')}.installed",
-            json.dumps(labels_data, separators=(",", ":")),
-        )
-    ]
-    labels += [
-        Label(f"{BUILDPACK_ID.replace('/', '.')}.path.{n}", p)
-        for n, p in sorted(path_labels.items())
-    ]
+    prefix = BUILDPACK_ID.replace("/", ".")
+    labels = [Label(f"{prefix}.installed", json.dumps(labels_data, separators=(",", ":")))]
+    labels += [Label(f"{prefix}.path.{n}", p) for n, p in sorted(path_labels.items())]
     wanted = {layer.name for layer in layers}
     return BuildResult(
         layers=tuple(layers),
@@ -332,37 +298,3 @@ def build(
         stale=tuple(n for n in existing if n not in wanted),
         sbom_components=sbom,
     )
-
-
-def _reuse_all(
-    plans: Sequence[LayerPlan], layers_dir: Path, target: Target, log: Log
-) -> list[LayerResult] | None:
-    """When every layer is reused and that needs no network (pinned tags): their results."""
-    if any(p.previous is not None and any(s.tag == "latest" for s in p.specs) for p in plans):
-        return None
-    decided = []
-    for plan in plans:
-        none: list[Resolved | None] = [None] * len(plan.specs)
-        layer_exists = (layers_dir / plan.name).is_dir()
-        reused, why = reuse_reason(plan.specs, plan.previous, layer_exists, none, target)
-        if reused is None:
-            return None
-        decided.append((plan, reused, why))
-    results = []
-    for plan, reused, why in decided:
-        plan.log_head(log)
-        plan.log_reused(log, layers_dir, reused, why)
-        results.append(plan.result(target, reused, reused=True))
-    return results
-
-
-def _metadata(target: Target, assets: Sequence[Installed]) -> dict[str, Any]:
-    return {
-        "schema": METADATA_SCHEMA,
-        "buildpack_version": __version__,
-        "target": str(target),
-        "assets": [a.to_toml() for a in assets],
-    }
-
-
-__all__ = ["BuildResult", "BuildpackError", "Installed", "Services", "build", "want_key"]

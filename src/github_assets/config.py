@@ -13,60 +13,30 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .errors import ConfigError
+from .platform import Target, check_template, executable_name
+from .verify import Checksum
 
 if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
-
-from .errors import ConfigError
-from .platform import check_template, executable_name
+    Pin = Checksum | tuple[tuple[str, Checksum], ...] | None
 
 TABLE = "githubassets"
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PROCESS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _RESERVED_LAYERS = frozenset({"build", "launch", "store"})
 
-KEYS = (
-    "repo",
-    "asset",
-    "tag",
-    "token_env",
-    "destination",
-    "strip_components",
-    "sha256",
-    "replacements",
-    "process",
-    "args",
-    "build",
-    "layer",
-    "link",
-    "api_url",
-)
-
-
-class Checksum(NamedTuple):
-    """A sha256 value, parsed once from 'hex' or 'sha256:hex'."""
-
-    hex: str
-
-    @classmethod
-    def parse(cls, value: str) -> Checksum | None:
-        """The checksum in value, or None when it is not a sha256."""
-        text = value.strip().lower()
-        if text.startswith("sha256:"):
-            text = text[len("sha256:") :]
-        return cls(text) if _HEX64.match(text) else None
-
-    def __str__(self) -> str:
-        return f"sha256:{self.hex}"
-
 
 class AssetSpec(NamedTuple):
-    """One asset to install, validated. Equality ignores `where` (where it was written)."""
+    """One asset to install, validated: one attribute per row of FIELDS.
+
+    Equality ignores `where` (where it was written).
+    """
 
     repo: str
     asset: str
@@ -74,13 +44,13 @@ class AssetSpec(NamedTuple):
     token_env: str | None = None
     destination: str | None = None
     strip_components: int = 0
-    sha256: Checksum | None = None
-    sha256_by_arch: tuple[tuple[str, Checksum], ...] = ()
+    sha256: Pin = None
+    """One Checksum, or (arch, Checksum) pairs sorted by arch."""
     replacements: tuple[tuple[str, str], ...] = ()
     process: str | None = None
     args: tuple[str, ...] = ()
     build: bool = False
-    layer: str = ""
+    layer: str | None = None
     link: str | None = None
     api_url: str | None = None
     where: str = ""
@@ -113,11 +83,9 @@ class AssetSpec(NamedTuple):
 
     def pin_for(self, arch: str) -> Checksum | None:
         """The pinned checksum for this target arch; an arch table without it is an error."""
-        if self.sha256 is not None:
+        if self.sha256 is None or isinstance(self.sha256, Checksum):
             return self.sha256
-        if not self.sha256_by_arch:
-            return None
-        table = dict(self.sha256_by_arch)
+        table = dict(self.sha256)
         if arch not in table:
             raise ConfigError(
                 f"{self.where}: 'sha256' has no entry for the target arch {arch!r}",
@@ -127,31 +95,23 @@ class AssetSpec(NamedTuple):
 
     def to_metadata(self) -> dict[str, Any]:
         """The table form, as a plan entry's metadata (round-trips through parse_entry)."""
-        out: dict[str, Any] = {"repo": self.repo, "asset": self.asset, "tag": self.tag}
-        if self.token_env:
-            out["token_env"] = self.token_env
-        if self.destination is not None:
-            out["destination"] = self.destination
-        if self.strip_components:
-            out["strip_components"] = self.strip_components
-        if self.sha256 is not None:
-            out["sha256"] = self.sha256.hex
-        elif self.sha256_by_arch:
-            out["sha256"] = {arch: c.hex for arch, c in self.sha256_by_arch}
-        if self.replacements:
-            out["replacements"] = dict(self.replacements)
-        if self.process:
-            out["process"] = self.process
-        if self.args:
-            out["args"] = list(self.args)
-        if self.build:
-            out["build"] = True
-        if self.layer:
-            out["layer"] = self.layer
-        if self.link:
-            out["link"] = self.link
-        if self.api_url:
-            out["api_url"] = self.api_url
+        return {
+            f.name: f.dump(value)
+            for f, value in zip(FIELDS, self, strict=False)
+            if value != f.default or f.name == "tag"  # the tag is always said, latest or not
+        }
+
+    def wanted(self, target: Target) -> dict[str, Any]:
+        """What decides the layer's content, as TOML-able fields (set ones only)."""
+        out = {
+            f.name: f.dump(value)
+            for f, value in zip(FIELDS, self, strict=False)
+            if f.content and value not in (None, ())  # TOML has no null: unset is absent
+        }
+        pin = self.pin_for(target.arch)
+        if pin is not None:
+            out["sha256"] = pin.hex  # only this target's pin decides this target's content
+        out["target"] = str(target)
         return out
 
 
@@ -184,12 +144,10 @@ def _relative_path(value: object, key: str, where: str) -> str:
         )
     normal = posixpath.normpath(value.replace("\\", "/"))
     if normal == ".":
-        return "." if key == "destination" else _fail_dot(key, where)
+        if key == "destination":
+            return "."
+        raise ConfigError(f"{where}: '{key}' must name a file, got '.'")
     return normal + ("/" if value.endswith("/") and key == "destination" else "")
-
-
-def _fail_dot(key: str, where: str) -> str:
-    raise ConfigError(f"{where}: '{key}' must name a file, got '.'")
 
 
 def _string(value: object, key: str, where: str) -> str:
@@ -204,12 +162,146 @@ def _checksum(value: object, where: str, key: str = "sha256") -> Checksum:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: '{key}' must be a hex string, got {_type_name(value)}")
     parsed = Checksum.parse(value)
-    if parsed is None:
+    if parsed is None or parsed.algo != "sha256":
         raise ConfigError(
             f"{where}: '{key}' is not a sha256 ({value!r})",
             hint="give 64 hex digits, optionally prefixed 'sha256:'",
         )
     return parsed
+
+
+# -- one parser per key: (value, key, where) -> the AssetSpec attribute -------------------
+
+
+def _asset(value: object, key: str, where: str) -> str:
+    asset = _string(value, key, where)
+    if "/" in asset or "\\" in asset:
+        raise ConfigError(f"{where}: 'asset' is a file name, not a path, got {asset!r}")
+    check_template(asset, where)
+    return asset
+
+
+def _token_env(value: object, key: str, where: str) -> str:
+    name = _string(value, key, where)
+    if not _ENV_NAME.match(name):
+        raise ConfigError(
+            f"{where}: 'token_env' must be an environment variable name, got {name!r}"
+        )
+    return name
+
+
+def _strip(value: object, key: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = (
+            value if isinstance(value, int) and not isinstance(value, bool) else _type_name(value)
+        )
+        raise ConfigError(f"{where}: 'strip_components' must be an integer >= 0, got {shown}")
+    return value
+
+
+def _sha256(value: object, key: str, where: str) -> Pin:
+    if not isinstance(value, Mapping):
+        return _checksum(value, where)
+    if not value:
+        raise ConfigError(f"{where}: 'sha256' table is empty")
+    return tuple(sorted((str(k), _checksum(v, where, f"sha256.{k}")) for k, v in value.items()))
+
+
+def _replacements(value: object, key: str, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{where}: 'replacements' must be a table, got {_type_name(value)}",
+            hint='e.g. replacements = { amd64 = "x86_64", arm64 = "aarch64" }',
+        )
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise ConfigError(f"{where}: 'replacements.{k}' must be a string, got {_type_name(v)}")
+    return tuple(sorted((str(k), v) for k, v in value.items()))
+
+
+def _process(value: object, key: str, where: str) -> str:
+    process = _string(value, key, where)
+    if not _PROCESS.match(process):
+        raise ConfigError(
+            f"{where}: 'process' must be a process type name (letters, digits, '.', '_', '-'),"
+            f" got {process!r}"
+        )
+    return process
+
+
+def _args(value: object, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise ConfigError(f"{where}: 'args' must be an array of strings")
+    return tuple(value)
+
+
+def _bool(value: object, key: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {_type_name(value)}")
+    return value
+
+
+def _layer(value: object, key: str, where: str) -> str:
+    layer = _string(value, key, where)
+    if not _LAYER.match(layer) or layer in _RESERVED_LAYERS:
+        raise ConfigError(
+            f"{where}: 'layer' must be a plain name (letters, digits, '.', '_', '-'),"
+            f" not build/launch/store, got {layer!r}"
+        )
+    return layer
+
+
+def _api_url(value: object, key: str, where: str) -> str:
+    url = _string(value, key, where)
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(
+            f"{where}: 'api_url' must be an http(s) URL, got {url!r}",
+            hint="for GitHub Enterprise use https://HOST/api/v3",
+        )
+    return url.rstrip("/")
+
+
+def _dump(value: Any) -> Any:
+    """An attribute as TOML/plan metadata: checksums as hex, pairs as tables, tuples as arrays."""
+    if isinstance(value, Checksum):
+        return value.hex
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            return {k: _dump(v) for k, v in value}
+        return list(value)
+    return value
+
+
+class Field(NamedTuple):
+    """One config key: how it is parsed, its default, and whether it decides layer content."""
+
+    name: str
+    parse: Callable[[object, str, str], Any]
+    default: Any = None
+    content: bool = False
+    """Part of what the layer holds: a change reinstalls it (and the reuse cause names it)."""
+
+    def dump(self, value: Any) -> Any:
+        return _dump(value)
+
+
+FIELDS = (
+    Field("repo", _string, content=True),
+    Field("asset", _asset, content=True),
+    Field("tag", _string, "latest", content=True),
+    Field("token_env", _token_env),
+    Field("destination", lambda v, k, w: _relative_path(v, k, w), content=True),
+    Field("strip_components", _strip, 0, content=True),
+    Field("sha256", _sha256, content=True),
+    Field("replacements", _replacements, (), content=True),
+    Field("process", _process),
+    Field("args", _args, ()),
+    Field("build", _bool, False),
+    Field("layer", _layer),
+    Field("link", lambda v, k, w: _relative_path(v, k, w)),
+    Field("api_url", _api_url, content=True),
+)
+KEYS = tuple(f.name for f in FIELDS)
 
 
 def parse_entry(table: object, where: str) -> AssetSpec:
@@ -239,123 +331,14 @@ def parse_entry(table: object, where: str) -> AssetSpec:
             f"{where}: missing required key 'asset'",
             hint='name the release asset, e.g. asset = "grpc_health_probe-{os}-{arch}"',
         )
-    asset = _string(table["asset"], "asset", where)
-    if "/" in asset or "\\" in asset:
-        raise ConfigError(f"{where}: 'asset' is a file name, not a path, got {asset!r}")
-    check_template(asset, where)
-
-    tag = _string(table.get("tag", "latest"), "tag", where)
-    token_env = None
-    if "token_env" in table:
-        token_env = _string(table["token_env"], "token_env", where)
-        if not _ENV_NAME.match(token_env):
-            raise ConfigError(
-                f"{where}: 'token_env' must be an environment variable name, got {token_env!r}"
-            )
-
-    destination = None
-    if "destination" in table:
-        destination = _relative_path(table["destination"], "destination", where)
-
-    strip = table.get("strip_components", 0)
-    if isinstance(strip, bool) or not isinstance(strip, int) or strip < 0:
-        shown = (
-            strip if isinstance(strip, int) and not isinstance(strip, bool) else _type_name(strip)
+    values = {f.name: f.parse(table[f.name], f.name, where) for f in FIELDS if f.name in table}
+    values["repo"] = repo
+    spec = AssetSpec(**values, where=where)
+    if spec.args and not spec.process:
+        raise ConfigError(
+            f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
         )
-        raise ConfigError(f"{where}: 'strip_components' must be an integer >= 0, got {shown}")
-
-    sha256 = None
-    by_arch: tuple[tuple[str, Checksum], ...] = ()
-    if "sha256" in table:
-        raw = table["sha256"]
-        if isinstance(raw, Mapping):
-            if not raw:
-                raise ConfigError(f"{where}: 'sha256' table is empty")
-            by_arch = tuple(
-                sorted((str(k), _checksum(v, where, f"sha256.{k}")) for k, v in raw.items())
-            )
-        else:
-            sha256 = _checksum(raw, where)
-
-    replacements: tuple[tuple[str, str], ...] = ()
-    if "replacements" in table:
-        raw = table["replacements"]
-        if not isinstance(raw, Mapping):
-            raise ConfigError(
-                f"{where}: 'replacements' must be a table, got {_type_name(raw)}",
-                hint='e.g. replacements = { amd64 = "x86_64", arm64 = "aarch64" }',
-            )
-        for k, v in raw.items():
-            if not isinstance(v, str):
-                raise ConfigError(
-                    f"{where}: 'replacements.{k}' must be a string, got {_type_name(v)}"
-                )
-        replacements = tuple(sorted((str(k), v) for k, v in raw.items()))
-
-    process = None
-    if "process" in table:
-        process = _string(table["process"], "process", where)
-        if not _PROCESS.match(process):
-            raise ConfigError(
-                f"{where}: 'process' must be a process type name (letters, digits, '.', '_', '-'),"
-                f" got {process!r}"
-            )
-    args: tuple[str, ...] = ()
-    if "args" in table:
-        raw = table["args"]
-        if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
-            raise ConfigError(f"{where}: 'args' must be an array of strings")
-        args = tuple(raw)
-        if args and not process:
-            raise ConfigError(
-                f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
-            )
-
-    build = table.get("build", False)
-    if not isinstance(build, bool):
-        raise ConfigError(f"{where}: 'build' must be true or false, got {_type_name(build)}")
-
-    layer = ""
-    if "layer" in table:
-        layer = _string(table["layer"], "layer", where)
-        if not _LAYER.match(layer) or layer in _RESERVED_LAYERS:
-            raise ConfigError(
-                f"{where}: 'layer' must be a plain name (letters, digits, '.', '_', '-'),"
-                f" not build/launch/store, got {layer!r}"
-            )
-
-    link = None
-    if "link" in table:
-        link = _relative_path(table["link"], "link", where)
-
-    api_url = None
-    if "api_url" in table:
-        api_url = _string(table["api_url"], "api_url", where)
-        if not re.match(r"^https?://[^/\s]+", api_url):
-            raise ConfigError(
-                f"{where}: 'api_url' must be an http(s) URL, got {api_url!r}",
-                hint="for GitHub Enterprise use https://HOST/api/v3",
-            )
-        api_url = api_url.rstrip("/")
-
-    return AssetSpec(
-        repo=repo,
-        asset=asset,
-        tag=tag,
-        token_env=token_env,
-        destination=destination,
-        strip_components=strip,
-        sha256=sha256,
-        sha256_by_arch=by_arch,
-        replacements=replacements,
-        process=process,
-        args=args,
-        build=build,
-        layer=layer,
-        link=link,
-        api_url=api_url,
-        where=where,
-    )
+    return spec
 
 
 def _load_toml(path: StrPath, shown: str) -> dict[str, Any]:

@@ -44,3 +44,12 @@ class ElfError(BuildpackError):
 
 class InstallError(BuildpackError):
     """Placing files in the layer or app dir failed."""
+
+
+def about(error: BuildpackError, where: str) -> BuildpackError:
+    """error with its first line naming `where` (the asset's entry), hint and details kept."""
+    if error.message.startswith(where):
+        return error
+    named = type(error)(f"{where}: {error.message}", hint=error.hint, details=error.details)
+    named.__cause__ = error.__cause__
+    return named

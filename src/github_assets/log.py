@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections.abc import Iterable
@@ -78,3 +79,71 @@ class Log:
     @property
     def debugging(self) -> bool:
         return self._debug
+
+
+class OrderedLog:
+    """Log lines of parallel jobs, whole and in a fixed order.
+
+    Channels are made in the order their lines must appear. The first channel not yet
+    closed writes through (its progress lines show as they happen); later ones keep their
+    lines until every channel before them is closed.
+    """
+
+    def __init__(self, log: Log) -> None:
+        self._log = log
+        self._lock = threading.Lock()
+        self._channels: list[Log] = []
+        self._held: list[list[str]] = []
+        self._closed: list[bool] = []
+        self._head = 0
+
+    def channel(self) -> Log:
+        index = len(self._channels)
+        channel = Log(_ChannelOut(self, index), debug=self._log.debugging)
+        channel._secrets = self._log._secrets  # one set: a secret added anywhere hides everywhere
+        self._channels.append(channel)
+        self._held.append([])
+        self._closed.append(False)
+        return channel
+
+    def _emit(self, index: int, line: str) -> None:
+        with self._lock:
+            if index <= self._head:  # the head, or a channel closed and passed: no one waits
+                self._log.title(line)
+            else:
+                self._held[index].append(line)
+
+    def close(self, channel: Log) -> None:
+        with self._lock:
+            self._closed[self._channels.index(channel)] = True
+            self._advance()
+
+    def close_all(self) -> None:
+        with self._lock:
+            self._closed = [True] * len(self._closed)
+            self._advance()
+
+    def _advance(self) -> None:
+        while self._head < len(self._closed):
+            for line in self._held[self._head]:
+                self._log.title(line)
+            self._held[self._head] = []
+            if not self._closed[self._head]:
+                return
+            self._head += 1
+
+
+class _ChannelOut(io.StringIO):
+    """The stream of one channel's Log: whole lines go to the OrderedLog."""
+
+    def __init__(self, ordered: OrderedLog, index: int) -> None:
+        super().__init__()
+        self._ordered = ordered
+        self._index = index
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._ordered._emit(self._index, line)
+        return len(text)

@@ -198,5 +198,5 @@ def test_rebuild_reuses_the_layer_of_the_previous_image(
     # another tag: downloaded again
     stage_app(lc.app, "v0.0.1-old", 50051)
     third = _phases_ok(platform.build_image())
-    assert "Installing: config of" in third["builder"].out
+    assert "Installing: tag changed (" in third["builder"].out
     assert len(standin.storage_requests()) == downloads + 1

@@ -159,7 +159,7 @@ def test_unknown_tag(standin: StandIn, cnb: CnbDirs) -> None:
     publish(standin)
     r = build(standin, cnb, TABLE + 'asset = "probe-{os}-{arch}"\ntag = "V1"\n', GITHUB_TOKEN=TOKEN)
     assert r.err.splitlines() == [
-        f"error: release tag V1 not found in {REPO}; "
+        f"error: {ENTRY}: release tag V1 not found in {REPO}; "
         "check the tag name on the repository's releases page (tags are case-sensitive)"
     ]
 
@@ -179,7 +179,7 @@ def test_private_repo_without_a_token(standin: StandIn, cnb: CnbDirs) -> None:
     publish(standin)
     r = build(standin, cnb, TABLE + 'asset = "probe-{os}-{arch}"\ntag = "v1"\n')
     assert r.err.splitlines() == [
-        f"error: repository {REPO} not found at {standin.api_url}; check the name; if the "
+        f"error: {ENTRY}: repository {REPO} not found at {standin.api_url}; check the name; if the "
         "repository is private set token_env (or GITHUB_TOKEN) and pass the variable to the "
         "build (pack build --env NAME)"
     ]
@@ -195,7 +195,8 @@ def test_two_raw_assets_writing_the_same_path(standin: StandIn, cnb: CnbDirs) ->
     )
     r = build(standin, cnb, text, GITHUB_TOKEN=TOKEN)
     assert r.err.splitlines() == [
-        "error: two assets write the same path bin/tool in the layer; "
+        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): "
+        "two assets write the same path bin/tool in the layer; "
         "give one of them another 'destination' or 'layer'"
     ]
 
@@ -221,8 +222,8 @@ def test_sha256_pin_that_does_not_match(standin: StandIn, cnb: CnbDirs) -> None:
     text = TABLE + f'asset = "probe-{{os}}-{{arch}}"\ntag = "v1"\nsha256 = "sha256:{pin}"\n'
     r = build(standin, cnb, text, GITHUB_TOKEN=TOKEN)
     assert r.err.splitlines() == [
-        "error: checksum mismatch for probe-linux-amd64: expected "
-        f"sha256:{pin} (pinned sha256), got sha256:{hashlib.sha256(data).hexdigest()}; "
+        f"error: {ENTRY}: checksum mismatch for probe-linux-amd64: expected sha256:{pin} "
+        f"(pinned), got sha256:{hashlib.sha256(data).hexdigest()} (downloaded bytes); "
         "nothing was installed; if the release asset was replaced on purpose, "
         "update the sha256 pin"
     ]

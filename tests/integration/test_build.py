@@ -298,7 +298,7 @@ def test_sha256_by_arch_table(standin: StandIn, cnb: CnbDirs) -> None:
     )
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 0, r.all
-    assert "(pinned sha256" in r.out
+    assert "(pinned, GitHub digest, " in r.out  # every authority present is named
 
 
 def test_rebuild_with_pinned_tag_makes_no_request(standin: StandIn, cnb: CnbDirs) -> None:
@@ -351,7 +351,7 @@ def test_changed_tag_downloads_again(standin: StandIn, cnb: CnbDirs) -> None:
     cnb.project(probe_config("v0.4.40"))
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 0, r.all
-    assert "Installing: config of" in r.out
+    assert "Installing: tag changed (v0.4.39 -> v0.4.40)" in r.out
     assert cnb.layer_toml(LAYER)["metadata"]["assets"][0]["resolved_tag"] == "v0.4.40"
 
 

@@ -21,11 +21,15 @@ import pytest
 import requests
 from tools.github_standin import StandIn
 
-from github_assets.download import Downloader
+from github_assets.config import parse_entry
 from github_assets.errors import DownloadError
-from github_assets.github import GitHub, RetryPolicy
 from github_assets.log import Log
-from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, write_plan
+from github_assets.platform import Target
+from github_assets.settings import RetryPolicy
+from github_assets.sources import Received
+from github_assets.sources.github import GitHubSource
+from github_assets.sources.http import Http
+from support import CnbDirs, FileSink, Phase, assert_secret_kept, elf_bytes, write_plan
 
 REPO = "acme/probe"
 LAYER = "acme_probe"
@@ -34,6 +38,7 @@ TOKEN = "ghp_faultsTOKEN0123456789abcdefXYZ"
 MiB = 1 << 20
 # Short backoff for every test; a generous timeout, so that only the timeout tests time out.
 FAST = {"BP_GITHUB_ASSETS_BACKOFF": "0.01", "BP_GITHUB_ASSETS_TIMEOUT": "5"}
+W1 = f"project.toml: [[metadata.githubassets]] #1 (repo {REPO}): "
 NOTHING_INSTALLED = "nothing was installed; the network or GitHub is failing, retry the build later"
 
 
@@ -154,7 +159,7 @@ def test_truncated_every_time_fails_with_the_size(
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: failed to download {ASSET} after 5 attempts: the connection ended after "
+        f"error: {W1}failed to download {ASSET} after 5 attempts: the connection ended after "
         f"5000 of {len(payload)} bytes; {NOTHING_INSTALLED}"
     )
     assert len(standin.storage_requests()) == 5
@@ -175,7 +180,7 @@ def test_html_page_every_time_fails(standin: StandIn, cnb: CnbDirs, payload: byt
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: failed to download {ASSET} after 5 attempts: the server sent an HTML page "
+        f"error: {W1}failed to download {ASSET} after 5 attempts: the server sent an HTML page "
         f"instead of the asset; {NOTHING_INSTALLED}"
     )
 
@@ -210,7 +215,7 @@ def test_5xx_on_the_storage_host_until_retries_run_out(
     first = assert_nothing_installed(standin, cnb, r)
     assert (
         first
-        == f"error: failed to download {ASSET} after 5 attempts: HTTP 503; {NOTHING_INSTALLED}"
+        == f"error: {W1}failed to download {ASSET} after 5 attempts: HTTP 503; {NOTHING_INSTALLED}"
     )
     assert len(standin.storage_requests()) == 5
     assert standin.pending_faults() == 1
@@ -224,7 +229,7 @@ def test_5xx_on_the_api_host_until_retries_run_out(
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: GitHub API answered HTTP 502 for {REPO} tag v1 5 times in a row; "
+        f"error: {W1}GitHub API answered HTTP 502 for {REPO} tag v1 5 times in a row; "
         "GitHub is failing; retry the build later"
     )
     assert standin.storage_requests() == []
@@ -237,7 +242,7 @@ def test_api_host_unreachable(standin: StandIn, cnb: CnbDirs) -> None:
     cnb.project(config())
     r = run(standin, cnb, GITHUB_API_URL=f"http://127.0.0.1:{port}")
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: failed to reach the GitHub API at http://127.0.0.1:{port} for {REPO} tag v1 "
+        f"error: {W1}failed to reach the GitHub API at http://127.0.0.1:{port} for {REPO} tag v1 "
         "after 5 attempts: the connection failed or was reset; "
         "check GITHUB_API_URL / api_url and the network, or retry later"
     )
@@ -266,8 +271,8 @@ def test_slow_server_until_retries_run_out(standin: StandIn, cnb: CnbDirs, paylo
     r = run(standin, cnb, BP_GITHUB_ASSETS_TIMEOUT="0.2")
     assert time.monotonic() - started < 10
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: failed to download {ASSET} after 5 attempts: no data for 0.2 s (read timeout); "
-        f"{NOTHING_INSTALLED}"
+        f"error: {W1}failed to download {ASSET} after 5 attempts: "
+        f"no data for 0.2 s (read timeout); {NOTHING_INSTALLED}"
     )
 
 
@@ -323,7 +328,7 @@ def test_long_rate_limit_fails_at_once_with_the_reset_time(
         else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
     )
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: GitHub API rate limit exceeded for {REPO} tag v1 (HTTP {status}); "
+        f"error: {W1}GitHub API rate limit exceeded for {REPO} tag v1 (HTTP {status}); "
         f"it resets at {_resets(reset)}, in 60 min; {advice}"
     )
     assert len(standin.api_requests()) == 1, "a long limit is not retried"
@@ -339,7 +344,9 @@ def test_long_secondary_rate_limit_fails_at_once(
     before = time.time()
     r = run(standin, cnb)
     first = assert_nothing_installed(standin, cnb, r)
-    prefix = f"error: GitHub API secondary rate limit for {REPO} tag v1 (HTTP 403); it resets at "
+    prefix = (
+        f"error: {W1}GitHub API secondary rate limit for {REPO} tag v1 (HTTP 403); it resets at "
+    )
     suffix = ", in 60 min; wait for the reset or use another token"
     assert first.startswith(prefix) and first.endswith(suffix), first
     shown = first[len(prefix) : -len(suffix)]
@@ -372,7 +379,7 @@ def test_long_rate_limit_on_the_asset_download_fails_at_once(
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: GitHub API rate limit exceeded for the download of {ASSET} (HTTP 429); "
+        f"error: {W1}GitHub API rate limit exceeded for the download of {ASSET} (HTTP 429); "
         f"it resets at {_resets(reset)}, in 60 min; wait for the reset or use another token"
     )
     assert len(asset_requests(standin)) == 1
@@ -393,13 +400,23 @@ def test_401_on_the_asset_download_is_not_retried(
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: failed to download {ASSET}: the token was rejected (HTTP 401); "
+        f"error: {W1}failed to download {ASSET}: the token was rejected (HTTP 401); "
         "check the token in token_env / GITHUB_TOKEN"
     )
     assert len(asset_requests(standin)) == 1
 
 
 # -- the retry schedule, in process against the stand-in ------------------------------------
+
+
+def fetch_in_process(standin: StandIn, dest: Path, http: Http) -> Received:
+    """The GitHub source of a build, resolving and fetching ASSET of v1 into dest."""
+    source = GitHubSource(http, standin.api_url, None)
+    log = Log(io.StringIO())
+    spec = parse_entry({"repo": REPO, "asset": ASSET, "tag": "v1"}, "test")
+    asset = source.resolve(spec, Target("linux", "amd64"), log=log, cancel=None)
+    with FileSink(dest) as sink:
+        return source.fetch(asset, sink, algorithms=frozenset({"sha256"}), log=log, cancel=None)
 
 
 def test_backoff_grows_with_jitter_and_is_capped(standin: StandIn, tmp_path: Path) -> None:
@@ -409,15 +426,8 @@ def test_backoff_grows_with_jitter_and_is_capped(standin: StandIn, tmp_path: Pat
     policy = RetryPolicy(attempts=5, backoff=1.0, max_backoff=3.0)
     draws = iter([0.0, 1.0, 0.5, 0.25])
     slept: list[float] = []
-    session = requests.Session()
-    log = Log(io.StringIO())
-    release = GitHub(session, standin.api_url, None, policy=policy).release(REPO, "v1")
-    downloader = Downloader(
-        session, log, policy=policy, sleep=slept.append, rand=lambda: next(draws)
-    )
-    got = downloader.fetch(
-        release.assets[0], token=None, api_host="", dest=tmp_path / "a", pin=None
-    )
+    http = Http(requests.Session, policy, sleep=slept.append, rand=lambda: next(draws))
+    got = fetch_in_process(standin, tmp_path / "a", http)
     assert (tmp_path / "a").read_bytes() == data and got.size == 1000
     # Retry n waits backoff * 2**(n-1), capped at 3 s, times a jitter factor in [0.5, 1].
     assert slept == [0.5, 2.0, 3.0 * 0.75, 3.0 * 0.625]
@@ -432,14 +442,10 @@ def test_download_gives_up_after_the_attempts_without_sleeping_at_the_end(
     standin.add_release(REPO, "v1", {ASSET: b"x"})
     standin.fail("storage", 500, times=9)
     slept: list[float] = []
-    session = requests.Session()
-    policy = RetryPolicy(attempts=3)
-    release = GitHub(session, standin.api_url, None, policy=policy).release(REPO, "v1")
-    downloader = Downloader(session, Log(io.StringIO()), policy=policy, sleep=slept.append)
+    http = Http(requests.Session, RetryPolicy(attempts=3), sleep=slept.append)
     with pytest.raises(DownloadError, match="after 3 attempts: HTTP 500"):
-        downloader.fetch(release.assets[0], token=None, api_host="", dest=tmp_path / "a", pin=None)
+        fetch_in_process(standin, tmp_path / "a", http)
     assert len(slept) == 2
-    assert not (tmp_path / "a").exists()
 
 
 # -- atomicity ----------------------------------------------------------------------------
@@ -523,7 +529,8 @@ def test_failure_on_the_second_asset_keeps_the_previous_layer(
     r = run(standin, cnb)
     assert r.rc == 1
     assert r.err.splitlines()[0] == (
-        f"error: failed to download two after 5 attempts: HTTP 503; {NOTHING_INSTALLED}"
+        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): "
+        f"failed to download two after 5 attempts: HTTP 503; {NOTHING_INSTALLED}"
     )
     assert "Verified sha256:" in r.out, "the first asset of the layer was downloaded"
     after = {p.name: p.read_bytes() for p in (cnb.layers / "tools" / "bin").iterdir()}

@@ -249,12 +249,20 @@ def refused(
 
 
 @pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
+def entry(key: str) -> str:
+    """How an error names the entry of build_each's asset `key`."""
+    return f"project.toml: [[metadata.githubassets]] #1 (repo acme/tool-{key}): "
+
+
+@pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
 def test_hostile_archive_is_refused_and_nothing_is_written(
     standin: StandIn, tmp_path: Path, attack: Attack
 ) -> None:
     assets = {fmt: archive(fmt, attack.members(tmp_path / fmt)) for fmt in attack.formats}
     firsts = refused(standin, tmp_path, assets, strip=attack.strip, env=attack.env)
-    assert firsts == {fmt: f"error: {attack.message(tmp_path / fmt)}" for fmt in attack.formats}
+    assert firsts == {
+        fmt: f"error: {entry(fmt)}{attack.message(tmp_path / fmt)}" for fmt in attack.formats
+    }
 
 
 def test_bomb_beyond_the_size_limit(standin: StandIn, tmp_path: Path) -> None:
@@ -266,11 +274,14 @@ def test_bomb_beyond_the_size_limit(standin: StandIn, tmp_path: Path) -> None:
     firsts = refused(standin, tmp_path, assets, env=LIMITS)
     # A zip declares its sizes up front, so it is refused before anything is written.
     assert firsts == {
-        "tar": "error: refusing archive member 'bomb': the archive unpacks to more than "
+        "tar": f"error: {entry('tar')}refusing archive member 'bomb': "
+        "the archive unpacks to more than "
         f"1048576 bytes in total; {BOMB}",
-        "zip": "error: refusing archive member 'bomb': the archive declares more than "
+        "zip": f"error: {entry('zip')}refusing archive member 'bomb': "
+        f"the archive declares more than "
         f"1048576 bytes in total; {BOMB}",
-        "gz": "error: refusing archive member 'tool': the archive unpacks to more than "
+        "gz": f"error: {entry('gz')}refusing archive member 'tool': "
+        "the archive unpacks to more than "
         f"1048576 bytes in total; {BOMB}",
     }
 

@@ -150,7 +150,8 @@ def test_first_failure_stops_the_others_and_keeps_the_previous_layers(
     r, took = run(standin, cnb)
     assert r.rc == 1, r.all
     assert r.err.splitlines()[0] == (
-        "error: failed to download bravo-linux-amd64: HTTP 404; "
+        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/bravo): "
+        "failed to download bravo-linux-amd64: HTTP 404; "
         "check that the asset still exists and the token can read it"
     )
     assert "Traceback" not in r.err
@@ -226,7 +227,8 @@ def test_a_checksum_mismatch_wins_over_what_the_bytes_unpack_to(
     r = cnb.build({"GITHUB_API_URL": standin.api_url, **FAST})
     assert r.rc == 1
     assert r.err.splitlines()[0].startswith(
-        f"error: checksum mismatch for probe.tar.gz: expected sha256:{'0' * 64} (pinned sha256)"
+        "error: project.toml: [[metadata.githubassets]] #1 (repo acme/probe): "
+        f"checksum mismatch for probe.tar.gz: expected sha256:{'0' * 64} (pinned)"
     )
     assert tree(cnb.base) == before, "the build left something behind"
 

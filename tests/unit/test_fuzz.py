@@ -28,7 +28,7 @@ from requests.structures import CaseInsensitiveDict
 from github_assets.archive import Limits, unpack
 from github_assets.config import KEYS, load_project, parse_entry, parse_project
 from github_assets.errors import ArchiveError, BuildpackError, ConfigError, GitHubError
-from github_assets.github import rate_limit
+from github_assets.sources.http import rate_limit
 
 # Hypothesis keeps caches in ./.hypothesis; keep the work tree clean.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "github-assets-hypothesis")

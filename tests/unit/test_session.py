@@ -8,7 +8,7 @@ import pytest
 import requests
 from tools.github_standin import StandIn
 
-from github_assets.runner import new_session
+from github_assets.sources.http import new_session
 
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port here
 

@@ -1,0 +1,212 @@
+"""The layer model: what a layer's toml records, and whether the previous layer can stay.
+
+Pure data and decisions, no I/O and no HTTP: a rebuild that reuses every layer runs
+only this (and cnb/) past the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import __version__
+from .cnb.layer import LayerToml
+from .config import AssetSpec
+from .log import Log
+from .platform import Target
+from .verify import Checksum
+
+if TYPE_CHECKING:
+    from .sources import ResolvedAsset
+
+METADATA_SCHEMA = 2
+"""2: the wanted config stored as fields (`want`), and the source of the bytes."""
+
+
+class Installed(NamedTuple):
+    """One asset as it sits in a layer: what the layer toml records."""
+
+    repo: str
+    tag: str
+    resolved_tag: str
+    asset: str
+    asset_id: int
+    size: int
+    sha256: str
+    verified_by: str
+    source: str
+    kind: str
+    destination: str
+    strip_components: int
+    files: tuple[str, ...]
+    executables: tuple[str, ...]
+    main: str
+    release_url: str
+    want: Mapping[str, Any]
+
+    def to_toml(self) -> dict[str, Any]:
+        data = self._asdict()
+        data["files"] = list(self.files)
+        data["executables"] = list(self.executables)
+        data["want"] = dict(self.want)
+        return data
+
+    @classmethod
+    def from_toml(cls, data: object) -> Installed | None:
+        """The record, or None when it is not one this version wrote."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("want"), Mapping):
+            return None
+        try:
+            return cls(
+                repo=str(data["repo"]),
+                tag=str(data["tag"]),
+                resolved_tag=str(data["resolved_tag"]),
+                asset=str(data["asset"]),
+                asset_id=int(data["asset_id"]),
+                size=int(data["size"]),
+                sha256=str(data["sha256"]),
+                verified_by=str(data["verified_by"]),
+                source=str(data["source"]),
+                kind=str(data["kind"]),
+                destination=str(data["destination"]),
+                strip_components=int(data["strip_components"]),
+                files=tuple(str(f) for f in data["files"]),
+                executables=tuple(str(f) for f in data["executables"]),
+                main=str(data["main"]),
+                release_url=str(data["release_url"]),
+                want=dict(data["want"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class LayerResult(NamedTuple):
+    name: str
+    toml: LayerToml
+    assets: tuple[Installed, ...]
+    reused: bool
+
+
+class Reuse(NamedTuple):
+    """The previous layer holds exactly what is wanted."""
+
+    assets: tuple[Installed, ...]
+    why: str
+
+
+class Install(NamedTuple):
+    """The layer must be (re)installed, and why."""
+
+    cause: str
+
+
+class LayerPlan:
+    """One layer: the assets it holds and what the previous build left of it."""
+
+    def __init__(self, name: str, specs: Sequence[AssetSpec], previous: LayerToml | None):
+        self.name = name
+        self.specs = specs
+        self.previous = previous
+
+    @property
+    def needs_network_to_decide(self) -> bool:
+        """A previous layer of `latest` assets: only the API knows whether it is still current."""
+        return self.previous is not None and any(s.tag == "latest" for s in self.specs)
+
+    def log_head(self, log: Log) -> None:
+        log.process(f"Layer {self.name}")
+        for spec in self.specs:
+            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.asset}")
+
+    def log_reused(self, log: Log, layers_dir: Path, reuse: Reuse) -> None:
+        log.subprocess(f"Reusing layer {self.name}: {reuse.why} (no download)")
+        for inst in reuse.assets:
+            for e in inst.executables:
+                log.subprocess(f"Installed {layers_dir / self.name / e}")
+
+    def result(self, target: Target, assets: tuple[Installed, ...], *, reused: bool) -> LayerResult:
+        build_time = any(s.build for s in self.specs)
+        toml = LayerToml(
+            launch=True, build=build_time, cache=build_time, metadata=metadata(target, assets)
+        )
+        return LayerResult(self.name, toml, assets, reused)
+
+    def decide(
+        self,
+        layer_dir_exists: bool,
+        resolved: Sequence[ResolvedAsset | None],
+        target: Target,
+        log: Log,
+    ) -> Reuse | Install:
+        """Reuse when the previous layer holds what is wanted now, else Install with why.
+
+        resolved has, per asset, what `latest` resolves to now (None when not asked).
+        """
+        if self.previous is None:
+            return Install("no previous layer")
+        meta = self.previous.metadata
+        if meta.get("schema") != METADATA_SCHEMA:
+            return Install("metadata from an older version")
+        raw = meta.get("assets")
+        if not isinstance(raw, list) or len(raw) != len(self.specs):
+            return Install("the set of assets changed")
+        olds = [Installed.from_toml(a) for a in raw]
+        many = len(self.specs) > 1
+        for spec, old, res in zip(self.specs, olds, resolved, strict=True):
+            if old is None:
+                return Install("previous layer metadata is unreadable")
+            changes = diff(old.want, spec.wanted(target))
+            for line in changes:
+                log.debug(f"reuse {spec.repo} {spec.asset}: {line}")
+            if changes:
+                return Install(f"{spec.asset}: {changes[0]}" if many else changes[0])
+            if res is not None:
+                cause = _upstream_change(spec, old, res)
+                if cause:
+                    return Install(cause)
+        if any(s.build for s in self.specs) and not layer_dir_exists:
+            return Install("build-time layer content is not in the cache")
+        assets = tuple(a for a in olds if a is not None)
+        log.debug(f"reuse {self.name}: no wanted field differs")
+        tags = ", ".join(sorted({f"{a.repo} {a.resolved_tag}" for a in assets}))
+        return Reuse(assets, f"same {tags}, assets and checksums")
+
+
+def _upstream_change(spec: AssetSpec, old: Installed, now: ResolvedAsset) -> str:
+    """Why what `latest` resolves to now is not what the layer holds, or ''."""
+    if now.tag != old.resolved_tag:
+        return f"latest release of {spec.repo} is now {now.tag} (was {old.resolved_tag})"
+    digest = Checksum.parse(now.digest) if now.digest else None
+    replaced = now.asset_id != old.asset_id and 0 not in (now.asset_id, old.asset_id)
+    if replaced or digest not in (None, Checksum(old.sha256)):
+        return f"asset {now.name} was replaced upstream"
+    return ""
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """'<field> changed (<old> -> <new>)' for each wanted field that differs, in key order."""
+    return [
+        f"{key} changed ({_show(old.get(key))} -> {_show(new.get(key))})"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, str) and value and not value.isspace():
+        return value
+    return repr(value)
+
+
+def metadata(target: Target, assets: Sequence[Installed]) -> dict[str, Any]:
+    return {
+        "schema": METADATA_SCHEMA,
+        "buildpack_version": __version__,
+        "target": str(target),
+        "assets": [a.to_toml() for a in assets],
+    }

@@ -1,0 +1,84 @@
+"""Where an asset's bytes come from, behind one protocol.
+
+A Source resolves a spec for a target to a source-neutral ResolvedAsset (what the asset
+is: its release, name, size, identity, the digest its origin publishes), then fetches
+its bytes into a Sink, counting and hashing them. Verifying them is not its business
+(verify.py), nor is what becomes of them (pipeline.py). Today: sources/github.py (the
+GitHub API and its download protocol); sources/http.py holds the HTTP policy any
+source over HTTP shares (session, retries, rate limits, streaming with resume).
+
+Cheap to import: the HTTP stack is imported by the modules that use it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from ..config import AssetSpec
+    from ..log import Log
+    from ..platform import Target
+
+
+class ResolvedAsset(NamedTuple):
+    """One release asset, as any source describes it."""
+
+    repo: str
+    tag: str
+    """The release's tag (what `latest` resolved to)."""
+    name: str
+    size: int
+    asset_id: int
+    """GitHub's id of the release asset (a new upload gets a new one); 0 when unknown."""
+    digest: str | None
+    """The digest the origin publishes ("sha256:<hex>"), None when it publishes none."""
+    release_url: str
+    url: str
+    """Where the source fetches the bytes from (its own business; never logged with a query)."""
+    content_type: str = ""
+
+
+class Received(NamedTuple):
+    """What a fetch delivered: the byte count and the hex digests asked for."""
+
+    size: int
+    digests: dict[str, str]
+
+
+class Sink(Protocol):
+    """Where fetched bytes go (archive.stream.StreamUnpack).
+
+    buffer() gives a writable view of up to a chunk of bytes; the source reads into it,
+    then commit(n) says its first n bytes are the next part of the asset. restart()
+    drops every byte committed so far (the fetch starts over from byte 0).
+    """
+
+    def buffer(self) -> memoryview: ...
+
+    def commit(self, n: int) -> None: ...
+
+    def restart(self) -> None: ...
+
+
+class Source(Protocol):
+    """Resolve specs and fetch assets; errors are BuildpackErrors, cancellation Cancelled."""
+
+    name: str
+    """How the build log names it ("GitHub API")."""
+    secrets: tuple[str, ...]
+    """Values the log must never show (tokens), known before any thread starts."""
+
+    def resolve(
+        self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
+    ) -> ResolvedAsset: ...
+
+    def fetch(
+        self,
+        asset: ResolvedAsset,
+        sink: Sink,
+        *,
+        algorithms: frozenset[str],
+        log: Log,
+        cancel: threading.Event | None,
+    ) -> Received: ...

@@ -1,0 +1,272 @@
+"""The GitHub API as a source: resolve a tag (or latest) to a release asset, and fetch it
+through the asset's API URL, which answers 302 to a storage host (followed without the
+token). The token goes to the API host only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from .. import USER_AGENT
+from ..errors import BuildpackError, GitHubError
+from ..log import Log
+from ..platform import Target, render
+from . import Received, ResolvedAsset, Sink
+from .http import TRANSIENT_STATUS, Download, Http, RateLimit, RateLimited, Transient
+
+if TYPE_CHECKING:
+    from ..config import AssetSpec
+
+DEFAULT_API = "https://api.github.com"
+API_VERSION = "2022-11-28"
+
+
+@dataclass(frozen=True)
+class ReleaseAsset:
+    id: int
+    name: str
+    size: int
+    digest: str | None
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Release:
+    tag: str
+    html_url: str
+    assets: tuple[ReleaseAsset, ...]
+
+    def find(self, name: str) -> ReleaseAsset | None:
+        for a in self.assets:
+            if a.name == name:
+                return a
+        return None
+
+
+def api_headers(token: str | None, accept: str = "application/vnd.github+json") -> dict[str, str]:
+    """The headers of every API request; Authorization only with a token."""
+    headers = {"Accept": accept, "X-GitHub-Api-Version": API_VERSION, "User-Agent": USER_AGENT}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _parse_release(data: Mapping[str, Any]) -> Release:
+    assets = tuple(
+        ReleaseAsset(
+            id=int(a["id"]),
+            name=str(a["name"]),
+            size=int(a["size"]),
+            digest=a.get("digest") or None,
+            url=str(a["url"]),
+            content_type=str(a.get("content_type") or ""),
+        )
+        for a in data.get("assets", [])
+        if a.get("state", "uploaded") == "uploaded"
+    )
+    return Release(
+        tag=str(data["tag_name"]), html_url=str(data.get("html_url") or ""), assets=assets
+    )
+
+
+class GitHub:
+    """A small client for one API base URL and token.
+
+    Connection faults, timeouts and 5xx answers are retried under the policy of `http`;
+    a rate limit that lifts within its max_wait is waited out, a longer one fails at once
+    with the reset time. A 401 is never retried.
+    """
+
+    def __init__(
+        self,
+        http: Http,
+        api_url: str,
+        token: str | None,
+        *,
+        log: Log,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.http = http
+        self.api_url = api_url.rstrip("/")
+        self.api_host = urlsplit(self.api_url).netloc
+        self.token = token
+        self.log = log
+        self.cancel = cancel
+
+    def _get(self, path: str, what: str) -> requests.Response:
+        """GET an API path; the answer is final (not transient, not a short rate limit)."""
+        url = f"{self.api_url}{path}"
+        attempts = self.http.policy.attempts
+
+        def attempt() -> requests.Response:
+            resp = self.http.get(url, api_headers(self.token), self.log)
+            limit = self.http.rate_limit(resp)
+            if limit is not None:
+                resp.close()
+                raise RateLimited(limit)
+            if resp.status_code in TRANSIENT_STATUS:
+                resp.close()
+                raise Transient(f"HTTP {resp.status_code}")
+            return resp
+
+        def give_up(cause: str, error: BaseException) -> BuildpackError:
+            if isinstance(error, Transient):
+                return GitHubError(
+                    f"GitHub API answered {cause} for {what} {attempts} times in a row",
+                    hint="GitHub is failing; retry the build later",
+                )
+            return GitHubError(
+                f"failed to reach the GitHub API at {self.api_url} for {what} "
+                f"after {attempts} attempts: {cause}",
+                hint="check GITHUB_API_URL / api_url and the network, or retry later",
+            )
+
+        def unusable(error: requests.RequestException) -> BuildpackError:
+            return GitHubError(
+                f"failed to reach the GitHub API at {self.api_url} for {what}: "
+                f"{type(error).__name__}",
+                hint="check GITHUB_API_URL / api_url",
+            )
+
+        def rate_error(limit: RateLimit) -> BuildpackError:
+            return limit.error(what, token=bool(self.token), error=GitHubError)
+
+        return self.http.retry(
+            attempt,
+            label="the GitHub API ",
+            log=self.log,
+            cancel=self.cancel,
+            give_up=give_up,
+            unusable=unusable,
+            rate_error=rate_error,
+        )
+
+    def repo_exists(self, repo: str) -> bool:
+        """Whether the repository is visible (its release list answers 200)."""
+        resp = self._get(f"/repos/{repo}/releases?per_page=1", f"repository {repo}")
+        resp.close()
+        return resp.status_code == 200
+
+    def release(self, repo: str, tag: str) -> Release:
+        """The release for tag, or GitHub's latest (no drafts, no prereleases)."""
+        latest = tag == "latest"
+        path = (
+            f"/repos/{repo}/releases/latest"
+            if latest
+            else f"/repos/{repo}/releases/tags/{quote(tag, safe='')}"
+        )
+        what = f"{repo} {'latest release' if latest else 'tag ' + tag}"
+        resp = self._get(path, what)
+        if resp.status_code == 200:
+            try:
+                return _parse_release(resp.json())
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise GitHubError(
+                    f"unexpected answer from the GitHub API for {what}: not a release",
+                    hint="check GITHUB_API_URL / api_url points at a GitHub API",
+                ) from e
+        if resp.status_code == 401:
+            raise GitHubError(
+                f"GitHub rejected the token for {repo} (HTTP 401 Bad credentials)",
+                hint="check the token in token_env / GITHUB_TOKEN; it may be expired or revoked",
+            )
+        if resp.status_code == 404:
+            raise self._not_found(repo, tag)
+        raise GitHubError(
+            f"GitHub API answered HTTP {resp.status_code} for {what}",
+            hint="check GITHUB_API_URL / api_url and that the token can read this repository",
+            details=resp.text[:500],
+        )
+
+    def _not_found(self, repo: str, tag: str) -> GitHubError:
+        if not self.repo_exists(repo):
+            hint = (
+                "check the name; if the repository is private set token_env (or GITHUB_TOKEN)"
+                " and pass the variable to the build (pack build --env NAME)"
+                if not self.token
+                else "check the name and that the token can read this repository"
+            )
+            return GitHubError(f"repository {repo} not found at {self.api_url}", hint=hint)
+        if tag == "latest":
+            return GitHubError(
+                f"repository {repo} has no latest release "
+                "(GitHub's latest excludes drafts and prereleases)",
+                hint='pin a tag with tag = "..."',
+            )
+        return GitHubError(
+            f"release tag {tag} not found in {repo}",
+            hint="check the tag name on the repository's releases page (tags are case-sensitive)",
+        )
+
+
+class GitHubSource:
+    """Assets through the GitHub API of one base URL, with one token (or none)."""
+
+    name = "GitHub API"
+
+    def __init__(self, http: Http, api_url: str, token: str | None) -> None:
+        self.http = http
+        self.api_url = api_url.rstrip("/")
+        self.api_host = urlsplit(self.api_url).netloc
+        self.token = token
+        self.secrets: tuple[str, ...] = (token,) if token else ()
+
+    def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
+        return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
+
+    def resolve(
+        self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
+    ) -> ResolvedAsset:
+        release = self.client(log, cancel).release(spec.repo, spec.tag)
+        name = render(spec.asset, target, release.tag, spec.replacement_map)
+        asset = release.find(name)
+        if asset is None:
+            names = ", ".join(a.name for a in release.assets) or "none"
+            raise GitHubError(
+                f"release {release.tag} of {spec.repo} has no asset {name!r}",
+                hint="set 'asset' (and 'replacements' for {os}/{arch}) to one of the assets listed",
+                details=f"assets of {spec.repo} {release.tag}: {names}",
+            )
+        return ResolvedAsset(
+            repo=spec.repo,
+            tag=release.tag,
+            name=asset.name,
+            size=asset.size,
+            asset_id=asset.id,
+            digest=asset.digest,
+            release_url=release.html_url,
+            url=asset.url,
+            content_type=asset.content_type,
+        )
+
+    def fetch(
+        self,
+        asset: ResolvedAsset,
+        sink: Sink,
+        *,
+        algorithms: frozenset[str],
+        log: Log,
+        cancel: threading.Event | None,
+    ) -> Received:
+        return self.http.download(
+            Download(
+                name=asset.name,
+                url=asset.url,
+                size=asset.size,
+                sink=sink,
+                log=log,
+                cancel=cancel,
+                algorithms=algorithms,
+                token=self.token,
+                token_host=self.api_host,
+                content_type=asset.content_type,
+                extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
+            )
+        )

@@ -1,0 +1,477 @@
+"""HTTP as every source uses it: the session policy, one retry loop, rate limits, and a
+streaming download with resume.
+
+The bytes go from the socket straight into buffers the sink hands out (no copy per
+chunk, no allocation per chunk), are hashed there, and the sink writes or unpacks them
+while the next ones arrive (archive.stream). Nothing reads them a second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+
+from .. import USER_AGENT
+from ..errors import BuildpackError, DownloadError
+from ..log import Log, human_size
+from ..parallel import check, pause
+from ..settings import RetryPolicy
+from . import Received, Sink
+
+T = TypeVar("T")
+TRANSIENT_STATUS = frozenset({408, 500, 502, 503, 504})
+NETWORK_FAULTS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+"""Exceptions of a request worth another attempt (the others are our mistake or the URL's)."""
+REDIRECTS = (301, 302, 303, 307, 308)
+# The asset's own bytes, never a compressed transfer of them: the digest is over those
+# bytes, release binaries do not compress much, and a body nothing has to decode is read
+# straight into our buffers (see _body_reader).
+IDENTITY = {"Accept-Encoding": "identity"}
+CHUNK = 1 << 20
+
+
+def new_session() -> requests.Session:
+    """A session that honours HTTP(S)_PROXY/NO_PROXY per request URL but never reads .netrc.
+
+    trust_env would do both, and .netrc credentials could then reach the storage
+    host; so trust_env is off and each request gets the proxies its own host calls for.
+    """
+
+    class _Session(requests.Session):
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+            text = url.decode() if isinstance(url, bytes) else url
+            kwargs.setdefault("proxies", requests.utils.get_environ_proxies(text))
+            return super().request(method, url, *args, **kwargs)
+
+    session = _Session()
+    session.headers["User-Agent"] = USER_AGENT
+    session.trust_env = False
+    return session
+
+
+def describe_failure(error: BaseException, policy: RetryPolicy) -> str:
+    """A short cause for a network exception, without its URL (signed URLs stay out of logs)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return f"could not connect within {policy.timeouts[0]:g} s"
+    if isinstance(error, TimeoutError | requests.ReadTimeout) or "timed out" in str(error).lower():
+        return f"no data for {policy.timeout:g} s (read timeout)"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError | http.client.HTTPException):
+        return "the connection broke mid-response"
+    if isinstance(error, requests.ConnectionError | OSError):
+        return "the connection failed or was reset"
+    return type(error).__name__
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A rate-limit answer: how long until it lifts, and when that is."""
+
+    status: int
+    wait: float
+    resets_at: float
+    secondary: bool
+
+    def waiting(self) -> str:
+        """The log line for a limit that is waited out."""
+        return f"Rate limited (HTTP {self.status}); waiting {_duration(self.wait)} as GitHub asks"
+
+    def error(self, what: str, *, token: bool, error: type[BuildpackError]) -> BuildpackError:
+        """The error for a limit too long to wait out: the reset time and what to do."""
+        try:
+            reset = datetime.fromtimestamp(int(self.resets_at), tz=timezone.utc)
+            when = f"at {reset:%Y-%m-%d %H:%M:%S} UTC"
+        except (OverflowError, OSError, ValueError):  # a reset no calendar holds
+            when = "at an unknown time"
+        kind = "secondary rate limit" if self.secondary else "rate limit exceeded"
+        advice = (
+            "wait for the reset or use another token"
+            if token
+            else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
+        )
+        return error(
+            f"GitHub API {kind} for {what} (HTTP {self.status}); "
+            f"it resets {when}, in {_duration(self.wait)}",
+            hint=advice,
+        )
+
+
+def _duration(seconds: float) -> str:
+    """A wait as people say it, rounded up (a limit never lifts earlier than said)."""
+    s = max(0, math.ceil(seconds))
+    if s < 120:
+        return f"{s} s"
+    minutes = math.ceil(s / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def rate_limit(resp: requests.Response, now: float) -> RateLimit | None:
+    """The rate limit resp announces (403/429 with x-ratelimit-remaining: 0 or retry-after)."""
+    if resp.status_code not in (403, 429):
+        return None
+    retry_after = resp.headers.get("retry-after", "").strip()
+    if retry_after.isdigit():
+        wait = float(retry_after)
+        return RateLimit(resp.status_code, wait, now + wait, secondary=True)
+    if resp.headers.get("x-ratelimit-remaining") == "0":
+        reset = resp.headers.get("x-ratelimit-reset", "").strip()
+        resets_at = float(reset) if reset.isdigit() else now + 60.0
+        return RateLimit(resp.status_code, max(0.0, resets_at - now), resets_at, secondary=False)
+    if resp.status_code == 429:
+        # GitHub's advice for a secondary limit without headers: wait at least a minute.
+        return RateLimit(429, 60.0, now + 60.0, secondary=True)
+    return None
+
+
+class Transient(Exception):
+    """A fault worth another attempt; its text is the cause the log shows."""
+
+
+class RateLimited(Exception):
+    """A rate-limit answer; waited out when short, else an error with the reset time."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        super().__init__(f"rate limited (HTTP {limit.status})")
+        self.limit = limit
+
+
+class Http:
+    """Requests, retries and downloads of one build, shared by its sources and threads.
+
+    `session` gives each thread its own requests.Session (sessions are not thread-safe).
+    sleep/clock/wall_clock/rand are the clock of the retry loop, so tests can control it.
+    """
+
+    def __init__(
+        self,
+        session: Callable[[], requests.Session],
+        policy: RetryPolicy,
+        *,
+        progress_every: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.session = session
+        self.policy = policy
+        self.progress_every = progress_every
+        self.sleep = sleep
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.rand = rand
+
+    def get(
+        self,
+        url: str,
+        headers: dict[str, str],
+        log: Log,
+        *,
+        stream: bool = False,
+        follow: bool = False,
+    ) -> requests.Response:
+        """One GET (redirects followed only when asked); logged (method, host, path) at DEBUG."""
+        parts = urlsplit(url)
+        log.debug(f"GET {parts.netloc}{parts.path}")
+        return self.session().get(
+            url,
+            headers=headers,
+            stream=stream,
+            timeout=self.policy.timeouts,
+            allow_redirects=follow,
+        )
+
+    def rate_limit(self, resp: requests.Response) -> RateLimit | None:
+        return rate_limit(resp, self.wall_clock())
+
+    def retry(
+        self,
+        attempt: Callable[[], T],
+        *,
+        label: str,
+        log: Log,
+        cancel: threading.Event | None,
+        give_up: Callable[[str, BaseException], BuildpackError],
+        unusable: Callable[[requests.RequestException], BuildpackError],
+        rate_error: Callable[[RateLimit], BuildpackError],
+    ) -> T:
+        """attempt() until it returns, under the policy.
+
+        Transient and network faults are retried with backoff, then give_up(cause, error);
+        a short rate limit is waited out, a long one is rate_error; any other request
+        failure is unusable() at once. label names what is retried in the log line.
+        """
+        attempts = self.policy.attempts
+        error: BaseException
+        for n in range(1, attempts + 1):
+            check(cancel)
+            try:
+                return attempt()
+            except RateLimited as e:
+                limit = e.limit
+                if limit.wait > self.policy.max_wait or n == attempts:
+                    log.debug(f"HTTP {limit.status}: rate limit for {limit.wait:g} s, not waited")
+                    raise rate_error(limit) from None
+                log.debug(f"HTTP {limit.status}: rate limit for {limit.wait:g} s, waited out")
+                log.action(limit.waiting())
+                pause(limit.wait, cancel, self.sleep)
+                continue
+            except Transient as e:
+                cause, error = str(e), e
+            except NETWORK_FAULTS as e:
+                cause, error = describe_failure(e, self.policy), e
+            except requests.RequestException as e:
+                log.debug(f"{type(e).__name__}: not retried")
+                raise unusable(e) from e
+            log.debug(f"{cause}: transient ({type(error).__name__}), attempt {n} of {attempts}")
+            if n == attempts:
+                raise give_up(cause, error) from error
+            delay = self.policy.delay(n, self.rand)
+            log.action(f"Retrying {label}in {delay:.1f} s (attempt {n + 1} of {attempts}): {cause}")
+            pause(delay, cancel, self.sleep)
+        raise AssertionError("unreachable")
+
+    def download(self, job: Download) -> Received:
+        """Stream job.url into job.sink under the retry policy; count and hash the bytes."""
+        state = _State(job.algorithms)
+
+        def give_up(cause: str, error: BaseException) -> BuildpackError:
+            return DownloadError(
+                f"failed to download {job.name} after {self.policy.attempts} attempts: {cause}",
+                hint="nothing was installed; the network or GitHub is failing, "
+                "retry the build later",
+            )
+
+        def unusable(error: requests.RequestException) -> BuildpackError:
+            return DownloadError(
+                f"failed to download {job.name}: {type(error).__name__}",
+                hint="the asset URL or its redirect is unusable; check api_url",
+            )
+
+        def rate_error(limit: RateLimit) -> BuildpackError:
+            what = f"the download of {job.name}"
+            return limit.error(what, token=bool(job.token), error=DownloadError)
+
+        self.retry(
+            lambda: self._attempt(job, state),
+            label="",
+            log=job.log,
+            cancel=job.cancel,
+            give_up=give_up,
+            unusable=unusable,
+            rate_error=rate_error,
+        )
+        return Received(state.written, {a: h.hexdigest() for a, h in state.hashers.items()})
+
+    def _attempt(self, job: Download, state: _State) -> None:
+        """One request: resume or start over, stream, and check the length."""
+        resp = self._resume(job, state) if state.written else None
+        if resp is None:
+            if state.written:
+                job.log.action(
+                    f"Starting over: the server cannot resume at "
+                    f"{human_size(state.written)} of {human_size(job.size)}"
+                )
+            state.restart(job.sink)
+            resp = self._open(job, state)
+        with resp:
+            self._stream(resp, job, state)
+        if state.written != job.size:
+            raise Transient(f"the connection ended after {state.written} of {job.size} bytes")
+
+    def _resume(self, job: Download, state: _State) -> requests.Response | None:
+        """The rest of the asset from where the bytes came from, or None when it cannot."""
+        if not (state.ranges and state.final_url):
+            return None
+        resp = self.get(
+            state.final_url,
+            {"User-Agent": USER_AGENT, "Range": f"bytes={state.written}-", **IDENTITY},
+            job.log,
+            stream=True,
+        )
+        expected = f"bytes {state.written}-"
+        if resp.status_code == 206 and resp.headers.get("content-range", "").startswith(expected):
+            job.log.action(f"Resuming at {human_size(state.written)} of {human_size(job.size)}")
+            return resp
+        limit = self.rate_limit(resp)
+        resp.close()
+        if limit is not None:
+            raise RateLimited(limit)
+        if resp.status_code in TRANSIENT_STATUS:
+            raise Transient(f"HTTP {resp.status_code}")  # the next attempt resumes again
+        # An expired signature, a server that ignores Range: start over for a fresh URL.
+        return None
+
+    def _open(self, job: Download, state: _State) -> requests.Response:
+        """The whole asset: job.url, and the one redirect it may answer with."""
+        state.final_url = None
+        state.ranges = False
+        resp = self.get(job.url, job.headers(job.url), job.log, stream=True)
+        if resp.status_code in REDIRECTS:
+            location = resp.headers.get("location", "")
+            resp.close()
+            if not location:
+                raise Transient(f"HTTP {resp.status_code} without a Location")
+            resp = self.get(location, job.headers(location), job.log, stream=True, follow=True)
+            state.final_url = resp.url
+        else:
+            state.final_url = job.url
+        if resp.status_code != 200:
+            self._fail_status(resp, job)
+        state.ranges = resp.headers.get("accept-ranges", "").lower() == "bytes"
+        return resp
+
+    def _fail_status(self, resp: requests.Response, job: Download) -> None:
+        status = resp.status_code
+        limit = self.rate_limit(resp)
+        resp.close()
+        if limit is not None:
+            raise RateLimited(limit)
+        if status in TRANSIENT_STATUS:
+            raise Transient(f"HTTP {status}")
+        if status == 401:
+            raise DownloadError(
+                f"failed to download {job.name}: the token was rejected (HTTP 401)",
+                hint="check the token in token_env / GITHUB_TOKEN",
+            )
+        raise DownloadError(
+            f"failed to download {job.name}: HTTP {status}",
+            hint="check that the asset still exists and the token can read it",
+        )
+
+    def _stream(self, resp: requests.Response, job: Download, state: _State) -> None:
+        sink, log = job.sink, job.log
+        ctype = resp.headers.get("content-type", "").lower()
+        if ctype.startswith("text/html") and not job.content_type.lower().startswith("text/html"):
+            raise Transient("the server sent an HTML page instead of the asset")
+        readinto = _body_reader(resp)
+        start = self.clock()
+        last_report = start
+        base = state.written
+        while True:
+            check(job.cancel)
+            buf = sink.buffer()
+            try:
+                n = readinto(buf)
+            except requests.RequestException:
+                raise  # judged by the retry loop, like every request's failure
+            except (OSError, http.client.HTTPException) as e:
+                raise Transient(describe_failure(e, self.policy)) from e
+            if not n:
+                return
+            if state.written + n > job.size:
+                state.restart(sink)
+                raise Transient(f"the server sent more than the {job.size} bytes announced")
+            view = buf[:n]
+            for hasher in state.hashers.values():
+                hasher.update(view)
+            try:
+                sink.commit(n)
+            except OSError as e:
+                raise DownloadError(
+                    f"failed to write {job.name} to the layers dir: {e.strerror or e}",
+                    hint="free disk space in the build container",
+                ) from e
+            state.written += n
+            now = self.clock()
+            if now - last_report >= self.progress_every:
+                last_report = now
+                rate = (state.written - base) / max(now - start, 1e-6)
+                pct = 100 * state.written // max(job.size, 1)
+                log.action(f"{pct}% of {human_size(job.size)}, {human_size(int(rate))}/s")
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download: where from, what it must be, where the bytes go.
+
+    The token is sent only to token_host (the API host), never after a redirect.
+    """
+
+    name: str
+    url: str
+    size: int
+    sink: Sink
+    log: Log
+    cancel: threading.Event | None
+    algorithms: frozenset[str] = frozenset({"sha256"})
+    token: str | None = None
+    token_host: str = ""
+    accept: str = "application/octet-stream"
+    content_type: str = ""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    """Sent, like the token, only to token_host."""
+
+    def headers(self, url: str) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}
+        if urlsplit(url).netloc == self.token_host:
+            headers.update(self.extra_headers)
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+
+@dataclass
+class _State:
+    """Bytes received so far; the sink always holds exactly `written` bytes."""
+
+    algorithms: frozenset[str]
+    written: int = 0
+    hashers: dict[str, Any] = field(default_factory=dict)
+    final_url: str | None = None
+    ranges: bool = False
+
+    def __post_init__(self) -> None:
+        self.hashers = {a: hashlib.new(a) for a in sorted(self.algorithms)}
+
+    def restart(self, sink: Sink) -> None:
+        if self.written:
+            sink.restart()
+        self.written = 0
+        self.hashers = {a: hashlib.new(a) for a in sorted(self.algorithms)}
+
+
+def _body_reader(resp: requests.Response) -> Callable[[memoryview], int]:
+    """readinto() for the response body.
+
+    When nothing decodes the body (no Content-Encoding: what GitHub's storage sends for
+    assets), http.client reads the socket straight into our buffer: urllib3's read() would
+    allocate a fresh bytes per chunk (page faults on every MiB) and copy it once more. Any
+    other response goes through requests' iter_content, which decodes.
+    """
+    fp = getattr(resp.raw, "_fp", None)
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    if isinstance(fp, http.client.HTTPResponse) and encoding in ("", "identity"):
+        return lambda buf: fp.readinto(buf)
+    chunks = resp.iter_content(CHUNK)
+    pending = memoryview(b"")
+
+    def readinto(buf: memoryview) -> int:
+        nonlocal pending
+        while not pending:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return 0
+            pending = memoryview(chunk)
+        n = min(len(buf), len(pending))
+        buf[:n] = pending[:n]
+        pending = pending[n:]
+        return n
+
+    return readinto
