@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from tools.github_standin import StandIn
 from support import (
     CAGE1016_PROJECT,
     EM_AARCH64,
+    ROOT,
     CnbDirs,
+    Phase,
     elf_bytes,
     host_binary,
     tar_gz,
@@ -544,3 +547,75 @@ def test_lone_gzip_file_installs_as_executable(standin: StandIn, cnb: CnbDirs) -
     assert exe.read_bytes() == data
     assert stat.S_IMODE(exe.stat().st_mode) == 0o755
     assert cnb.launch_toml()["processes"][0]["command"] == [str(exe)]
+
+
+def _modules_imported(cnb: CnbDirs, env: dict[str, str]) -> tuple[Phase, set[str]]:
+    """bin/build's own command line with -X importtime: its result and every module it imported."""
+    full = cnb.env(env)
+    full.update({"CNB_LAYERS_DIR": str(cnb.layers), "CNB_BP_PLAN_PATH": str(cnb.bp_plan_path)})
+    p = subprocess.run(
+        [sys.executable, "-E", "-s", "-S", "-X", "importtime", str(ROOT / "src" / "boot.py"),
+         "build", str(cnb.layers), str(cnb.platform), str(cnb.bp_plan_path)],
+        cwd=cnb.app, env=full, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in p.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return Phase(p.returncode, p.stdout, p.stderr), modules
+
+
+def test_pinned_rebuild_imports_neither_the_http_stack_nor_pyelftools(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    probe_release(standin)
+    cnb.project(probe_config())
+    assert cnb.detect_and_build(env_for(standin)).rc == 0
+    cnb.simulate_rebuild()
+    r, modules = _modules_imported(cnb, env_for(standin))
+    assert r.rc == 0 and f"Reusing layer {LAYER}" in r.out, r.all
+    heavy = {m for m in modules if m.split(".")[0] in ("requests", "urllib3", "elftools", "ssl")}
+    assert heavy == set()
+    assert "github_assets.layers" in modules and "github_assets.sources.http" not in modules
+
+    # and the cold build that installs does import them: the probe above can see imports
+    cnb.simulate_rebuild()
+    cnb.project(probe_config(extra="replacements = { amd64 = 'amd64' }\n"))
+    assert cnb.detect(env_for(standin)).rc == 0
+    cnb.bp_plan_from_detect()
+    r, modules = _modules_imported(cnb, env_for(standin))
+    assert "Installing: replacements changed (unset -> {amd64 = amd64})" in r.out
+    assert r.rc == 0, r.all
+    assert {"requests", "elftools", "github_assets.sources.http"} <= modules
+
+
+def test_debug_log_shows_requests_retries_sniffing_and_the_reuse_diff(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    probe_release(standin)
+    cnb.project(probe_config())
+    standin.fail("storage", 503, times=1)
+    debug = env_for(
+        standin, BP_LOG_LEVEL="DEBUG", GITHUB_TOKEN=TOKEN, BP_GITHUB_ASSETS_BACKOFF="0.01"
+    )
+    r = cnb.detect_and_build(debug)
+    assert r.rc == 0, r.all
+    host = standin.api_url.removeprefix("http://")
+    assert f"[debug] GET {host}/repos/{REPO}/releases/tags/v0.4.40" in r.out
+    assert "[debug] HTTP 503: transient (Transient), attempt 1 of 5" in r.out
+    assert "[debug] sniffed raw from the first bytes of grpc_health_probe-linux-amd64" in r.out
+    assert "?" not in "".join(line for line in r.out.splitlines() if "[debug] GET" in line)
+    assert TOKEN not in r.all
+
+    cnb.simulate_rebuild()
+    cnb.project(probe_config(extra="strip_components = 1\n"))
+    r = cnb.detect_and_build(debug)
+    assert r.rc == 0, r.all
+    assert "Installing: strip_components changed (0 -> 1)" in r.out
+    assert (
+        f"[debug] reuse {REPO} grpc_health_probe-{{os}}-{{arch}}: strip_components changed (0 -> 1)"
+        in r.out
+    )
+    quiet = cnb.detect_and_build(env_for(standin))
+    assert "[debug]" not in quiet.out
