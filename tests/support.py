@@ -8,23 +8,23 @@ import os
 import shutil
 import stat
 import struct
-import subprocess
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import toml
-from tools.cnb_lifecycle import Result
+from tools.cnb_dirs import LAYERS_ID as LAYERS_ID  # re-exported for the tests
+from tools.cnb_dirs import CnbDirs as CnbDirs
+from tools.cnb_dirs import Phase as Phase
 
+from github_assets.archive import Limits, Unpacked, stream_unpack
 from github_assets.config import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
-LAYERS_ID = "probe-assets_github-assets"
 
-# Environment passed to the phases: only what a lifecycle would pass, plus PATH.
-_KEEP = ("PATH", "HOME", "LANG", "PYENV_VERSION", "PYENV_ROOT", "TMPDIR")
 
 # The project.toml of cage1016/github-assets-cnb's README (its youtubedr asset is the
 # amd64 one here, so the ELF check passes on this machine); it must work unchanged.
@@ -142,123 +142,6 @@ def zip_bytes(members: dict[str, bytes], *, mode: int = 0o755) -> bytes:
     return buf.getvalue()
 
 
-# One phase's outcome: exit code, stdout, stderr (the lifecycle driver's type).
-Phase = Result
-
-
-class CnbDirs:
-    """An app dir, platform dir and a layers dir shaped like the lifecycle's."""
-
-    def __init__(self, base: Path, *, buildpack_dir: Path = ROOT) -> None:
-        self.base = base
-        self.app = base / "workspace"
-        self.platform = base / "platform"
-        self.layers_root = base / "layers"
-        self.layers = self.layers_root / LAYERS_ID
-        self.buildpack = buildpack_dir
-        for d in (self.app, self.platform / "env", self.layers):
-            d.mkdir(parents=True, exist_ok=True)
-        self.plan_path = base / "plan.toml"
-        self.bp_plan_path = base / "bp-plan.toml"
-
-    def project(self, text: str, name: str = "project.toml") -> None:
-        (self.app / name).write_text(text)
-
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in _KEEP}
-        env.update(
-            {
-                "CNB_BUILDPACK_DIR": str(self.buildpack),
-                "CNB_PLATFORM_DIR": str(self.platform),
-                "CNB_TARGET_OS": "linux",
-                "CNB_TARGET_ARCH": "amd64",
-            }
-        )
-        env.update(extra or {})
-        return env
-
-    def detect(self, extra_env: dict[str, str] | None = None) -> Phase:
-        env = self.env(extra_env)
-        env["CNB_BUILD_PLAN_PATH"] = str(self.plan_path)
-        p = subprocess.run(
-            [str(self.buildpack / "bin" / "detect"), str(self.platform), str(self.plan_path)],
-            cwd=self.app,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return Phase(p.returncode, p.stdout, p.stderr)
-
-    def plan(self) -> dict[str, Any]:
-        return toml.loads(self.plan_path.read_text())
-
-    def bp_plan_from_detect(self, others: list[dict[str, Any]] | None = None) -> None:
-        """Write the buildpack plan the lifecycle would give build: our requires + others'."""
-        entries = [
-            {"name": r["name"], "metadata": r.get("metadata", {})}
-            for r in self.plan().get("requires", [])
-        ]
-        entries += others or []
-        self.bp_plan_path.write_text(toml.dumps({"entries": entries}))
-
-    def build(self, extra_env: dict[str, str] | None = None, timeout: float = 300) -> Phase:
-        env = self.env(extra_env)
-        env.update({"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)})
-        p = subprocess.run(
-            [
-                str(self.buildpack / "bin" / "build"),
-                str(self.layers),
-                str(self.platform),
-                str(self.bp_plan_path),
-            ],
-            cwd=self.app,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        return Phase(p.returncode, p.stdout, p.stderr)
-
-    def detect_and_build(self, extra_env: dict[str, str] | None = None) -> Phase:
-        d = self.detect(extra_env)
-        assert d.rc == 0, d.all
-        self.bp_plan_from_detect()
-        return self.build(extra_env)
-
-    def layer_toml(self, name: str) -> dict[str, Any]:
-        return toml.loads((self.layers / f"{name}.toml").read_text())
-
-    def launch_toml(self) -> dict[str, Any]:
-        return toml.loads((self.layers / "launch.toml").read_text())
-
-    def simulate_rebuild(self) -> None:
-        """What the lifecycle restores for a launch-only layer: the toml, not the directory."""
-        for p in self.layers.iterdir():
-            if p.is_dir():
-                meta = self.layers / f"{p.name}.toml"
-                cache = meta.exists() and toml.loads(meta.read_text())["types"].get("cache")
-                if not cache:
-                    shutil.rmtree(p)
-            elif p.name in ("launch.toml",) or p.name.endswith(".sbom.cdx.json"):
-                p.unlink()
-        for p in self.app.iterdir():
-            if p.is_symlink():
-                p.unlink()
-
-    def files_outside_layers(self) -> list[str]:
-        """Anything left in the layers dir that is neither a layer nor a CNB file."""
-        return sorted(
-            p.name
-            for p in self.layers.iterdir()
-            if not (
-                p.name.endswith(".toml")
-                or p.name.endswith(".sbom.cdx.json")
-                or (self.layers / f"{p.name}.toml").exists()
-            )
-        )
-
-
 def tree(base: Path) -> dict[str, str]:
     """Every path under base (symlinks not followed): its type, mode bits and content digest."""
     out: dict[str, str] = {}
@@ -296,3 +179,23 @@ def write_plan(cnb: CnbDirs) -> None:
         for spec in load_project(cnb.app, {})
     ]
     cnb.bp_plan_path.write_text(toml.dumps({"entries": entries}))
+
+
+def unpack(
+    src: Path, dest: Path, *, strip_components: int, raw_path: str, limits: Limits | None = None
+) -> Unpacked:
+    """Unpack the file src into the empty dir dest through the sink a download feeds."""
+    with tempfile.TemporaryDirectory() as spool, src.open("rb") as file:
+        sink = stream_unpack(
+            dest,
+            strip_components=strip_components,
+            raw_path=raw_path,
+            limits=limits or Limits(),
+            spool=Path(spool) / "asset",
+        )
+        try:
+            while n := file.readinto(sink.buffer()):
+                sink.commit(n)
+            return sink.finish()
+        finally:
+            sink.close()

@@ -52,19 +52,9 @@ def preload() -> None:
     from elftools.elf.segments import InterpSegment  # noqa: F401
 
 
-def is_elf(path: Path) -> bool:
-    """True when the file starts with the ELF magic."""
-    with path.open("rb") as file:
-        return file.read(len(_MAGIC)) == _MAGIC
-
-
-def inspect(path: Path) -> ElfInfo | None:
-    """The ELF facts of path, None when it is not ELF; ElfError when it is truncated or corrupt."""
-    return _read(path, str(path))
-
-
 def check(path: Path, target_arch: str, shown_as: str) -> ElfInfo | None:
-    """inspect(), plus an ElfError naming shown_as when the file is built for another arch."""
+    """The ELF facts of path (None when it is not ELF); ElfError naming shown_as when it is
+    truncated or corrupt, or built for another arch than target_arch."""
     info = _read(path, shown_as)
     if info is None or info.machine == target_arch:
         return info

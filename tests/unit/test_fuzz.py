@@ -25,10 +25,11 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from requests.structures import CaseInsensitiveDict
 
-from github_assets.archive import Limits, unpack
+from github_assets.archive import Limits
 from github_assets.config import KEYS, load_project, parse_entry, parse_project
 from github_assets.errors import ArchiveError, BuildpackError, ConfigError, GitHubError
 from github_assets.sources.http import rate_limit
+from support import unpack
 
 # Hypothesis keeps caches in ./.hypothesis; keep the work tree clean.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "github-assets-hypothesis")

@@ -18,30 +18,9 @@ from .sniff import HEAD_SIZE, Kind, sniff
 if TYPE_CHECKING:
     from .stream import StreamUnpack
 
-__all__ = ["HEAD_SIZE", "Kind", "Limits", "Unpacked", "sniff", "stream_unpack", "unpack"]
+__all__ = ["HEAD_SIZE", "Kind", "Limits", "Unpacked", "sniff", "stream_unpack"]
 
 _DEFAULT_LIMITS = Limits()
-
-
-def unpack(
-    src: Path,
-    dest: Path,
-    *,
-    strip_components: int,
-    raw_path: str,
-    limits: Limits = _DEFAULT_LIMITS,
-) -> Unpacked:
-    """Unpack the asset file src into the existing empty directory dest.
-
-    Archives are extracted with strip_components; a raw or lone compressed file is written to
-    dest/raw_path with mode 0755. Raises ArchiveError for a damaged or hostile archive, in
-    which case dest holds a partial tree that must be thrown away.
-    """
-    from .stream import unpack_file
-
-    return unpack_file(
-        src, dest, strip_components=strip_components, raw_path=raw_path, limits=limits
-    )
 
 
 def stream_unpack(

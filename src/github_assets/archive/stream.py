@@ -31,7 +31,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -477,38 +477,3 @@ def inflate(kind: Kind, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]
                 data, d = d.unused_data, None
     if d is not None and not d.eof:
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")
-
-
-def unpack_file(
-    src: Path,
-    dest: Path,
-    *,
-    strip_components: int,
-    raw_path: str,
-    limits: Limits,
-) -> Unpacked:
-    """Unpack the asset file src into the empty dir dest, through the same code as downloads."""
-    with src.open("rb") as file:
-        kind = sniff(file.read(HEAD_SIZE))
-        file.seek(0)
-        if kind is Kind.ZIP:
-            staging = Staging(dest, strip_components=strip_components, limits=limits)
-            try:
-                unpack_zip(file, staging)
-            except DAMAGED as err:
-                raise damaged("zip", err) from err
-            return staging.finish("zip")
-        sink = StreamUnpack(
-            dest, strip_components=strip_components, raw_path=raw_path, limits=limits
-        )
-        try:
-            feed(sink, file.readinto)
-            return sink.finish()
-        finally:
-            sink.close()
-
-
-def feed(sink: StreamUnpack, readinto: Callable[[memoryview], int | None]) -> None:
-    """Fill sink from readinto until it returns 0."""
-    while n := readinto(sink.buffer()):
-        sink.commit(n)
