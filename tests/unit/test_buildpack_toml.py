@@ -1,0 +1,45 @@
+"""buildpack.toml declares every knob the code reads, with the code's own defaults."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import toml
+
+from github_assets.services import DEFAULT_API
+from github_assets.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def configurations() -> dict[str, dict[str, object]]:
+    data = toml.loads((ROOT / "buildpack.toml").read_text())
+    return {c["name"]: c for c in data["metadata"]["configurations"]}
+
+
+def test_every_variable_the_code_reads_is_declared_and_nothing_else() -> None:
+    read = set()
+    for path in (ROOT / "src").rglob("*.py"):
+        read |= set(re.findall(r'"((?:BP|GITHUB)_[A-Z_]+)"', path.read_text()))
+    declared = configurations()
+    assert set(declared) == read
+    for name, conf in declared.items():
+        assert conf["description"] and conf["build"] is True, name
+        assert name in (ROOT / "README.md").read_text(), f"{name} is not in the README"
+
+
+def test_declared_defaults_are_the_code_defaults() -> None:
+    s = Settings()
+    conf = configurations()
+    assert {name: conf[name]["default"] for name in conf} == {
+        "GITHUB_TOKEN": "",
+        "GITHUB_API_URL": DEFAULT_API,
+        "GITHUB_ASSETS_PATH": "project.toml",
+        "BP_LOG_LEVEL": "INFO",
+        "BP_GITHUB_ASSETS_PARALLEL": str(s.parallel),
+        "BP_GITHUB_ASSETS_TIMEOUT": f"{s.retry.timeout:g}",
+        "BP_GITHUB_ASSETS_BACKOFF": f"{s.retry.backoff:g}",
+        "BP_GITHUB_ASSETS_MAX_BYTES": str(s.limits.max_bytes),
+        "BP_GITHUB_ASSETS_MAX_ENTRIES": str(s.limits.max_entries),
+    }
