@@ -24,6 +24,7 @@ lint:
 	ruff format --check src tests tools scripts examples
 	mypy
 	vermin -q --no-tips --eval-annotations -t=3.10- --violations src/github_assets
+	actionlint
 
 unit: vendor
 	$(PYTHON) -m pytest -q tests/unit
