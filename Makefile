@@ -24,6 +24,7 @@ lint:
 	ruff format --check src tests tools scripts examples
 	mypy
 	vermin -q --no-tips --eval-annotations -t=3.10- --violations src/github_assets
+	actionlint
 
 unit: vendor
 	$(PYTHON) -m pytest -q tests/unit
@@ -36,6 +37,11 @@ e2e: vendor tools
 
 package: vendor
 	./scripts/package.sh
+
+# Push the buildpack as an image index for linux/amd64 and linux/arm64 (pack, no Docker engine).
+.PHONY: publish
+publish:
+	./scripts/publish.sh "$(IMAGE)"
 
 demo: dev vendor tools
 	$(PYTHON) scripts/demo.py

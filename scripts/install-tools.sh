@@ -7,13 +7,18 @@
 #   grpc_health_probe (+ -linux-arm64 copy)
 #                                   github.com/grpc-ecosystem/grpc-health-probe
 #   pack (optional)                 github.com/buildpacks/pack
+#   crane (test_publish: a registry on loopback and what is in it)
+#                                   github.com/google/go-containerregistry
+#   actionlint (make lint: .github/workflows)
+#                                   github.com/rhysd/actionlint
 #   system user `cnb` (root only: detector/builder refuse to run as root;
 #   name overridable with CNB_USER)
 #
 # Idempotent and non-interactive: a tool whose <name>.version file and binary
 # check out is reused ("cached"). INSTALL_TOOLS_FORCE=1 rebuilds everything.
-# Candidate versions can be overridden with LIFECYCLE_VERSIONS, PROBE_VERSIONS
-# and PACK_VERSIONS (space separated, tried in order, without the leading v).
+# Candidate versions can be overridden with LIFECYCLE_VERSIONS, PROBE_VERSIONS,
+# PACK_VERSIONS, CRANE_VERSIONS and ACTIONLINT_VERSIONS (space separated, tried
+# in order, without the leading v).
 # Notes, versions and known failures: scripts/README-tools.md.
 #
 # Why not `go install mod/cmd@vX`: here the proxy answers 403 to @v/list, and
@@ -38,12 +43,16 @@ LOGS="$CACHE/logs"
 LIFECYCLE_VERSIONS="${LIFECYCLE_VERSIONS:-0.21.17 0.21.14 0.21.13 0.21.11}"
 PROBE_VERSIONS="${PROBE_VERSIONS:-0.4.53 0.4.40}"
 PACK_VERSIONS="${PACK_VERSIONS:-0.40.9}"
+CRANE_VERSIONS="${CRANE_VERSIONS:-0.22.1}"
+ACTIONLINT_VERSIONS="${ACTIONLINT_VERSIONS:-1.7.12}"
 FORCE="${INSTALL_TOOLS_FORCE:-0}"
 CNB_USER="${CNB_USER:-cnb}" # the unprivileged user the lifecycle runs as
 
 LIFECYCLE_MOD=github.com/buildpacks/lifecycle
 PROBE_MOD=github.com/grpc-ecosystem/grpc-health-probe
 PACK_MOD=github.com/buildpacks/pack
+CRANE_MOD=github.com/google/go-containerregistry
+ACTIONLINT_MOD=github.com/rhysd/actionlint
 PHASES="detector analyzer restorer builder exporter creator"
 
 say() { printf '%s\n' "$*"; }
@@ -330,10 +339,79 @@ ensure_cnb_user() {
     fi
 }
 
+# --- 5. crane and actionlint ------------------------------------------------
+# Plain single-binary tools, required: tests/e2e/test_publish.py serves a
+# registry with crane and reads what `make publish` pushed; `make lint` runs
+# actionlint on .github/workflows (its PyPI wrapper downloads a release binary
+# from GitHub, which is unreachable here).
+# Version stamps as in the projects' .goreleaser files ({{.Version}}: no "v").
+crane_ldflags() {
+    printf '%s' "-s -w -X '$CRANE_MOD/cmd/crane/cmd.Version=$1' -X '$CRANE_MOD/pkg/v1/remote/transport.Version=$1'"
+}
+actionlint_ldflags() {
+    printf '%s' "-s -w -X '$ACTIONLINT_MOD.version=$1' -X '$ACTIONLINT_MOD.installedFrom=built from the Go module proxy by scripts/install-tools.sh'"
+}
+
+# go_tool_version BINARY: the version the tool prints (bare, as in NAME.version)
+go_tool_version() {
+    case "${1##*/}" in
+    crane) "$1" version 2>/dev/null ;;
+    actionlint) "$1" -version 2>/dev/null | head -n1 ;;
+    esac
+}
+
+go_tool_cached() {
+    [ "$FORCE" = 1 ] && return 1
+    local name="$1" v
+    v="$(cat "$BIN/$name.version" 2>/dev/null || true)"
+    [ -n "$v" ] && in_list "$v" "$2" || return 1
+    [ -x "$BIN/$name" ] && [ "$(go_tool_version "$BIN/$name")" = "$v" ] || return 1
+    printf '%s' "$v"
+}
+
+# build_go_tool NAME MOD VERSION PKG: go build MOD@vVERSION's PKG into bin/NAME
+build_go_tool() {
+    local name="$1" mod="$2" v="$3" pkg="$4" log="$LOGS/$1-$3.log" dir st="$STAGE/$1-$3"
+    : >"$log"
+    dir="$(mod_download "$mod" "$v" "$log")" || return 1
+    rm -rf "$st" && mkdir -p "$st"
+    (cd "$dir" && "$GO" build -trimpath -ldflags "$("${name}_ldflags" "$v")" -o "$st/$name" "$pkg") >>"$log" 2>&1 || return 1
+    [ "$(go_tool_version "$st/$name")" = "$v" ] || {
+        echo "$name built but does not print version $v" >>"$log"
+        return 1
+    }
+    mv -f "$st/$name" "$BIN/$name" || return 1
+    rm -rf "$st"
+    printf '%s\n' "$v" >"$BIN/$name.version"
+}
+
+# install_go_tool NAME MOD PKG "VERSIONS"
+install_go_tool() {
+    local name="$1" mod="$2" pkg="$3" versions="$4" v t0 r reasons=""
+    if v="$(go_tool_cached "$name" "$versions")"; then
+        say "cached    $name $v  $BIN/$name"
+        return 0
+    fi
+    for v in $versions; do
+        say "building  $name $v ..."
+        t0="$(now)"
+        if build_go_tool "$name" "$mod" "$v" "$pkg"; then
+            say "installed $name $v  $BIN/$name  [$(($(now) - t0))s]"
+            return 0
+        fi
+        r="$(one_line_reason "$LOGS/$name-$v.log")"
+        say "skipped   $name $v: $r"
+        reasons="$reasons; $v: $r"
+    done
+    die "$name: none of [$versions] builds from the module proxy${reasons} (logs in $LOGS)"
+}
+
 T0="$(now)"
 install_lifecycle
 install_probe
 install_pack
+install_go_tool crane "$CRANE_MOD" ./cmd/crane "$CRANE_VERSIONS"
+install_go_tool actionlint "$ACTIONLINT_MOD" ./cmd/actionlint "$ACTIONLINT_VERSIONS"
 ensure_cnb_user
 say "done in $(($(now) - T0))s; cache $CACHE"
 say "export PATH=$BIN:\$PATH"

@@ -17,10 +17,14 @@ if [ -z "$pack_bin" ]; then
 fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-tar -xzf "$tgz" -C "$stage"
-printf '[buildpack]\nuri = "%s"\n\n[platform]\nos = "linux"\n' "$stage" > "$stage.package.toml"
-cnb="${tgz%.tgz}.cnb"
+mkdir "$stage/bp" "$stage/cfg"
+tar -xzf "$tgz" -C "$stage/bp"
+printf '[buildpack]\nuri = "%s"\n\n[platform]\nos = "linux"\n' "$stage/bp" > "$stage/cfg/package.toml"
+cnb="$(cd "$(dirname "$tgz")" && pwd)/$(basename "${tgz%.tgz}.cnb")"
 rm -f "$cnb"
-"$pack_bin" buildpack package "$cnb" --config "$stage.package.toml" --format file >/dev/null
-rm -f "$stage.package.toml"
+# One arch-neutral .cnb (the code is pure Python; pack reads only the OS of a
+# .cnb). pack takes [[targets]] from ./buildpack.toml of its working dir, and
+# with two arches there it would write one -linux-<arch>.cnb per target, so it
+# runs in a dir without one. The per-arch image index is `make publish`.
+(cd "$stage/cfg" && "$pack_bin" buildpack package "$cnb" --config package.toml --format file >/dev/null)
 echo "$cnb"
