@@ -7,7 +7,6 @@ import io
 import os
 import shutil
 import stat
-import struct
 import tarfile
 import tempfile
 import zipfile
@@ -18,6 +17,9 @@ import toml
 from tools.cnb_dirs import LAYERS_ID as LAYERS_ID  # re-exported for the tests
 from tools.cnb_dirs import CnbDirs as CnbDirs
 from tools.cnb_dirs import Phase as Phase
+from tools.elf import EM_AARCH64 as EM_AARCH64
+from tools.elf import EM_X86_64 as EM_X86_64
+from tools.elf import elf_bytes as elf_bytes
 
 from github_assets.archive import Limits, Unpacked, stream_unpack
 from github_assets.config import load_project
@@ -75,43 +77,6 @@ class FileSink:
     def restart(self) -> None:
         self._file.seek(0)
         self._file.truncate()
-
-
-EM_X86_64 = 62
-EM_AARCH64 = 183
-
-
-def elf_bytes(machine: int = EM_X86_64, *, interp: str | None = None, size: int = 4096) -> bytes:
-    """A minimal but well-formed ELF64 executable header with optional PT_INTERP."""
-    phnum = 1 if interp else 0
-    ehdr = struct.pack(
-        "<4sBBBBB7xHHIQQQIHHHHHH",
-        b"\x7fELF",
-        2,  # ELFCLASS64
-        1,  # little endian
-        1,  # version
-        0,
-        0,
-        2,  # ET_EXEC
-        machine,
-        1,
-        0x400000,
-        64 if phnum else 0,  # phoff
-        0,  # shoff
-        0,
-        64,
-        56,
-        phnum,
-        64,
-        0,
-        0,
-    )
-    body = ehdr
-    if interp:
-        data = interp.encode() + b"\0"
-        off = 64 + 56
-        body += struct.pack("<IIQQQQQQ", 3, 4, off, 0, 0, len(data), len(data), 1) + data
-    return body + b"\0" * max(0, size - len(body))
 
 
 def host_binary() -> bytes:
