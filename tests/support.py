@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import stat
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import toml
+from tools.archives import Member, tar_bytes
+from tools.archives import zip_bytes as archive_zip
 from tools.cnb_dirs import LAYERS_ID as LAYERS_ID  # re-exported for the tests
 from tools.cnb_dirs import CnbDirs as CnbDirs
 from tools.cnb_dirs import Phase as Phase
@@ -85,26 +84,20 @@ def host_binary() -> bytes:
 
 
 def tar_gz(members: dict[str, bytes], *, mode: int = 0o755, compression: str = "gz") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=f"w:{compression}" if compression else "w") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = mode
-            info.mtime = 1_700_000_000
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """A tar (gz/xz/bz2 or plain with "") whose members all have ``mode``."""
+    return tar_bytes(
+        [Member(name, data, mode) for name, data in members.items()],
+        compression=compression,
+        fmt="pax",
+    )
 
 
 def zip_bytes(members: dict[str, bytes], *, mode: int = 0o755) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.create_system = 3
-            info.external_attr = (0o100000 | mode) << 16
-            zf.writestr(info, data)
-    return buf.getvalue()
+    """A zip made on Unix whose members all have ``mode``."""
+    return archive_zip(
+        [Member(name, data, mode) for name, data in members.items()],
+        date_time=(2024, 1, 1, 0, 0, 0),
+    )
 
 
 def tree(base: Path) -> dict[str, str]:
