@@ -7,15 +7,25 @@ so hashes of generated assets are stable from run to run.
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import lzma
+import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["MTIME", "Member", "directory", "executable", "regular", "tar_bytes", "zip_bytes"]
+__all__ = [
+    "MTIME",
+    "Member",
+    "directory",
+    "executable",
+    "gzip_bytes",
+    "regular",
+    "tar_bytes",
+    "zip_bytes",
+]
 
 MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z
 _ZIP_DATE = (2023, 11, 14, 22, 13, 20)
@@ -70,7 +80,7 @@ def tar_bytes(
                 tf.addfile(info, io.BytesIO(m.data))
     data = raw.getvalue()
     if compression == "gz":
-        return gzip.compress(data, compresslevel=9, mtime=0)
+        return gzip_bytes(data)
     if compression == "xz":
         return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64)
     if compression == "bz2":
@@ -78,6 +88,17 @@ def tar_bytes(
     if compression == "":
         return data
     raise ValueError(f"unknown compression {compression!r}")
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """gzip with a fixed header (no name, mtime 0, OS Unix), the same on every Python.
+
+    gzip.compress's header changed between Python versions; this one does not.
+    """
+    co = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = co.compress(data) + co.flush()
+    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x02\x03"
+    return header + body + struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
 
 
 def zip_bytes(members: Iterable[Member], *, date_time: tuple[int, ...] = _ZIP_DATE) -> bytes:
