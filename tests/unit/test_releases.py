@@ -722,3 +722,17 @@ def test_archive_members_and_modes_are_the_real_ones(key: str, asset: str) -> No
 def test_every_archive_format_is_covered_by_a_layout_check() -> None:
     archived = {c.key for c in CATALOGUE.values() if c.format != "raw"}
     assert archived == {k for k, _ in LAYOUTS}
+
+
+def test_releases_md_table_matches_the_catalogue() -> None:
+    from pathlib import Path
+
+    doc = (Path(releases.__file__).parent / "releases.md").read_text()
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in doc.splitlines()}
+    for copy in CATALOGUE.values():
+        row = rows.get(copy.key)
+        assert row, f"tools/releases.md has no row for {copy.key}"
+        assert f"`{copy.tag}`" in row
+        for entry in copy.entries:
+            for want in entry.expected.values():
+                assert want.asset is None or f"`{want.asset}`" in row, (copy.key, want.asset)
