@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import stat
-import struct
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import toml
+from tools.archives import Member, tar_bytes
+from tools.archives import zip_bytes as archive_zip
 from tools.cnb_dirs import LAYERS_ID as LAYERS_ID  # re-exported for the tests
 from tools.cnb_dirs import CnbDirs as CnbDirs
 from tools.cnb_dirs import Phase as Phase
+from tools.elf import EM_AARCH64 as EM_AARCH64
+from tools.elf import EM_X86_64 as EM_X86_64
+from tools.elf import elf_bytes as elf_bytes
 
 from github_assets.archive import Limits, Unpacked, stream_unpack
 from github_assets.config import load_project
@@ -77,69 +78,26 @@ class FileSink:
         self._file.truncate()
 
 
-EM_X86_64 = 62
-EM_AARCH64 = 183
-
-
-def elf_bytes(machine: int = EM_X86_64, *, interp: str | None = None, size: int = 4096) -> bytes:
-    """A minimal but well-formed ELF64 executable header with optional PT_INTERP."""
-    phnum = 1 if interp else 0
-    ehdr = struct.pack(
-        "<4sBBBBB7xHHIQQQIHHHHHH",
-        b"\x7fELF",
-        2,  # ELFCLASS64
-        1,  # little endian
-        1,  # version
-        0,
-        0,
-        2,  # ET_EXEC
-        machine,
-        1,
-        0x400000,
-        64 if phnum else 0,  # phoff
-        0,  # shoff
-        0,
-        64,
-        56,
-        phnum,
-        64,
-        0,
-        0,
-    )
-    body = ehdr
-    if interp:
-        data = interp.encode() + b"\0"
-        off = 64 + 56
-        body += struct.pack("<IIQQQQQQ", 3, 4, off, 0, 0, len(data), len(data), 1) + data
-    return body + b"\0" * max(0, size - len(body))
-
-
 def host_binary() -> bytes:
     """A real dynamic x86-64 executable of this machine (runs here)."""
     return Path(shutil.which("true") or "/bin/true").read_bytes()
 
 
 def tar_gz(members: dict[str, bytes], *, mode: int = 0o755, compression: str = "gz") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=f"w:{compression}" if compression else "w") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = mode
-            info.mtime = 1_700_000_000
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """A tar (gz/xz/bz2 or plain with "") whose members all have ``mode``."""
+    return tar_bytes(
+        [Member(name, data, mode) for name, data in members.items()],
+        compression=compression,
+        fmt="pax",
+    )
 
 
 def zip_bytes(members: dict[str, bytes], *, mode: int = 0o755) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.create_system = 3
-            info.external_attr = (0o100000 | mode) << 16
-            zf.writestr(info, data)
-    return buf.getvalue()
+    """A zip made on Unix whose members all have ``mode``."""
+    return archive_zip(
+        [Member(name, data, mode) for name, data in members.items()],
+        date_time=(2024, 1, 1, 0, 0, 0),
+    )
 
 
 def tree(base: Path) -> dict[str, str]:
