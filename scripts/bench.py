@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "src")]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from tools.cnb_dirs import CnbDirs  # noqa: E402
+from tools.elf import elf_bytes  # noqa: E402
 from tools.github_standin import StandIn  # noqa: E402
-
-from support import elf_bytes  # noqa: E402
 
 MiB = 1024 * 1024
 CACHE = Path(
