@@ -30,6 +30,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PROCESS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _RESERVED_LAYERS = frozenset({"build", "launch", "store"})
+NAME_MAX = 255
+"""Bytes in one path component on Linux filesystems (ext4, xfs, overlayfs, btrfs)."""
 
 
 class AssetSpec(NamedTuple):
@@ -143,11 +145,35 @@ def _relative_path(value: object, key: str, where: str) -> str:
             hint="remove the '..' parts",
         )
     normal = posixpath.normpath(value.replace("\\", "/"))
+    _check_components(normal, key, where)
     if normal == ".":
         if key == "destination":
             return "."
         raise ConfigError(f"{where}: '{key}' must name a file, got '.'")
     return normal + ("/" if value.endswith("/") and key == "destination" else "")
+
+
+def _check_components(path: str, key: str, where: str) -> None:
+    """Refuse what no filesystem takes: NUL bytes, components longer than NAME_MAX bytes."""
+    if "\0" in path:
+        raise ConfigError(f"{where}: '{key}' contains a NUL character")
+    for part in path.split("/"):
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > NAME_MAX:
+            raise ConfigError(
+                f"{where}: '{key}' has a path component of {size} bytes ({part[:40]}...)",
+                hint=f"filesystems take at most {NAME_MAX} bytes per component; shorten it",
+            )
+
+
+def _layer_name_ok(name: str, key: str, where: str) -> None:
+    """A layer name may not clash with the files the buildpack writes beside layers."""
+    if name in _RESERVED_LAYERS or name.endswith(".toml") or ".sbom." in name:
+        raise ConfigError(
+            f"{where}: layer name {name!r} clashes with the buildpack's own files "
+            "(launch, build, store, *.toml, *.sbom.*)",
+            hint="choose another name with 'layer'" if key == "layer" else "set 'layer' to a name",
+        )
 
 
 def _string(value: object, key: str, where: str) -> str:
@@ -243,11 +269,11 @@ def _bool(value: object, key: str, where: str) -> bool:
 
 def _layer(value: object, key: str, where: str) -> str:
     layer = _string(value, key, where)
-    if not _LAYER.match(layer) or layer in _RESERVED_LAYERS:
+    if not _LAYER.match(layer):
         raise ConfigError(
-            f"{where}: 'layer' must be a plain name (letters, digits, '.', '_', '-'),"
-            f" not build/launch/store, got {layer!r}"
+            f"{where}: 'layer' must be a plain name (letters, digits, '.', '_', '-'), got {layer!r}"
         )
+    _layer_name_ok(layer, key, where)
     return layer
 
 
@@ -338,6 +364,9 @@ def parse_entry(table: object, where: str) -> AssetSpec:
         raise ConfigError(
             f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
         )
+    if not spec.layer:
+        _layer_name_ok(spec.layer_name, "repo", where)
+    _check_components(spec.name, "asset", where)  # a raw asset is installed under this name
     return spec
 
 

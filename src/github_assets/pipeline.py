@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from .archive import Limits
 from .config import AssetSpec
-from .errors import BuildpackError, DownloadError, InstallError, about
+from .errors import BuildpackError, DownloadError, InstallError, about, os_error
 from .layers import Installed
 from .log import Log, human_size
 from .platform import Target
@@ -41,12 +41,14 @@ class Staged(NamedTuple):
 
 
 @contextmanager
-def naming(spec: AssetSpec) -> Iterator[None]:
-    """Errors raised inside name the asset's entry first."""
+def naming(spec: AssetSpec, doing: str = "install the asset") -> Iterator[None]:
+    """Errors raised inside name the asset's entry first; OS errors become one such line."""
     try:
         yield
     except BuildpackError as e:
         raise about(e, spec.where) from e.__cause__
+    except OSError as e:
+        raise about(os_error(e, doing), spec.where) from e
 
 
 def resolve(
@@ -88,6 +90,11 @@ def install_path(spec: AssetSpec, archive: bool) -> str:
 def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
     """The executable `process` and `link` use: the one named like the asset, else the only one."""
     if not executables:
+        if spec.process or spec.link:
+            raise InstallError(
+                "the asset installs no executable, so 'process'/'link' have nothing to run",
+                hint="check 'asset' and 'files', or drop process/link",
+            )
         return ""
     for e in executables:
         if Path(e).name == spec.name:
@@ -123,7 +130,7 @@ def install(
     while the bytes arrive, inside work; nothing is usable before size and checksums
     are verified, and on failure the caller throws work away.
     """
-    with naming(spec):
+    with naming(spec, f"install {asset.name}"):
         return _install(spec, asset, source, work, target, limits, log, cancel, shown_root, clock)
 
 

@@ -136,8 +136,9 @@ class Staging:
                 self._count(name, len(chunk))
                 out.write(chunk)
             out.flush()
-            # No setuid, setgid or sticky bit ever reaches the layer.
-            os.fchmod(out.fileno(), mode & 0o777)
+            # No setuid, setgid or sticky bit ever reaches the layer; the owner can always read
+            # (the ELF check does, and so may the image's user: a 000 member is of no use).
+            os.fchmod(out.fileno(), (mode & 0o777) | 0o400)
             _set_mtime(out.fileno(), mtime)
         self._files.add("/".join(parts))
 

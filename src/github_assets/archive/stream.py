@@ -67,6 +67,16 @@ def damaged(kind: str, err: BaseException) -> ArchiveError:
     return error
 
 
+def failure(kind: str, err: BaseException) -> BaseException:
+    """What a reader's exception means: the OS failing us (kept as is), or a damaged archive.
+
+    gzip's and bz2's complaints about their input are OSErrors too, but without an errno.
+    """
+    if isinstance(err, OSError) and err.errno is not None:
+        return err
+    return damaged(kind, err)
+
+
 # What the stdlib readers raise on damaged input (gzip and bz2 errors are OSErrors; tarfile
 # lets ValueError and IndexError out of corrupt sparse headers, zipfile UnicodeDecodeError
 # out of names flagged UTF-8 that are not).
@@ -195,7 +205,7 @@ class StreamUnpack:
                 with self._spool.open("rb") as file:
                     unpack_zip(file, self._staging)
             except DAMAGED as err:
-                raise damaged("zip", err) from err
+                raise failure("zip", err) from err
             finally:
                 self._spool.unlink(missing_ok=True)
         if self._raw is not None:
@@ -294,7 +304,7 @@ class _Pipe:
         except BuildpackError as err:
             self._error = err
         except DAMAGED as err:
-            self._error = damaged(self._label, err)
+            self._error = failure(self._label, err)
         except BaseException as err:  # a bug of ours: finish() raises it with its traceback
             self._error = err
         finally:
