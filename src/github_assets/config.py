@@ -359,29 +359,9 @@ def parse_entry(table: object, where: str) -> AssetSpec:
 
 
 def _load_toml(path: StrPath, shown: str) -> dict[str, Any]:
-    import toml
+    from . import tomlfile
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"failed to read {shown}: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"failed to read {shown}: not UTF-8 text ({e.reason})") from e
-    try:
-        data: dict[str, Any] = toml.loads(text)
-    except toml.TomlDecodeError as e:
-        raise ConfigError(
-            f"failed to parse {shown}: {e.msg} (line {e.lineno}, column {e.colno})",
-            hint="fix the TOML syntax",
-        ) from e
-    except (IndexError, ValueError, RecursionError) as e:
-        # toml 0.10 lets these out of some malformed documents ('.=', '{a=}', deep nesting).
-        raise ConfigError(
-            f"failed to parse {shown}: malformed TOML ({type(e).__name__})",
-            hint="fix the TOML syntax",
-        ) from e
-    return data
+    return tomlfile.load(str(path), shown)
 
 
 def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, bool]:

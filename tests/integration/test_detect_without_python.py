@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from tools.github_standin import StandIn
 
 from support import CnbDirs, host_binary
-
-
-@pytest.fixture
-def no_python_path(tmp_path: Path) -> str:
-    """A PATH with the coreutils the shims use and no python at all."""
-    d = tmp_path / "nopython"
-    d.mkdir()
-    for tool in ("sh", "dirname", "grep", "sed", "cat", "cp", "mkdir"):
-        found = shutil.which(tool, path="/usr/bin:/bin")
-        assert found, tool
-        (d / tool).symlink_to(found)
-    return str(d)
 
 
 def test_no_assets_gives_the_same_plan_as_python(cnb: CnbDirs, no_python_path: str) -> None:
