@@ -24,11 +24,16 @@ else:  # pragma: no cover - exercised by the Python 3.10 runs of the integration
 
 # tomllib's message ends with where: "(at line 3, column 9)" or "(at end of document)".
 _WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+_BOM = "\ufeff"
 FIX = "fix the TOML syntax"
 
 
 def loads(text: str, shown: str) -> dict[str, Any]:
     """Parse a TOML document; every failure is a ConfigError naming `shown`, line and column."""
+    if text.startswith(_BOM):
+        # TOML allows no byte-order mark, but Windows editors write one and pack's parser
+        # (BurntSushi/toml >= 1.3) skips it, so a project.toml pack accepts is accepted here.
+        text = text[1:]
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -1,7 +1,8 @@
 """The config file itself, through bin/detect (and bin/build) as subprocesses.
 
 - TOML 1.0 as pack reads it, under tomllib (python3 >= 3.11) and the vendored tomli (3.10),
-  including what toml 0.10 refused or misread.
+  including what toml 0.10 refused or misread;
+- a UTF-8 byte-order mark, which pack's parser skips.
 """
 
 from __future__ import annotations
@@ -108,3 +109,23 @@ def test_integer_too_long_to_convert_is_one_line(cnb: CnbDirs, parser: dict[str,
     assert len(r.err.splitlines()) == 1
     assert r.err.startswith("error: failed to parse project.toml: Exceeds the limit (4300")
     assert "Traceback" not in r.err
+
+
+BOM = "\ufeff"
+
+
+def test_utf8_byte_order_mark_is_skipped(cnb: CnbDirs, parser: dict[str, str]) -> None:
+    """pack's parser (BurntSushi/toml >= 1.3) skips it, so Notepad's project.toml works."""
+    cnb.project(BOM + ASSET)
+    r = cnb.detect(parser)
+    assert r.rc == 0, r.all
+    assert required_repos(cnb) == ["a/b"]
+
+
+def test_byte_order_mark_then_syntax_error_counts_columns_without_it(
+    cnb: CnbDirs, parser: dict[str, str]
+) -> None:
+    cnb.project(BOM + "x = \n")
+    r = cnb.detect(parser)
+    assert r.rc == 1
+    assert "Invalid value (line 1, column 5)" in r.err
