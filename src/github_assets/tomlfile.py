@@ -11,6 +11,7 @@ Detect imports this module, so it stays on cheap stdlib modules (see config.py).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import Any
@@ -70,3 +71,15 @@ def load(path: str, shown: str) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ConfigError(f"failed to read {shown}: not UTF-8 text ({e.reason})") from e
     return loads(text, shown)
+
+
+def locate(base_dir: str | os.PathLike[str], relative: str) -> tuple[str | None, bool]:
+    """Where the file `relative` (already checked: relative, no '..') is, and whether that is
+    inside base_dir once every symlink is followed: (real path or None when it is not a
+    regular file, inside). A symlink may point anywhere inside base_dir, never out of it."""
+    path = os.path.join(base_dir, relative)
+    if not os.path.isfile(path):
+        return None, True
+    real = os.path.realpath(path)
+    root = os.path.realpath(base_dir)
+    return real, os.path.commonpath([root, real]) == root

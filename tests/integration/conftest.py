@@ -35,7 +35,7 @@ def no_python_path(tmp_path: Path) -> str:
     """A PATH with the coreutils the shims use and no python at all."""
     d = tmp_path / "nopython"
     d.mkdir()
-    for tool in ("sh", "dirname", "grep", "sed", "cat", "cp", "mkdir"):
+    for tool in ("sh", "dirname", "grep", "sed", "cat", "cp", "mkdir", "realpath", "readlink"):
         found = shutil.which(tool, path="/usr/bin:/bin")
         assert found, tool
         (d / tool).symlink_to(found)
