@@ -140,6 +140,13 @@ def test_byte_order_mark_then_syntax_error_counts_columns_without_it(
     assert "Invalid value (line 1, column 5)" in r.err
 
 
+def test_byte_order_mark_without_python(cnb: CnbDirs, no_python_path: str) -> None:
+    cnb.project(BOM + ASSET)
+    r = cnb.detect({"PATH": no_python_path})
+    assert r.rc == 0, r.all
+    assert {"name": "cpython", "metadata": {"build": True}} in cnb.plan()["requires"]
+
+
 # GITHUB_ASSETS_PATH and symlinks: the same exact line from the Python and the sh path.
 SET_PATH = (
     "set GITHUB_ASSETS_PATH to the config file's path relative to the app dir (e.g. ci/assets.toml)"
