@@ -172,3 +172,15 @@ def test_a_mention_outside_a_key_over_requires_cpython(
     b = cnb.build()
     assert b.rc == 0, b.all
     assert cnb.files_outside_layers() == []
+
+
+def test_a_config_name_starting_with_a_dash_is_read_not_taken_for_an_option(
+    cnb: CnbDirs, no_python_path: str
+) -> None:
+    cnb.project("[[metadata.githubassets]]\n" + ENTRY, "-assets.toml")
+    r = cnb.detect({"PATH": no_python_path, "GITHUB_ASSETS_PATH": "-assets.toml"})
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"][0] == {
+        "name": "github-assets",
+        "metadata": {"config_file": "-assets.toml"},
+    }
