@@ -370,61 +370,72 @@ def parse_entry(table: object, where: str) -> AssetSpec:
     return spec
 
 
-def _load_toml(path: StrPath, shown: str) -> dict[str, Any]:
-    import toml
+def _load_toml(path: str, shown: str) -> dict[str, Any]:
+    from . import tomlfile
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"failed to read {shown}: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"failed to read {shown}: not UTF-8 text ({e.reason})") from e
-    try:
-        data: dict[str, Any] = toml.loads(text)
-    except toml.TomlDecodeError as e:
-        raise ConfigError(
-            f"failed to parse {shown}: {e.msg} (line {e.lineno}, column {e.colno})",
-            hint="fix the TOML syntax",
-        ) from e
-    except (IndexError, ValueError, RecursionError) as e:
-        # toml 0.10 lets these out of some malformed documents ('.=', '{a=}', deep nesting).
-        raise ConfigError(
-            f"failed to parse {shown}: malformed TOML ({type(e).__name__})",
-            hint="fix the TOML syntax",
-        ) from e
-    return data
+    return tomlfile.load(path, shown)
+
+
+ENV_PATH = "GITHUB_ASSETS_PATH"
+_SET_PATH = (
+    f"set {ENV_PATH} to the config file's path relative to the app dir (e.g. ci/assets.toml)"
+)
 
 
 def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, bool]:
-    """The config file, how to show it, and whether it was named explicitly."""
-    override = env.get("GITHUB_ASSETS_PATH", "").strip()
-    if override:
-        return os.path.join(app_dir, override), override, True
-    return os.path.join(app_dir, "project.toml"), "project.toml", False
+    """The config file, how to show it, and whether it was named explicitly.
+
+    GITHUB_ASSETS_PATH must be relative and stay inside the app dir; bin/detect's sh path
+    applies the same rules with the same messages.
+    """
+    override = env.get(ENV_PATH, "")
+    if not override:
+        return os.path.join(app_dir, "project.toml"), "project.toml", False
+    named = f"{ENV_PATH} is '{override}'"
+    if override.startswith("/"):
+        raise ConfigError(f"{named}, an absolute path", hint=_SET_PATH)
+    if ".." in override.split("/"):
+        raise ConfigError(f"{named}, which leaves the app dir ('..')", hint=_SET_PATH)
+    return os.path.join(app_dir, override), override, True
 
 
 def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
     """The assets configured for the app; [] when there is no config file or no table."""
-    path, shown, explicit = config_path(app_dir, env)
-    if not os.path.isfile(path):
+    from . import tomlfile
+
+    _, shown, explicit = config_path(app_dir, env)
+    real, inside = tomlfile.locate(app_dir, shown)
+    subject = f"{ENV_PATH} is '{shown}'," if explicit else f"{shown} is"
+    if real is None:
         if explicit:
             raise ConfigError(
-                f"GITHUB_ASSETS_PATH names {shown}, which is not a file in the app dir",
-                hint="set it to a path relative to the app (e.g. project.toml)",
+                f"{subject} which is not a file in the app dir",
+                hint=f"{_SET_PATH}, or unset it to read project.toml",
             )
         return []
-    return parse_project(_load_toml(path, shown), shown)
+    if not inside:
+        raise ConfigError(
+            f"{subject} a symlink that leads outside the app dir",
+            hint="put the file itself in the app dir (nothing outside it is read)",
+        )
+    return parse_project(_load_toml(real, shown), shown)
 
 
 def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
     """Assets of a config file named by a plan entry (bin/detect's no-python path)."""
+    from . import tomlfile
+
     if relative.startswith("/") or ".." in relative.split("/"):
         raise ConfigError(f"config_file {relative!r} must be a path inside the app dir")
-    path = os.path.join(app_dir, relative)
-    if not os.path.isfile(path):
+    real, inside = tomlfile.locate(app_dir, relative)
+    if real is None:
         raise ConfigError(f"{relative} is not a file in the app dir (named by detect)")
-    return parse_project(_load_toml(path, relative), relative)
+    if not inside:
+        raise ConfigError(
+            f"{relative} is a symlink that leads outside the app dir (named by detect)",
+            hint="put the file itself in the app dir (nothing outside it is read)",
+        )
+    return parse_project(_load_toml(real, relative), relative)
 
 
 def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
