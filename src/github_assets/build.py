@@ -219,7 +219,7 @@ class _Builder:
                     job.source,
                     work=work,
                     target=self.target,
-                    limits=self.svc.settings.limits,
+                    settings=self.svc.settings,
                     log=job.installing,
                     cancel=self.cancel,
                     shown_root=self.layers_dir / job.plan.name,
@@ -244,6 +244,11 @@ def build(
     check_conflicts(specs)
     by_layer: dict[str, list[AssetSpec]] = {}
     for spec in specs:
+        if spec.targets and str(target) not in spec.targets:
+            svc.log.process(
+                f"Skipping {spec.repo} {spec.asset}: not available for {target} (targets)"
+            )
+            continue
         by_layer.setdefault(spec.layer_name, []).append(spec)
     install.remove_leftovers(layers_dir, svc.log)
     plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigError
-from .platform import Target, check_template, executable_name
+from .platform import PLACEHOLDERS, Target, check_template, executable_name
 from .verify import Checksum
 
 if TYPE_CHECKING:
@@ -55,6 +55,13 @@ class AssetSpec(NamedTuple):
     layer: str | None = None
     link: str | None = None
     api_url: str | None = None
+    checksums: str | bool = "auto"
+    """"auto", False (never), or a checksum file's name (a template with {asset})."""
+    files: tuple[tuple[str, str], ...] = ()
+    """(layer path, archive member pattern) pairs; empty: the whole archive."""
+    version_prefix: str = ""
+    targets: tuple[str, ...] = ()
+    """"os/arch" values this asset exists for; empty: every target."""
     where: str = ""
 
     def _identity(self) -> tuple[object, ...]:
@@ -108,7 +115,7 @@ class AssetSpec(NamedTuple):
         out = {
             f.name: f.dump(value)
             for f, value in zip(FIELDS, self, strict=False)
-            if f.content and value not in (None, ())  # TOML has no null: unset is absent
+            if f.content and value not in (None, (), "")  # TOML has no null: unset is absent
         }
         pin = self.pin_for(target.arch)
         if pin is not None:
@@ -287,6 +294,79 @@ def _api_url(value: object, key: str, where: str) -> str:
     return url.rstrip("/")
 
 
+def _checksums(value: object, key: str, where: str) -> str | bool:
+    if value is False:
+        return False
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{where}: 'checksums' must be \"auto\", false or a file name, got {_type_name(value)}",
+            hint='e.g. checksums = "checksums.txt" or "{asset}.sha256"',
+        )
+    name = value.strip()
+    if "/" in name or "\\" in name:
+        raise ConfigError(f"{where}: 'checksums' is a release asset's name, not a path: {name!r}")
+    check_template(name, where, key, (*PLACEHOLDERS, "asset"))
+    return name
+
+
+def _member(value: object, key: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{where}: '{key}' must be an archive member path, got {_type_name(value)}"
+        )
+    member = value.strip().removeprefix("./")
+    if member.startswith("/") or ".." in member.split("/") or not member:
+        raise ConfigError(f"{where}: '{key}' must be a relative member path, got {value!r}")
+    check_template(member, where, key)
+    return member
+
+
+def _files(value: object, key: str, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(
+            f"{where}: 'files' must be a table of layer path = archive member",
+            hint='e.g. files = { "bin/yq" = "yq_{os}_{arch}" }',
+        )
+    out = []
+    for path, member in value.items():
+        dest = _relative_path(str(path), f"files.{path}", where)
+        if dest == ".":
+            raise ConfigError(
+                f"{where}: 'files' key {path!r} must name a file or a dir ending in /"
+            )
+        out.append(
+            (
+                dest + ("/" if str(path).endswith("/") else ""),
+                _member(member, f"files.{path}", where),
+            )
+        )
+    return tuple(sorted(out))
+
+
+def _version_prefix(value: object, key: str, where: str) -> str:
+    if not isinstance(value, str) or value != value.strip():
+        raise ConfigError(f"{where}: 'version_prefix' must be a string without spaces around it")
+    return value
+
+
+_TARGET = re.compile(r"^[a-z0-9]+/[a-z0-9]+$")
+
+
+def _targets(value: object, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        raise ConfigError(
+            f"{where}: 'targets' must be a non-empty array of \"os/arch\" strings",
+            hint='e.g. targets = ["linux/amd64"]',
+        )
+    for t in value:
+        if not _TARGET.match(t):
+            raise ConfigError(
+                f"{where}: 'targets' has {t!r}, which is not \"os/arch\"",
+                hint='e.g. "linux/amd64" or "linux/arm64"',
+            )
+    return tuple(sorted(set(value)))
+
+
 def _dump(value: Any) -> Any:
     """An attribute as TOML/plan metadata: checksums as hex, pairs as tables, tuples as arrays."""
     if isinstance(value, Checksum):
@@ -326,6 +406,10 @@ FIELDS = (
     Field("layer", _layer),
     Field("link", lambda v, k, w: _relative_path(v, k, w)),
     Field("api_url", _api_url, content=True),
+    Field("checksums", _checksums, "auto", content=True),
+    Field("files", _files, (), content=True),
+    Field("version_prefix", _version_prefix, "", content=True),
+    Field("targets", _targets, (), content=True),
 )
 KEYS = tuple(f.name for f in FIELDS)
 
@@ -363,6 +447,11 @@ def parse_entry(table: object, where: str) -> AssetSpec:
     if spec.args and not spec.process:
         raise ConfigError(
             f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
+        )
+    if spec.files and spec.destination is not None:
+        raise ConfigError(
+            f"{where}: 'files' and 'destination' are both set",
+            hint="'files' keys are layer paths already; drop 'destination'",
         )
     if not spec.layer:
         _layer_name_ok(spec.layer_name, "repo", where)

@@ -31,7 +31,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -111,8 +111,10 @@ class StreamUnpack:
         raw_path: str,
         limits: Limits,
         spool: Path | None = None,
+        select: Callable[[str], bool] | None = None,
     ) -> None:
         self._dest = dest
+        self._select = select
         self._strip = strip_components
         self._raw_path = raw_path
         self._limits = limits
@@ -122,7 +124,9 @@ class StreamUnpack:
         self._reset()
 
     def _reset(self) -> None:
-        self._staging = Staging(self._dest, strip_components=self._strip, limits=self._limits)
+        self._staging = Staging(
+            self._dest, strip_components=self._strip, limits=self._limits, select=self._select
+        )
         self._head = b""
         self._kind: Kind | None = None
         self._raw: RawFile | None = None

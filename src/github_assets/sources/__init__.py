@@ -37,6 +37,8 @@ class ResolvedAsset(NamedTuple):
     url: str
     """Where the source fetches the bytes from (its own business; never logged with a query)."""
     content_type: str = ""
+    siblings: tuple[ResolvedAsset, ...] = ()
+    """The release's other assets (checksum files among them), as this source can fetch them."""
 
 
 class Received(NamedTuple):
