@@ -135,7 +135,13 @@ class _Builder:
             head = self.heads[plan.name]
             resolved = [job.resolved for job in self.jobs[plan.name]]
             exists = (self.layers_dir / plan.name).is_dir()
-            decision = decided[plan.name] = plan.decide(exists, resolved, self.target, head)
+            decision = decided[plan.name] = plan.decide(
+                exists,
+                resolved,
+                self.target,
+                head,
+                require_checksum=self.svc.settings.require_checksum,
+            )
             if isinstance(decision, Reuse):
                 plan.log_reused(head, self.layers_dir, decision)
             else:

@@ -152,10 +152,10 @@ def claims(
         found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
         if found.checksum is not None:
             return [Claim(found.checksum, name)]
-        why = "has no line for it" if found.parsed else "is not a checksum file we can read"
+        why = f"has no line for {asset.name}" if found.parsed else "is not a checksum file we read"
         if explicit:
             raise DownloadError(
-                f"checksum file {name} {why} ({asset.name})",
+                f"checksum file {name} {why}",
                 hint="set 'checksums' to the file that lists this asset, or to false",
             )
         log.action(f"Note: {name} {why}")

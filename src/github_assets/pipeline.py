@@ -140,6 +140,10 @@ def install(
         _prefetch_elf()
         rules = selection.rendered(spec.files, lambda p: _render(spec, target, asset, p))
         verified, result = _fetch(spec, asset, source, work, expected, rules, settings, log, cancel)
+        if not verified.authorities:
+            log.subprocess(
+                f"Warning: only the size of {asset.name} was checked; {_pin_advice(spec)}"
+            )
         staged = _checked(
             spec, target, asset, source, verified, result, rules, work, log, shown_root
         )
