@@ -16,7 +16,7 @@ import toml
 from tools.github_standin import StandIn
 from tools.releases import SIZE_ONLY, TARGETS, catalogue, publish
 
-from support import CnbDirs
+from support import ROOT, CnbDirs
 
 COPIES = catalogue()
 
@@ -58,3 +58,19 @@ def test_a_real_release_layout_installs_as_the_cookbook_says(
         assert inst["verified_by"] == authority, r.out
         if want.authority == SIZE_ONLY:
             assert f"Warning: only the size of {want.asset} was checked" in r.out
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm64"])
+def test_project_toml_example_builds(standin: StandIn, cnb: CnbDirs, arch: str) -> None:
+    for key in ("grpc_health_probe", "yq", "kustomize", "jq-1.6"):
+        publish(standin, COPIES[key])
+    cnb.project((ROOT / "project.toml.example").read_text())
+    r = cnb.detect_and_build({"GITHUB_API_URL": standin.api_url, "CNB_TARGET_ARCH": arch})
+    assert r.rc == 0, r.all
+    probe = cnb.layers / "grpc-ecosystem_grpc-health-probe" / "bin" / "grpc_health_probe"
+    assert cnb.launch_toml()["processes"][0]["command"] == [str(probe)]
+    assert (cnb.app / "grpc_health_probe").resolve() == probe
+    assert layer_files(cnb.layers / "mikefarah_yq") == {"bin/yq", "share/man/man1/yq.1"}
+    assert layer_files(cnb.layers / "kubernetes-sigs_kustomize") == {"bin/kustomize"}
+    assert "Resolved kubernetes-sigs/kustomize kustomize/v5.3.0" in r.out
+    assert (cnb.layers / "jqlang_jq").exists() == (arch == "amd64")

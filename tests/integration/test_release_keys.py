@@ -276,3 +276,28 @@ def test_bad_values_of_the_new_keys_fail_detect(cnb: CnbDirs, extra: str, messag
     r = cnb.detect()
     assert r.rc == 1 and "Traceback" not in r.err
     assert r.err.startswith(f"error: {ENTRY}: {message}"), r.err
+
+
+def test_another_buildpacks_plan_entry_takes_the_new_keys(standin: StandIn, cnb: CnbDirs) -> None:
+    standin.add_release(REPO, "v1", {"yq_linux_amd64.tar.gz": YQ})
+    cnb.project("")
+    assert cnb.detect().rc == 0
+    cnb.bp_plan_from_detect(
+        [
+            {
+                "name": "github-assets",
+                "metadata": {
+                    "repo": REPO,
+                    "asset": "yq_{os}_{arch}.tar.gz",
+                    "tag": "v1",
+                    "files": {"bin/yq": "yq_{os}_{arch}"},
+                    "checksums": False,
+                    "targets": ["linux/amd64"],
+                    "version_prefix": "",
+                },
+            }
+        ]
+    )
+    r = cnb.build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    assert sorted(p.name for p in (cnb.layers / LAYER).rglob("*") if p.is_file()) == ["yq"]
