@@ -27,8 +27,15 @@ def _report(e: BuildpackError, env: dict[str, str]) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Run a phase; expected failures and OS errors print one line, bugs a traceback too."""
+    if argv and argv[0] in ("lock", "check", "-h", "--help"):
+        from .cli import main as cli
+
+        return cli(argv)
     if not argv or argv[0] not in ("detect", "build"):
-        sys.stderr.write("usage: python3 -m github_assets detect|build [CNB args...]\n")
+        sys.stderr.write(
+            "usage: python3 -m github_assets lock|check [options]  (the github-assets command)\n"
+            "       python3 -m github_assets detect|build [CNB args...]  (what bin/* run)\n"
+        )
         return 2
     phase, args = argv[0], list(argv[1:])
     env = dict(os.environ)
@@ -54,4 +61,9 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
+    # `python3 -m github_assets` from the source tree or an unpacked buildpack: the
+    # vendored dependencies sit beside src/ (a pip-installed package has its own).
+    _vendor = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "vendor")
+    if os.path.isdir(_vendor):
+        sys.path.insert(1, _vendor)
     sys.exit(main(sys.argv[1:]))

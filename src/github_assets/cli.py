@@ -1,0 +1,216 @@
+"""The `github-assets` command: lock the assets of a config, check a lock, check a config.
+
+    github-assets lock [--config project.toml] [--target linux/amd64 ...] [--check]
+    github-assets check [--config project.toml]
+
+Run as `python3 -m github_assets` from the source tree or the unpacked buildpack, or as
+`github-assets` once pip-installed. Exit codes: 0, 1 (an error: one line, as the build
+prints them), 2 (usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import lock as lockfile
+from .config import AssetSpec, config_path, load_project
+from .errors import BuildpackError, ConfigError
+from .log import Log
+from .platform import Target, render
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="github-assets", description="Lock and check GitHub release assets of a config."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    lock = sub.add_parser("lock", help="write or update github-assets.lock beside the config")
+    lock.add_argument("--config", default=None, help="the config file (default: project.toml)")
+    lock.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        help="os/arch to lock (repeat; default: linux/amd64 and linux/arm64)",
+    )
+    lock.add_argument(
+        "--check", action="store_true", help="exit 1 when the lock is missing or stale"
+    )
+    check = sub.add_parser("check", help="validate the config as detect would")
+    check.add_argument("--config", default=None, help="the config file (default: project.toml)")
+    return parser
+
+
+def _targets(raw: Sequence[str] | None) -> list[Target]:
+    out = []
+    for value in raw or lockfile.DEFAULT_TARGETS:
+        os_name, sep, arch = value.partition("/")
+        if not sep or not os_name or not arch or "/" in arch:
+            raise ConfigError(f"--target must be os/arch, got {value!r}", hint="e.g. linux/arm64")
+        out.append(Target(os_name, arch))
+    return out
+
+
+def _load(config: str | None, env: Mapping[str, str]) -> tuple[list[AssetSpec], str]:
+    """The config's assets and its path, read as detect reads them (app dir = cwd)."""
+    app = os.getcwd()
+    if config:
+        env = {**env, "GITHUB_ASSETS_PATH": config}
+    specs = load_project(app, env)
+    path, shown, _ = config_path(app, env)
+    if not specs:
+        raise ConfigError(f"{shown} configures no [[metadata.githubassets]] assets")
+    return specs, path
+
+
+def check(config: str | None, env: Mapping[str, str], out: TextIO) -> int:
+    specs, _ = _load(config, env)
+    for spec in specs:
+        out.write(f"{spec.where}\n")
+        for target in _targets(None):
+            if spec.targets and str(target) not in spec.targets:
+                out.write(f"  {target}: skipped (targets)\n")
+                continue
+            tag = spec.tag if spec.tag != "latest" else "{tag}"
+            name = render(spec.asset, target, tag, spec.replacement_map, prefix=spec.version_prefix)
+            out.write(f"  {target}: {name}\n")
+    return 0
+
+
+def lock(
+    config: str | None,
+    targets: Sequence[str] | None,
+    check_only: bool,
+    env: Mapping[str, str],
+    out: TextIO,
+) -> int:
+    specs, path = _load(config, env)
+    lock_path = lockfile.path_for(path)
+    shown = os.path.relpath(lock_path)
+    old = lockfile.read(lock_path, shown)
+    wanted = [
+        (s, t) for s in specs for t in _targets(targets) if not s.targets or str(t) in s.targets
+    ]
+    if check_only:
+        if old is None:
+            out.write(f"{shown} is missing; run github-assets lock\n")
+            return 1
+        stale = [f"{s.repo} {s.asset} on {t}" for s, t in wanted if old.find(s, t) is None]
+        extra = len(old.entries) - (len(wanted) - len(stale))
+        for line in stale:
+            out.write(f"{shown} has no entry for {line}; re-run github-assets lock\n")
+        if extra > 0:
+            out.write(f"{shown} has {extra} entries the config no longer asks for\n")
+        if stale or extra > 0:
+            return 1
+        out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
+        return 0
+    entries = [_locked(s, t, env) for s, t in wanted]
+    before = {e.key: e for e in (old.entries if old else ())}
+    for e in entries:
+        was = before.get(e.key)
+        label = f"{dict(e.picks)['repo']} {e.name} ({e.target})"
+        if was is None:
+            out.write(f"added   {label}: {e.resolved_tag} sha256:{e.sha256} ({e.authority})\n")
+        elif was != e:
+            out.write(
+                f"changed {label}: {was.resolved_tag} -> {e.resolved_tag} sha256:{e.sha256}\n"
+            )
+    for key, was in before.items():
+        if key not in {e.key for e in entries}:
+            out.write(f"removed {dict(was.picks)['repo']} {was.name} ({was.target})\n")
+    text = lockfile.render(entries)
+    from .cnb.files import write_text_atomic
+
+    write_text_atomic(Path(lock_path), text)
+    out.write(f"wrote {shown} ({len(entries)} assets)\n")
+    return 0
+
+
+def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile.Entry:
+    """Resolve spec on target through the GitHub API and say who vouches for its sha256:
+    GitHub's digest, else the release's checksum file, else `lock` hashes the download."""
+    from . import checksums
+    from .pipeline import naming
+    from .services import make_services
+    from .settings import Settings
+    from .verify import Checksum, Expected
+
+    log = Log(io.StringIO())
+    source = make_services(env, Settings.from_env(env), log).source_for(spec)
+    cancel = threading.Event()
+    with naming(spec, "lock the asset"):
+        asset = source.resolve(spec, target, log=log, cancel=cancel)
+        entry = lockfile.Entry(
+            picks=lockfile.picks(spec),
+            target=str(target),
+            resolved_tag=asset.tag,
+            name=asset.name,
+            size=asset.size,
+            sha256="",
+            authority=lockfile.DOWNLOADED,
+        )
+        digest = Checksum.parse(asset.digest) if asset.digest else None
+        if digest is not None and digest.algo == "sha256":
+            return entry._replace(sha256=digest.hex, authority=lockfile.DIGEST)
+        claims = checksums.claims(spec, target, asset, source, log=log, cancel=cancel)
+        if claims:
+            entry = entry._replace(
+                authority=lockfile.CHECKSUMS_FILE, checksums_file=claims[0].authority
+            )
+            if claims[0].checksum.algo == "sha256":
+                return entry._replace(sha256=claims[0].checksum.hex)
+        # No sha256 published: hash the bytes (trust on first use), checked against a sha512
+        # line when the checksum file had one.
+        sums = frozenset({"sha256", *(c.checksum.algo for c in claims)})
+        received = source.fetch(asset, _Hashing(), algorithms=sums, log=log, cancel=cancel)
+        Expected(asset.name, asset.size, tuple(claims)).check(received.size, received.digests)
+        return entry._replace(sha256=received.digests["sha256"])
+
+
+class _Hashing:
+    """A sink that keeps nothing: `lock` only needs the digest of the bytes."""
+
+    def __init__(self) -> None:
+        self._buffer = memoryview(bytearray(1 << 20))
+
+    def buffer(self) -> memoryview:
+        return self._buffer
+
+    def commit(self, n: int) -> None:
+        pass
+
+    def restart(self) -> None:
+        pass
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env = dict(os.environ) if env is None else env
+    out = sys.stdout
+    try:
+        if args.command == "check":
+            return check(args.config, env, out)
+        return lock(args.config, args.target, args.check, env, out)
+    except BuildpackError as e:
+        from .__main__ import _report
+
+        _report(e, dict(env))
+        return 1
+    except OSError as e:
+        from .__main__ import _report
+        from .errors import os_error
+
+        _report(os_error(e, args.command), dict(env))
+        return 1
+
+
+def console() -> None:
+    """The pip console script's entry point."""
+    sys.exit(main())
