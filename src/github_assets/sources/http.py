@@ -12,11 +12,13 @@ import hashlib
 import http.client
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -77,14 +79,49 @@ def describe_failure(error: BaseException, policy: RetryPolicy) -> str:
     return type(error).__name__
 
 
+# -- what headers say ----------------------------------------------------------------------
+
+MAX_EPOCH = 253402300799.0
+"""9999-12-31 23:59:59 UTC: the last moment a datetime (and so the error line) can show."""
+_NUMBER = re.compile(r"[0-9]{1,12}")  # ASCII: str.isdigit() also says yes to "²"
+
+
+def seconds_until(value: str | None, now: float, *, epoch: bool) -> float | None:
+    """The moment (epoch seconds) a header names, or None when it names none a calendar holds.
+
+    value is delta-seconds or an HTTP-date (retry-after, RFC 9110), or with epoch=True
+    epoch seconds (x-ratelimit-reset). A number is at most 12 ASCII digits (float() of 400
+    digits is inf, of "²" an error); a moment before 1970 or after year 9999 is None.
+    """
+    text = (value or "").strip()
+    try:
+        if _NUMBER.fullmatch(text):
+            at = float(text) if epoch else now + float(text)
+        elif not epoch and text:
+            date = parsedate_to_datetime(text)
+            if date.tzinfo is None:
+                date = date.replace(tzinfo=timezone.utc)
+            at = date.timestamp()
+        else:
+            return None
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        return None
+    return at if 0 <= at <= MAX_EPOCH else None
+
+
 @dataclass(frozen=True)
 class RateLimit:
-    """A rate-limit answer: how long until it lifts, and when that is."""
+    """A rate-limit answer: how long until it lifts, and when; None when nobody can say."""
 
     status: int
-    wait: float
-    resets_at: float
+    wait: float | None
+    resets_at: float | None
     secondary: bool
+
+    @classmethod
+    def until(cls, status: int, at: float | None, now: float, *, secondary: bool) -> RateLimit:
+        wait = None if at is None else max(0.0, at - now)
+        return cls(status, wait, at, secondary)
 
     def waiting(self) -> str:
         """The log line for a limit that is waited out."""
@@ -92,11 +129,11 @@ class RateLimit:
 
     def error(self, what: str, *, token: bool, error: type[BuildpackError]) -> BuildpackError:
         """The error for a limit too long to wait out: the reset time and what to do."""
-        try:
-            reset = datetime.fromtimestamp(int(self.resets_at), tz=timezone.utc)
-            when = f"at {reset:%Y-%m-%d %H:%M:%S} UTC"
-        except (OverflowError, OSError, ValueError):  # a reset no calendar holds
+        if self.resets_at is None or self.wait is None:
             when = "at an unknown time"
+        else:
+            reset = datetime.fromtimestamp(int(self.resets_at), tz=timezone.utc)
+            when = f"at {reset:%Y-%m-%d %H:%M:%S} UTC, in {_duration(self.wait)}"
         kind = "secondary rate limit" if self.secondary else "rate limit exceeded"
         advice = (
             "wait for the reset or use another token"
@@ -104,14 +141,14 @@ class RateLimit:
             else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
         )
         return error(
-            f"GitHub API {kind} for {what} (HTTP {self.status}); "
-            f"it resets {when}, in {_duration(self.wait)}",
-            hint=advice,
+            f"GitHub API {kind} for {what} (HTTP {self.status}); it resets {when}", hint=advice
         )
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float | None) -> str:
     """A wait as people say it, rounded up (a limit never lifts earlier than said)."""
+    if seconds is None:
+        return "an unknown time"
     s = max(0, math.ceil(seconds))
     if s < 120:
         return f"{s} s"
@@ -123,19 +160,18 @@ def _duration(seconds: float) -> str:
 
 def rate_limit(resp: requests.Response, now: float) -> RateLimit | None:
     """The rate limit resp announces (403/429 with x-ratelimit-remaining: 0 or retry-after)."""
-    if resp.status_code not in (403, 429):
+    status, headers = resp.status_code, resp.headers
+    if status not in (403, 429):
         return None
-    retry_after = resp.headers.get("retry-after", "").strip()
-    if retry_after.isdigit():
-        wait = float(retry_after)
-        return RateLimit(resp.status_code, wait, now + wait, secondary=True)
-    if resp.headers.get("x-ratelimit-remaining") == "0":
-        reset = resp.headers.get("x-ratelimit-reset", "").strip()
-        resets_at = float(reset) if reset.isdigit() else now + 60.0
-        return RateLimit(resp.status_code, max(0.0, resets_at - now), resets_at, secondary=False)
-    if resp.status_code == 429:
+    if "retry-after" in headers:
+        at = seconds_until(headers["retry-after"], now, epoch=False)
+        return RateLimit.until(status, at, now, secondary=True)
+    if headers.get("x-ratelimit-remaining", "").strip() == "0":
+        at = seconds_until(headers.get("x-ratelimit-reset"), now, epoch=True)
+        return RateLimit.until(status, at, now, secondary=False)
+    if status == 429:
         # GitHub's advice for a secondary limit without headers: wait at least a minute.
-        return RateLimit(429, 60.0, now + 60.0, secondary=True)
+        return RateLimit.until(429, now + 60.0, now, secondary=True)
     return None
 
 
@@ -225,8 +261,10 @@ class Http:
                 return attempt()
             except RateLimited as e:
                 limit = e.limit
-                if limit.wait > self.policy.max_wait or n == attempts:
-                    log.debug(f"HTTP {limit.status}: rate limit for {limit.wait:g} s, not waited")
+                if limit.wait is None or limit.wait > self.policy.max_wait or n == attempts:
+                    log.debug(
+                        f"HTTP {limit.status}: rate limit for {_duration(limit.wait)}, not waited"
+                    )
                     raise rate_error(limit) from None
                 log.debug(f"HTTP {limit.status}: rate limit for {limit.wait:g} s, waited out")
                 log.action(limit.waiting())
