@@ -10,10 +10,15 @@ token, so each test also proves the token stays on the API host and out of every
 from __future__ import annotations
 
 import os
+import ssl
+import subprocess
 import time
+from collections.abc import Iterator
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
+import trustme
 from tools.github_standin import StandIn
 
 from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, write_plan
@@ -109,3 +114,84 @@ def test_retry_after_as_an_http_date_is_waited_out(
     assert_installed(standin, cnb, r, payload)
     waits = [ln.strip() for ln in r.out.splitlines() if "Rate limited" in ln]
     assert waits in ([f"Rate limited (HTTP 429); waiting {n} s as GitHub asks"] for n in (1, 2))
+
+
+# -- #18: TLS --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def https(ca: trustme.CA) -> Iterator[StandIn]:
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    with StandIn(tls=server) as s:
+        yield s
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "corporate-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def test_https_trusted_through_ssl_cert_file(
+    https: StandIn, cnb: CnbDirs, payload: bytes, ca_file: Path
+) -> None:
+    publish(https, payload)
+    cnb.project(config())
+    r = run(https, cnb, SSL_CERT_FILE=str(ca_file))
+    assert_installed(https, cnb, r, payload)
+
+
+def test_https_trusted_through_a_hashed_ssl_cert_dir(
+    https: StandIn, cnb: CnbDirs, payload: bytes, ca_file: Path, tmp_path: Path
+) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "corporate-ca.pem").write_bytes(ca_file.read_bytes())
+    subprocess.run(["openssl", "rehash", str(certs)], check=True)  # c_rehash: <hash>.0 links
+    assert any(p.suffix == ".0" for p in certs.iterdir())
+    publish(https, payload)
+    cnb.project(config())
+    r = run(https, cnb, SSL_CERT_DIR=str(certs))
+    assert_installed(https, cnb, r, payload)
+
+
+def test_untrusted_certificate_fails_at_once_saying_how_to_add_a_ca(
+    https: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(https, payload)
+    cnb.project(config())
+    r = run(https, cnb)
+    host = https.api_url.removeprefix("https://")
+    assert first_error(https, cnb, r) == (
+        f"error: {W1}failed to reach the GitHub API at {https.api_url} for {REPO} tag v1: "
+        f"the certificate of {host} is not trusted (unable to get local issuer certificate); "
+        "add the CA that signed it to the build: SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR "
+        "(a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
+    )
+    assert "Retrying" not in r.out
+    assert https.connections_accepted("api") == 1, "a certificate failure is not retried"
+    assert https.requests == []
+
+
+def test_one_tls_context_per_build_shared_by_every_session(
+    https: StandIn, cnb: CnbDirs, ca_file: Path
+) -> None:
+    names = [f"tool{i}" for i in range(4)]
+    for name in names:
+        https.add_release(f"acme/{name}", "v1", {name: f"{name}\n".encode()})
+    cnb.project("".join(config(repo=f"acme/{n}", asset=n) for n in names))
+    r = run(https, cnb, SSL_CERT_FILE=str(ca_file), BP_LOG_LEVEL="DEBUG")
+    assert r.rc == 0, r.all
+    made = [ln.strip() for ln in r.out.splitlines() if "TLS context" in ln]
+    assert len(made) == 1, made
+    assert made[0].startswith("[debug] TLS context made in ")
+    assert f" ms, trusting SSL_CERT_FILE={ca_file}" in made[0], made
+    # 4 assets on parallel threads, each thread with its own session: all on the one context
+    assert len({q.path for q in https.api_requests()}) >= 8

@@ -128,11 +128,10 @@ class GitHub:
                 hint="check GITHUB_API_URL / api_url and the network, or retry later",
             )
 
-        def unusable(error: requests.RequestException) -> BuildpackError:
+        def unusable(cause: str, hint: str) -> BuildpackError:
             return GitHubError(
-                f"failed to reach the GitHub API at {self.api_url} for {what}: "
-                f"{type(error).__name__}",
-                hint="check GITHUB_API_URL / api_url",
+                f"failed to reach the GitHub API at {self.api_url} for {what}: {cause}",
+                hint=hint or "check GITHUB_API_URL / api_url",
             )
 
         def rate_error(limit: RateLimit) -> BuildpackError:

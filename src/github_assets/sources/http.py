@@ -13,16 +13,18 @@ import http.client
 import math
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 
 from .. import USER_AGENT
 from ..errors import BuildpackError, DownloadError
@@ -30,6 +32,10 @@ from ..log import Log, human_size
 from ..parallel import check, pause
 from ..settings import RetryPolicy
 from . import Received, Sink
+from .tls import TRUST
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 500, 502, 503, 504})
@@ -47,8 +53,33 @@ IDENTITY = {"Accept-Encoding": "identity"}
 CHUNK = 1 << 20
 
 
+CA_HINT = (
+    "add the CA that signed it to the build: SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR "
+    "(a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
+)
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """Every HTTPS connection on the process's one TLS context (tls.TRUST), proxies too."""
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        if host.get("scheme") == "https":
+            pool["ssl_context"] = TRUST.context()  # made by the first HTTPS connection
+        return host, pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # The context holds the trust; requests would load its certifi bundle into it.
+        conn.cert_reqs = "CERT_REQUIRED" if url.lower().startswith("https") else "CERT_NONE"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
 def new_session() -> requests.Session:
-    """A session that honours HTTP(S)_PROXY/NO_PROXY per request URL but never reads .netrc.
+    """A session that honours HTTP(S)_PROXY/NO_PROXY per request URL but never reads .netrc,
+    and trusts what the build image trusts (tls.py).
 
     trust_env would do both, and .netrc credentials could then reach the storage
     host; so trust_env is off and each request gets the proxies its own host calls for.
@@ -61,6 +92,7 @@ def new_session() -> requests.Session:
             return super().request(method, url, *args, **kwargs)
 
     session = _Session()
+    session.mount("https://", _Adapter())
     session.headers["User-Agent"] = USER_AGENT
     session.trust_env = False
     return session
@@ -72,11 +104,77 @@ def describe_failure(error: BaseException, policy: RetryPolicy) -> str:
         return f"could not connect within {policy.timeouts[0]:g} s"
     if isinstance(error, TimeoutError | requests.ReadTimeout) or "timed out" in str(error).lower():
         return f"no data for {policy.timeout:g} s (read timeout)"
+    if isinstance(error, requests.exceptions.ProxyError):
+        return f"the proxy failed the connection to {_host_of(error)}"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "the connection was cut during the TLS handshake"
     if isinstance(error, requests.exceptions.ChunkedEncodingError | http.client.HTTPException):
         return "the connection broke mid-response"
     if isinstance(error, requests.ConnectionError | OSError):
         return "the connection failed or was reset"
     return type(error).__name__
+
+
+def judge(error: requests.RequestException) -> tuple[str, str] | None:
+    """None when another attempt may succeed; else what went wrong and what to do.
+
+    Every exception requests raises lands here: timeouts, resets and broken bodies are
+    worth another attempt; an untrusted certificate, a failed TLS handshake, a body that
+    does not decode, a malformed URL are not (retrying would only delay the same error).
+    """
+    host = _host_of(error)
+    cert = _find(error, ssl.SSLCertVerificationError)
+    if cert is not None:
+        reason = getattr(cert, "verify_message", "") or getattr(cert, "reason", "") or "unknown"
+        return f"the certificate of {host} is not trusted ({reason})", CA_HINT
+    if isinstance(error, requests.exceptions.SSLError):
+        if _find(error, ssl.SSLEOFError | ssl.SSLZeroReturnError) is not None:
+            return None  # the connection was cut mid-handshake
+        tls = _find(error, ssl.SSLError)
+        reason = str(getattr(tls, "reason", "") or tls or "unknown").lower().replace("_", " ")
+        return (
+            f"the TLS handshake with {host} failed ({reason})",
+            f"check that {host} speaks HTTPS on that port, and any proxy in between",
+        )
+    if isinstance(error, NETWORK_FAULTS):
+        return None
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return (
+            "the body does not decode as its Content-Encoding says",
+            "the server or mirror must send the asset's own bytes: "
+            "remove the Content-Encoding it adds",
+        )
+    if isinstance(error, requests.exceptions.InvalidProxyURL):
+        return "the proxy URL is malformed", "fix HTTPS_PROXY / HTTP_PROXY"
+    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.URLRequired):
+        return f"the URL of {host} is malformed", ""
+    if isinstance(error, requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema):
+        return "the URL is not http(s)", ""
+    if isinstance(error, requests.exceptions.InvalidHeader):
+        return f"{host} sent a malformed header", ""
+    return type(error).__name__, ""
+
+
+def _host_of(error: requests.RequestException) -> str:
+    url = getattr(getattr(error, "request", None), "url", None)
+    return urlsplit(url).netloc if isinstance(url, str) else "the server"
+
+
+def _find(error: BaseException, kind: Any) -> BaseException | None:
+    """The first exception of kind among error and those it wraps (args, reason, causes)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [error]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, kind):
+            found: BaseException = e
+            return found
+        wrapped = (*e.args, getattr(e, "reason", None), e.__cause__, e.__context__)
+        todo.extend(w for w in wrapped if isinstance(w, BaseException))
+    return None
 
 
 # -- what headers say ----------------------------------------------------------------------
@@ -225,13 +323,18 @@ class Http:
         """One GET (redirects followed only when asked); logged (method, host, path) at DEBUG."""
         parts = urlsplit(url)
         log.debug(f"GET {parts.netloc}{parts.path}")
-        return self.session().get(
-            url,
-            headers=headers,
-            stream=stream,
-            timeout=self.policy.timeouts,
-            allow_redirects=follow,
-        )
+        try:
+            return self.session().get(
+                url,
+                headers=headers,
+                stream=stream,
+                timeout=self.policy.timeouts,
+                allow_redirects=follow,
+            )
+        finally:
+            news = TRUST.news()  # the first HTTPS connection of the process made the TLS context
+            if news is not None:
+                log.debug(news)
 
     def rate_limit(self, resp: requests.Response) -> RateLimit | None:
         return rate_limit(resp, self.wall_clock())
@@ -244,14 +347,15 @@ class Http:
         log: Log,
         cancel: threading.Event | None,
         give_up: Callable[[str, BaseException], BuildpackError],
-        unusable: Callable[[requests.RequestException], BuildpackError],
+        unusable: Callable[[str, str], BuildpackError],
         rate_error: Callable[[RateLimit], BuildpackError],
     ) -> T:
         """attempt() until it returns, under the policy.
 
         Transient and network faults are retried with backoff, then give_up(cause, error);
         a short rate limit is waited out, a long one is rate_error; any other request
-        failure is unusable() at once. label names what is retried in the log line.
+        failure is unusable(cause, hint) at once (judge says which is which). label names
+        what is retried in the log line. A BuildpackError from attempt() goes through.
         """
         attempts = self.policy.attempts
         error: BaseException
@@ -272,11 +376,12 @@ class Http:
                 continue
             except Transient as e:
                 cause, error = str(e), e
-            except NETWORK_FAULTS as e:
-                cause, error = describe_failure(e, self.policy), e
             except requests.RequestException as e:
-                log.debug(f"{type(e).__name__}: not retried")
-                raise unusable(e) from e
+                final = judge(e)
+                if final is not None:
+                    log.debug(f"{type(e).__name__}: {final[0]}: not retried")
+                    raise unusable(*final) from e
+                cause, error = describe_failure(e, self.policy), e
             log.debug(f"{cause}: transient ({type(error).__name__}), attempt {n} of {attempts}")
             if n == attempts:
                 raise give_up(cause, error) from error
@@ -296,10 +401,10 @@ class Http:
                 "retry the build later",
             )
 
-        def unusable(error: requests.RequestException) -> BuildpackError:
+        def unusable(cause: str, hint: str) -> BuildpackError:
             return DownloadError(
-                f"failed to download {job.name}: {type(error).__name__}",
-                hint="the asset URL or its redirect is unusable; check api_url",
+                f"failed to download {job.name}: {cause}",
+                hint=hint or "the asset URL or its redirect is unusable; check api_url",
             )
 
         def rate_error(limit: RateLimit) -> BuildpackError:
