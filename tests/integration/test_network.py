@@ -116,6 +116,109 @@ def test_retry_after_as_an_http_date_is_waited_out(
     assert waits in ([f"Rate limited (HTTP 429); waiting {n} s as GitHub asks"] for n in (1, 2))
 
 
+# -- #14: renamed repositories ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 307, 308])
+def test_renamed_repo_is_followed_on_the_api_host_and_named(
+    standin: StandIn, cnb: CnbDirs, payload: bytes, status: int
+) -> None:
+    publish(standin, payload)
+    standin.rename(REPO, "acme/probe-ng", status=status)
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert_installed(standin, cnb, r, payload)
+    assert "    Moved: acme/probe is now acme/probe-ng; update 'repo'" in r.out.splitlines(), r.out
+    api = standin.api_requests()
+    assert api[0].path == f"/repos/{REPO}/releases/tags/v1"
+    assert api[1].path.startswith("/repositories/") and api[1].path.endswith("/releases/tags/v1")
+    assert api[1].headers["authorization"] == f"Bearer {TOKEN}", "same host: the token goes along"
+
+
+def test_renamed_repo_without_the_tag_names_the_new_name(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload)
+    standin.rename(REPO, "acme/probe-ng")
+    cnb.project(config(tag="v9"))
+    r = run(standin, cnb)
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}release tag v9 not found in {REPO}; check the tag name on the "
+        "repository's releases page (tags are case-sensitive)"
+    )
+    assert "    Moved: acme/probe is now acme/probe-ng; update 'repo'" in r.out.splitlines(), r.out
+
+
+def test_redirect_to_another_host_is_refused_without_sending_the_token(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload)
+    elsewhere = f"{standin.storage_url}/repos/{REPO}/releases/tags/v1"
+    standin.fail("api", 301, path_contains="/releases/tags/", headers={"Location": elsewhere})
+    cnb.project(config())
+    r = run(standin, cnb)
+    host = standin.storage_url.removeprefix("http://")
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}the GitHub API at {standin.api_url} redirected {REPO} tag v1 to another "
+        f"host, {host} (HTTP 301); not followed, so the token never leaves the API host; "
+        "check api_url / GITHUB_API_URL"
+    )
+    assert standin.storage_requests() == []
+
+
+def test_redirect_loop_is_bounded(standin: StandIn, cnb: CnbDirs, payload: bytes) -> None:
+    publish(standin, payload)
+    loop = f"{standin.api_url}/repos/{REPO}/releases/tags/v1"
+    standin.fail("api", 308, times=20, path_contains="/releases/tags/", headers={"Location": loop})
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}the GitHub API at {standin.api_url} redirected {REPO} tag v1 more than "
+        "5 times; check api_url / GITHUB_API_URL"
+    )
+    assert len(standin.api_requests()) == 6
+
+
+# -- #16: the storage host refuses the signed URL ----------------------------------------------
+
+
+def test_expired_signed_url_gets_a_fresh_one_from_the_api(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload)
+    standin.fail("storage", 401)
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert_installed(standin, cnb, r, payload)
+    host = standin.storage_url.removeprefix("http://")
+    line = (
+        f"      {host} refused the signed download URL (HTTP 401), which may have expired; "
+        "asking the GitHub API for a fresh one"
+    )
+    assert line in r.out.splitlines(), r.out
+    assert "token" not in r.out
+    assert len(asset_requests(standin)) == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_storage_refusing_a_fresh_url_too_says_what_happened(
+    standin: StandIn, cnb: CnbDirs, payload: bytes, status: int
+) -> None:
+    publish(standin, payload)
+    standin.fail("storage", status, times=5)
+    cnb.project(config())
+    r = run(standin, cnb)
+    host = standin.storage_url.removeprefix("http://")
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}failed to download {ASSET}: {host} refused the signed download URL "
+        f"(HTTP {status}), a fresh one from the GitHub API too; nothing was installed; no token "
+        "is sent to that host, so this is not about the token: check that a proxy does not "
+        "alter the request, or retry the build later"
+    )
+    assert len(asset_requests(standin)) == 2
+    assert len(standin.storage_requests()) == 2
+
+
 # -- #18: TLS --------------------------------------------------------------------------------------
 
 

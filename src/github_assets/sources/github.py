@@ -18,7 +18,16 @@ from ..errors import BuildpackError, GitHubError
 from ..log import Log
 from ..platform import Target, render
 from . import Received, ResolvedAsset, Sink
-from .http import TRANSIENT_STATUS, Download, Http, RateLimit, RateLimited, Transient
+from .http import (
+    MAX_REDIRECTS,
+    TRANSIENT_STATUS,
+    Download,
+    Http,
+    RateLimit,
+    RateLimited,
+    Redirected,
+    Transient,
+)
 
 if TYPE_CHECKING:
     from ..config import AssetSpec
@@ -56,6 +65,15 @@ def api_headers(token: str | None, accept: str = "application/vnd.github+json") 
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+def _repo_in(html_url: str) -> str | None:
+    """owner/name from a release's html_url (https://HOST/owner/name/releases/tag/...)."""
+    parts = urlsplit(html_url).path.strip("/").split("/")
+    if "releases" not in parts:
+        return None
+    at = parts.index("releases")
+    return "/".join(parts[at - 2 : at]) if at >= 2 and all(parts[at - 2 : at]) else None
 
 
 def _parse_release(data: Mapping[str, Any]) -> Release:
@@ -101,12 +119,19 @@ class GitHub:
         self.cancel = cancel
 
     def _get(self, path: str, what: str) -> requests.Response:
-        """GET an API path; the answer is final (not transient, not a short rate limit)."""
+        """GET an API path; the answer is final (not transient, not a short rate limit).
+
+        Redirects are followed on the API host only, the token along (a renamed
+        repository answers 301/307/308); a redirect to another host is an error.
+        """
         url = f"{self.api_url}{path}"
         attempts = self.http.policy.attempts
 
         def attempt() -> requests.Response:
-            resp = self.http.get(url, api_headers(self.token), self.log)
+            try:
+                resp = self.http.open(url, self._headers, self.log, leave=False)
+            except Redirected as e:
+                raise self._redirect_error(e, what) from None
             limit = self.http.rate_limit(resp)
             if limit is not None:
                 resp.close()
@@ -147,6 +172,59 @@ class GitHub:
             rate_error=rate_error,
         )
 
+    def _headers(self, url: str) -> dict[str, str]:
+        return api_headers(self.token)  # every hop stays on the API host (leave=False)
+
+    def _redirect_error(self, e: Redirected, what: str) -> GitHubError:
+        check = "check api_url / GITHUB_API_URL"
+        if e.too_many:
+            return GitHubError(
+                f"the GitHub API at {self.api_url} redirected {what} more than "
+                f"{MAX_REDIRECTS} times",
+                hint=check,
+            )
+        return GitHubError(
+            f"the GitHub API at {self.api_url} redirected {what} to another host, "
+            f"{e.host} (HTTP {e.status})",
+            hint=f"not followed, so the token never leaves the API host; {check}"
+            if self.token
+            else f"not followed; {check}",
+        )
+
+    def _moved(self, repo: str, resp: requests.Response, release: Release | None) -> None:
+        """Log the new name of a repository the API redirected (renamed or transferred).
+
+        The name comes from the redirect itself when it names one (/repos/owner/name/...),
+        else from the release it led to (its html_url), else from /repositories/<id>,
+        where GitHub's redirects point.
+        """
+        base = urlsplit(self.api_url).path
+        path = urlsplit(resp.url).path.removeprefix(base)
+        if not resp.history or path.lower().startswith(f"/repos/{repo.lower()}/"):
+            return
+        parts = path.strip("/").split("/")
+        new = None
+        if len(parts) >= 3 and parts[0] == "repos":
+            new = f"{parts[1]}/{parts[2]}"
+        elif release is not None:
+            new = _repo_in(release.html_url)
+        if new is None and len(parts) >= 2 and parts[0] == "repositories":
+            new = self._full_name(parts[1])
+        if new is None:
+            self.log.subprocess(
+                f"Moved: {repo} was renamed or moved; update 'repo' to its new name"
+            )
+        elif new.lower() != repo.lower():
+            self.log.subprocess(f"Moved: {repo} is now {new}; update 'repo'")
+
+    def _full_name(self, repo_id: str) -> str | None:
+        try:
+            resp = self._get(f"/repositories/{quote(repo_id, safe='')}", f"repository {repo_id}")
+            name = resp.json().get("full_name") if resp.status_code == 200 else None
+        except (BuildpackError, ValueError, AttributeError):
+            return None
+        return name if isinstance(name, str) and name.count("/") == 1 else None
+
     def repo_exists(self, repo: str) -> bool:
         """Whether the repository is visible (its release list answers 200)."""
         resp = self._get(f"/repos/{repo}/releases?per_page=1", f"repository {repo}")
@@ -165,12 +243,16 @@ class GitHub:
         resp = self._get(path, what)
         if resp.status_code == 200:
             try:
-                return _parse_release(resp.json())
+                release = _parse_release(resp.json())
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise GitHubError(
                     f"unexpected answer from the GitHub API for {what}: not a release",
                     hint="check GITHUB_API_URL / api_url points at a GitHub API",
                 ) from e
+            self._moved(repo, resp, release)
+            return release
+        resp.close()
+        self._moved(repo, resp, None)
         if resp.status_code == 401:
             raise GitHubError(
                 f"GitHub rejected the token for {repo} (HTTP 401 Bad credentials)",
@@ -267,5 +349,6 @@ class GitHubSource:
                 token_host=self.api_host,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
+                issuer="the GitHub API",
             )
         )

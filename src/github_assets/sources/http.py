@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
@@ -46,6 +46,8 @@ NETWORK_FAULTS = (
 )
 """Exceptions of a request worth another attempt (the others are our mistake or the URL's)."""
 REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+"""Hops one request may take (GitHub needs two: a renamed repo's 301, the asset's 302)."""
 # The asset's own bytes, never a compressed transfer of them: the digest is over those
 # bytes, release binaries do not compress much, and a body nothing has to decode is read
 # straight into our buffers (see _body_reader).
@@ -277,6 +279,16 @@ class Transient(Exception):
     """A fault worth another attempt; its text is the cause the log shows."""
 
 
+class Redirected(Exception):
+    """A redirect not followed: to another host where that is not allowed, or one too many."""
+
+    def __init__(self, status: int, location: str, *, too_many: bool) -> None:
+        super().__init__(f"HTTP {status} to {urlsplit(location).netloc}")
+        self.status = status
+        self.host = urlsplit(location).netloc
+        self.too_many = too_many
+
+
 class RateLimited(Exception):
     """A rate-limit answer; waited out when short, else an error with the reset time."""
 
@@ -312,15 +324,9 @@ class Http:
         self.rand = rand
 
     def get(
-        self,
-        url: str,
-        headers: dict[str, str],
-        log: Log,
-        *,
-        stream: bool = False,
-        follow: bool = False,
+        self, url: str, headers: dict[str, str], log: Log, *, stream: bool = False
     ) -> requests.Response:
-        """One GET (redirects followed only when asked); logged (method, host, path) at DEBUG."""
+        """One GET, redirects not followed; logged (method, host, path) at DEBUG."""
         parts = urlsplit(url)
         log.debug(f"GET {parts.netloc}{parts.path}")
         try:
@@ -329,12 +335,45 @@ class Http:
                 headers=headers,
                 stream=stream,
                 timeout=self.policy.timeouts,
-                allow_redirects=follow,
+                allow_redirects=False,
             )
         finally:
             news = TRUST.news()  # the first HTTPS connection of the process made the TLS context
             if news is not None:
                 log.debug(news)
+
+    def open(
+        self,
+        url: str,
+        headers: Callable[[str], dict[str, str]],
+        log: Log,
+        *,
+        stream: bool = False,
+        leave: bool = True,
+    ) -> requests.Response:
+        """GET url and follow its redirects hop by hop, at most MAX_REDIRECTS of them.
+
+        Each hop gets headers(its URL), so a token meant for one host never rides a
+        redirect to another. With leave=False a redirect to another host is not followed
+        (Redirected). The answer's .url is where it came from, its .history the redirects.
+        """
+        hops: list[requests.Response] = []
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self.get(url, headers(url), log, stream=stream)
+            if resp.status_code not in REDIRECTS:
+                resp.history = hops
+                return resp
+            status, location = resp.status_code, resp.headers.get("location", "").strip()
+            resp.close()
+            hops.append(resp)
+            if not location:
+                raise Transient(f"HTTP {status} without a Location")
+            target = urljoin(url, location)
+            if not leave and urlsplit(target).netloc != urlsplit(url).netloc:
+                raise Redirected(status, target, too_many=False)
+            log.debug(f"HTTP {status}: to {urlsplit(target).netloc}{urlsplit(target).path}")
+            url = target
+        raise Redirected(status, url, too_many=True)
 
     def rate_limit(self, resp: requests.Response) -> RateLimit | None:
         return rate_limit(resp, self.wall_clock())
@@ -462,36 +501,73 @@ class Http:
         return None
 
     def _open(self, job: Download, state: _State) -> requests.Response:
-        """The whole asset: job.url, and the one redirect it may answer with."""
+        """The whole asset: job.url and its redirects; a refused signed URL is asked anew once."""
         state.final_url = None
         state.ranges = False
-        resp = self.get(job.url, job.headers(job.url), job.log, stream=True)
-        if resp.status_code in REDIRECTS:
-            location = resp.headers.get("location", "")
-            resp.close()
-            if not location:
-                raise Transient(f"HTTP {resp.status_code} without a Location")
-            resp = self.get(location, job.headers(location), job.log, stream=True, follow=True)
-            state.final_url = resp.url
-        else:
-            state.final_url = job.url
-        if resp.status_code != 200:
-            self._fail_status(resp, job)
+        refreshed = False
+        while True:
+            try:
+                resp = self.open(job.url, job.headers, job.log, stream=True)
+            except Redirected:
+                raise DownloadError(
+                    f"failed to download {job.name}: redirected more than {MAX_REDIRECTS} times",
+                    hint="the asset URL or its redirects are unusable; check api_url",
+                ) from None
+            if resp.status_code == 200:
+                break
+            host = urlsplit(resp.url).netloc
+            if not refreshed and self._refused(resp, job) and resp.history:
+                resp.close()
+                refreshed = True
+                issuer = job.issuer or urlsplit(job.url).netloc
+                job.log.action(
+                    f"{host} refused the signed download URL (HTTP {resp.status_code}), "
+                    f"which may have expired; asking {issuer} for a fresh one"
+                )
+                continue
+            self._fail_status(resp, job, refreshed=refreshed)
+        state.final_url = resp.url
         state.ranges = resp.headers.get("accept-ranges", "").lower() == "bytes"
         return resp
 
-    def _fail_status(self, resp: requests.Response, job: Download) -> None:
+    def _refused(self, resp: requests.Response, job: Download) -> bool:
+        """A 401/403 (not a rate limit) from a host that never gets the token."""
+        return (
+            resp.status_code in (401, 403)
+            and urlsplit(resp.url).netloc != job.token_host
+            and self.rate_limit(resp) is None
+        )
+
+    def _fail_status(self, resp: requests.Response, job: Download, *, refreshed: bool) -> None:
         status = resp.status_code
+        host = urlsplit(resp.url).netloc
+        if self._refused(resp, job):
+            resp.close()
+            again = f", a fresh one from {job.issuer or urlsplit(job.url).netloc} too"
+            raise DownloadError(
+                f"failed to download {job.name}: {host} refused the "
+                f"{'signed download URL' if resp.history else 'download'} "
+                f"(HTTP {status}){again if refreshed else ''}",
+                hint="nothing was installed; no token is sent to that host, so this is not "
+                "about the token: check that a proxy does not alter the request, "
+                "or retry the build later",
+            )
         limit = self.rate_limit(resp)
         resp.close()
         if limit is not None:
             raise RateLimited(limit)
         if status in TRANSIENT_STATUS:
             raise Transient(f"HTTP {status}")
-        if status == 401:
+        if status == 401 and job.token:
             raise DownloadError(
                 f"failed to download {job.name}: the token was rejected (HTTP 401)",
                 hint="check the token in token_env / GITHUB_TOKEN",
+            )
+        if status == 401:
+            raise DownloadError(
+                f"failed to download {job.name}: {host} asks for a token (HTTP 401)",
+                hint="if the repository is private set token_env (or GITHUB_TOKEN) and pass "
+                "the variable to the build (pack build --env NAME)",
             )
         raise DownloadError(
             f"failed to download {job.name}: HTTP {status}",
@@ -560,6 +636,8 @@ class Download:
     content_type: str = ""
     extra_headers: tuple[tuple[str, str], ...] = ()
     """Sent, like the token, only to token_host."""
+    issuer: str = ""
+    """Who answers url with a signed URL, as the log names it ("the GitHub API")."""
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}
