@@ -21,8 +21,8 @@ from .errors import BuildpackError, DownloadError, InstallError, about
 from .layers import Installed
 from .log import Log, human_size
 from .platform import Target
-from .sources import ResolvedAsset, Source
-from .verify import DIGEST, PINNED, SIZE_ONLY, Checksum, Claim, Expected
+from .sources import ResolvedAsset, Sink, Source
+from .verify import DIGEST, PINNED, SIZE_ONLY, Checksum, Claim, Expected, Verified
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
 """Kinds that unpack to a single file."""
@@ -155,8 +155,7 @@ def _install(
         spool=work / "asset",
     )
     try:
-        received = source.fetch(asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel)
-        verified = expected.check(received.size, received.digests)
+        verified = _fetch_verified(source, asset, sink, expected, log, cancel)
         log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
         result = sink.finish()
     finally:
@@ -211,6 +210,43 @@ def _install(
         want=spec.wanted(target),
     )
     return Staged(installed, src)
+
+
+def _fetch_verified(
+    source: Source,
+    asset: ResolvedAsset,
+    sink: Sink,
+    expected: Expected,
+    log: Log,
+    cancel: threading.Event | None,
+) -> Verified:
+    """The asset is the bytes as the server sent them (what size and checksums cover), as
+    curl and Go take them. Only when those fail and came with a Content-Encoding (an S3
+    object's metadata, nginx gzip) are the same bytes decoded tried against the same
+    claims; when neither verifies, that is the error at once, never a retry."""
+    received = source.fetch(asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel)
+    try:
+        return expected.check(received.size, received.digests)
+    except DownloadError as as_sent:
+        if not received.encoding:
+            raise
+        log.action(
+            f"Content-Encoding: {received.encoding}: the bytes as sent do not verify "
+            f"({as_sent.message}); trying them decoded"
+        )
+        sink.restart()
+        try:
+            decoded = source.fetch(
+                asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel, decoded=True
+            )
+            return expected.check(decoded.size, decoded.digests)
+        except DownloadError as e:
+            raise DownloadError(
+                f"{asset.name} came with Content-Encoding: {received.encoding} and verifies "
+                f"neither as sent ({as_sent.message}) nor decoded ({e.message})",
+                hint="nothing was installed; the server or mirror must send the asset's own "
+                "bytes: remove the Content-Encoding it adds",
+            ) from None
 
 
 _prefetch_started = threading.Event()

@@ -9,6 +9,8 @@ token, so each test also proves the token stays on the API host and out of every
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import ssl
 import subprocess
@@ -21,7 +23,7 @@ import pytest
 import trustme
 from tools.github_standin import StandIn
 
-from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, write_plan
+from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, tar_gz, write_plan
 
 REPO = "acme/probe"
 LAYER = "acme_probe"
@@ -177,6 +179,72 @@ def test_redirect_loop_is_bounded(standin: StandIn, cnb: CnbDirs, payload: bytes
         "5 times; check api_url / GITHUB_API_URL"
     )
     assert len(standin.api_requests()) == 6
+
+
+# -- #15: Content-Encoding from the storage host or a mirror ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def archive() -> bytes:
+    """A real .tar.gz release asset: what S3 labels `Content-Encoding: gzip` by mistake."""
+    return tar_gz({"probe": elf_bytes(size=4096) + os.urandom(64 * 1024)})
+
+
+def test_gzip_label_on_a_tar_gz_takes_the_bytes_as_sent(
+    standin: StandIn, cnb: CnbDirs, archive: bytes
+) -> None:
+    standin.add_release(REPO, "v1", {"probe.tar.gz": archive})
+    standin.make_private(REPO, TOKEN)
+    standin.content_encoding, standin.encode_body = "gzip", False
+    cnb.project(config(asset="probe.tar.gz") + 'destination = "bin"\n')
+    r = run(standin, cnb)
+    assert r.rc == 0, r.all
+    assert "Retrying" not in r.out and "decoded" not in r.out
+    meta = cnb.layer_toml(LAYER)["metadata"]["assets"][0]
+    assert meta["sha256"] == hashlib.sha256(archive).hexdigest()
+    assert meta["verified_by"] == "GitHub digest"
+    assert len(standin.storage_requests()) == 1
+    assert_secret_kept(TOKEN, r, cnb, standin.storage_requests())
+
+
+def test_gzip_encoded_body_is_verified_decoded(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload)
+    standin.content_encoding = "gzip"  # nginx gzip: the body is gzip(asset)
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert_installed(standin, cnb, r, payload)
+    line = (
+        "      Content-Encoding: gzip: the bytes as sent do not verify "
+        f"(size mismatch for {ASSET}: expected {len(payload)} bytes, "
+        f"got {len(gzip.compress(payload, mtime=0))}); trying them decoded"
+    )
+    assert line in r.out.splitlines(), r.out
+    assert "Retrying" not in r.out
+    assert len(asset_requests(standin)) == 2, "the decoded bytes come from a fresh URL"
+
+
+def test_gzip_encoded_body_that_matches_neither_way_fails_at_once(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload, digests={ASSET: "sha256:" + "ab" * 32})
+    standin.content_encoding = "gzip"
+    cnb.project(config())
+    r = run(standin, cnb)
+    line = first_error(standin, cnb, r)
+    assert line.startswith(
+        f"error: {W1}{ASSET} came with Content-Encoding: gzip and verifies neither as sent "
+        f"(size mismatch for {ASSET}: expected {len(payload)} bytes, got "
+    ), line
+    assert (
+        f"nor decoded (checksum mismatch for {ASSET}: expected sha256:{'ab' * 32} (GitHub digest), "
+        f"got sha256:{hashlib.sha256(payload).hexdigest()} (downloaded bytes)); nothing was "
+        "installed; the server or mirror must send the asset's own bytes: "
+        "remove the Content-Encoding it adds"
+    ) in line, line
+    assert "retry the build later" not in r.err
+    assert len(standin.storage_requests()) == 2, "neither retried nor waited on"
 
 
 # -- #16: the storage host refuses the signed URL ----------------------------------------------

@@ -1,8 +1,10 @@
 """The HTTP layer's single places: what a header says, what an exception means, the one
-TLS context (in process, against the stand-in)."""
+TLS context, and a download's bytes as sent or decoded (in process, against the stand-in)."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import ssl
 from pathlib import Path
 
@@ -11,8 +13,15 @@ import requests
 import trustme
 from tools.github_standin import StandIn
 
+from github_assets.config import parse_entry
+from github_assets.log import Log
+from github_assets.platform import Target
+from github_assets.settings import RetryPolicy
+from github_assets.sources import Received
 from github_assets.sources import tls as tls_module
-from github_assets.sources.http import MAX_EPOCH, judge, new_session, seconds_until
+from github_assets.sources.github import GitHubSource
+from github_assets.sources.http import MAX_EPOCH, Http, judge, new_session, seconds_until
+from support import FileSink
 
 NOW = 1_700_000_000.0
 
@@ -156,3 +165,33 @@ def test_sessions_share_the_context_and_keep_honouring_proxies(
         with pytest.raises(requests.exceptions.ProxyError):
             new_session().get(url, timeout=5)
         assert len(https.api_requests()) == 2
+
+
+# -- bytes as sent, or decoded ----------------------------------------------------------------
+
+
+def _fetch(standin: StandIn, dest: Path, *, decoded: bool) -> Received:
+    http = Http(new_session, RetryPolicy(attempts=2, backoff=0.01))
+    source = GitHubSource(http, standin.api_url, None)
+    log = Log(io.StringIO())
+    spec = parse_entry({"repo": "o/r", "asset": "a", "tag": "v1"}, "test")
+    asset = source.resolve(spec, Target("linux", "amd64"), log=log, cancel=None)
+    with FileSink(dest) as sink:
+        return source.fetch(
+            asset, sink, algorithms=frozenset({"sha256"}), log=log, cancel=None, decoded=decoded
+        )
+
+
+def test_a_download_takes_the_bytes_as_sent_and_decodes_only_when_asked(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    data = b"compressible " * 5000
+    standin.add_release("o/r", "v1", {"a": data})
+    standin.content_encoding = "gzip"
+    as_sent = _fetch(standin, tmp_path / "sent", decoded=False)
+    assert as_sent.encoding == "gzip"
+    assert (tmp_path / "sent").read_bytes() == gzip.compress(data, mtime=0)
+    assert as_sent.size == len(gzip.compress(data, mtime=0))
+    decoded = _fetch(standin, tmp_path / "decoded", decoded=True)
+    assert decoded.encoding == "" and decoded.size == len(data)
+    assert (tmp_path / "decoded").read_bytes() == data

@@ -44,6 +44,9 @@ class Received(NamedTuple):
 
     size: int
     digests: dict[str, str]
+    encoding: str = ""
+    """The Content-Encoding the server sent the bytes with ("gzip"); they were taken as
+    sent, not decoded. '' when none (or when the fetch was asked to decode)."""
 
 
 class Sink(Protocol):
@@ -81,4 +84,8 @@ class Source(Protocol):
         algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
-    ) -> Received: ...
+        decoded: bool = False,
+    ) -> Received:
+        """The bytes as the origin sent them; with decoded, their Content-Encoding undone
+        (asked only after the bytes as sent, which came with one, failed verification)."""
+        ...

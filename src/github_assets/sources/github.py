@@ -335,6 +335,7 @@ class GitHubSource:
         algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
+        decoded: bool = False,
     ) -> Received:
         return self.http.download(
             Download(
@@ -350,5 +351,6 @@ class GitHubSource:
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
                 issuer="the GitHub API",
+                decode=decoded,
             )
         )

@@ -4,6 +4,10 @@ streaming download with resume.
 The bytes go from the socket straight into buffers the sink hands out (no copy per
 chunk, no allocation per chunk), are hashed there, and the sink writes or unpacks them
 while the next ones arrive (archive.stream). Nothing reads them a second time.
+
+One place each for: what a header says (seconds_until), following redirects (Http.open:
+hop by hop, the token only where it belongs), what a request's exception means (judge:
+retried, or final with what to do), and TLS (tls.TRUST, on every session's adapter).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
+import urllib3.exceptions
 
 from .. import USER_AGENT
 from ..errors import BuildpackError, DownloadError
@@ -50,11 +55,11 @@ MAX_REDIRECTS = 5
 """Hops one request may take (GitHub needs two: a renamed repo's 301, the asset's 302)."""
 # The asset's own bytes, never a compressed transfer of them: the digest is over those
 # bytes, release binaries do not compress much, and a body nothing has to decode is read
-# straight into our buffers (see _body_reader).
+# straight into our buffers (see _raw_reader). A server may encode it anyway: see download.
 IDENTITY = {"Accept-Encoding": "identity"}
+DECODABLE = frozenset({"gzip", "x-gzip", "deflate"})
+"""Content-Encodings a download can undo (urllib3's own decoders, no optional module)."""
 CHUNK = 1 << 20
-
-
 CA_HINT = (
     "add the CA that signed it to the build: SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR "
     "(a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
@@ -275,6 +280,12 @@ def rate_limit(resp: requests.Response, now: float) -> RateLimit | None:
     return None
 
 
+def content_encoding(resp: requests.Response) -> str:
+    """The codings the body was sent in ("gzip"), '' for the bytes as they are."""
+    codings = [c.strip().lower() for c in resp.headers.get("content-encoding", "").split(",")]
+    return ", ".join(c for c in codings if c and c != "identity")
+
+
 class Transient(Exception):
     """A fault worth another attempt; its text is the cause the log shows."""
 
@@ -430,7 +441,13 @@ class Http:
         raise AssertionError("unreachable")
 
     def download(self, job: Download) -> Received:
-        """Stream job.url into job.sink under the retry policy; count and hash the bytes."""
+        """Stream job.url into job.sink under the retry policy; count and hash the bytes.
+
+        The bytes are taken as the server sent them, as curl and Go do: a Content-Encoding
+        label is reported in Received.encoding, not undone. job.decode undoes it instead
+        (for a caller whose bytes as sent did not verify). Which of the two is the asset
+        is the caller's question (pipeline), not the downloader's.
+        """
         state = _State(job.algorithms)
 
         def give_up(cause: str, error: BaseException) -> BuildpackError:
@@ -459,7 +476,8 @@ class Http:
             unusable=unusable,
             rate_error=rate_error,
         )
-        return Received(state.written, {a: h.hexdigest() for a, h in state.hashers.items()})
+        digests = {a: h.hexdigest() for a, h in state.hashers.items()}
+        return Received(state.written, digests, "" if job.decode else state.encoding)
 
     def _attempt(self, job: Download, state: _State) -> None:
         """One request: resume or start over, stream, and check the length."""
@@ -474,21 +492,22 @@ class Http:
             resp = self._open(job, state)
         with resp:
             self._stream(resp, job, state)
-        if state.written != job.size:
+        # An encoded body has a length of its own; http.client saw it complete.
+        if state.written != job.size and not state.encoding:
             raise Transient(f"the connection ended after {state.written} of {job.size} bytes")
 
     def _resume(self, job: Download, state: _State) -> requests.Response | None:
         """The rest of the asset from where the bytes came from, or None when it cannot."""
         if not (state.ranges and state.final_url):
             return None
-        resp = self.get(
-            state.final_url,
-            {"User-Agent": USER_AGENT, "Range": f"bytes={state.written}-", **IDENTITY},
-            job.log,
-            stream=True,
-        )
+        headers = {"User-Agent": USER_AGENT, "Range": f"bytes={state.written}-", **IDENTITY}
+        resp = self.get(state.final_url, headers, job.log, stream=True)
         expected = f"bytes {state.written}-"
-        if resp.status_code == 206 and resp.headers.get("content-range", "").startswith(expected):
+        if (
+            resp.status_code == 206
+            and resp.headers.get("content-range", "").startswith(expected)
+            and content_encoding(resp) == state.encoding
+        ):
             job.log.action(f"Resuming at {human_size(state.written)} of {human_size(job.size)}")
             return resp
         limit = self.rate_limit(resp)
@@ -527,7 +546,19 @@ class Http:
                 continue
             self._fail_status(resp, job, refreshed=refreshed)
         state.final_url = resp.url
-        state.ranges = resp.headers.get("accept-ranges", "").lower() == "bytes"
+        state.encoding = content_encoding(resp)
+        if job.decode and state.encoding:
+            bad = [c for c in state.encoding.split(", ") if c not in DECODABLE]
+            if bad:
+                resp.close()
+                raise DownloadError(
+                    f"cannot decode {job.name}: Content-Encoding {', '.join(bad)}",
+                    hint="the server or mirror must send the asset's own bytes: "
+                    "remove the Content-Encoding it adds",
+                )
+        # Decoded bytes cannot resume: a Range counts bytes as sent.
+        decoding = job.decode and bool(state.encoding)
+        state.ranges = not decoding and resp.headers.get("accept-ranges", "").lower() == "bytes"
         return resp
 
     def _refused(self, resp: requests.Response, job: Download) -> bool:
@@ -579,7 +610,11 @@ class Http:
         ctype = resp.headers.get("content-type", "").lower()
         if ctype.startswith("text/html") and not job.content_type.lower().startswith("text/html"):
             raise Transient("the server sent an HTML page instead of the asset")
-        readinto = _body_reader(resp)
+        decoding = job.decode and bool(state.encoding)
+        readinto = _decoded_reader(resp) if decoding else _raw_reader(resp)
+        # Encoded, the bytes as sent may be a little longer than the asset (gzip of a
+        # .tar.gz); more than that they cannot be, and no decoding makes them it.
+        limit = job.size + job.size // 64 + 65536 if state.encoding and not decoding else job.size
         start = self.clock()
         last_report = start
         base = state.written
@@ -590,11 +625,22 @@ class Http:
                 n = readinto(buf)
             except requests.RequestException:
                 raise  # judged by the retry loop, like every request's failure
-            except (OSError, http.client.HTTPException) as e:
+            except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as e:
                 raise Transient(describe_failure(e, self.policy)) from e
             if not n:
                 return
-            if state.written + n > job.size:
+            if state.written + n > limit:
+                if decoding:
+                    raise DownloadError(
+                        f"decoded, {job.name} is more than the {job.size} bytes announced"
+                    )
+                if state.encoding:
+                    raise DownloadError(
+                        f"failed to download {job.name}: the server sent more than {limit} "
+                        f"bytes with Content-Encoding: {state.encoding}, for {job.size} bytes",
+                        hint="nothing was installed; the server or mirror must send the "
+                        "asset's own bytes: remove the Content-Encoding it adds",
+                    )
                 state.restart(sink)
                 raise Transient(f"the server sent more than the {job.size} bytes announced")
             view = buf[:n]
@@ -638,6 +684,8 @@ class Download:
     """Sent, like the token, only to token_host."""
     issuer: str = ""
     """Who answers url with a signed URL, as the log names it ("the GitHub API")."""
+    decode: bool = False
+    """Undo the body's Content-Encoding (gzip, deflate) instead of taking it as sent."""
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}
@@ -657,6 +705,8 @@ class _State:
     hashers: dict[str, Any] = field(default_factory=dict)
     final_url: str | None = None
     ranges: bool = False
+    encoding: str = ""
+    """The Content-Encoding of the answer the bytes come from."""
 
     def __post_init__(self) -> None:
         self.hashers = {a: hashlib.new(a) for a in sorted(self.algorithms)}
@@ -668,19 +718,25 @@ class _State:
         self.hashers = {a: hashlib.new(a) for a in sorted(self.algorithms)}
 
 
-def _body_reader(resp: requests.Response) -> Callable[[memoryview], int]:
-    """readinto() for the response body.
+def _raw_reader(resp: requests.Response) -> Callable[[memoryview], int]:
+    """readinto() for the body exactly as sent, whatever its Content-Encoding.
 
-    When nothing decodes the body (no Content-Encoding: what GitHub's storage sends for
-    assets), http.client reads the socket straight into our buffer: urllib3's read() would
-    allocate a fresh bytes per chunk (page faults on every MiB) and copy it once more. Any
-    other response goes through requests' iter_content, which decodes.
+    http.client reads the socket straight into our buffer (it undoes the chunked transfer
+    coding, never a content coding): urllib3's read() would allocate a fresh bytes per
+    chunk (page faults on every MiB) and copy it once more.
     """
     fp = getattr(resp.raw, "_fp", None)
-    encoding = resp.headers.get("content-encoding", "").strip().lower()
-    if isinstance(fp, http.client.HTTPResponse) and encoding in ("", "identity"):
-        return lambda buf: fp.readinto(buf)
-    chunks = resp.iter_content(CHUNK)
+    if isinstance(fp, http.client.HTTPResponse):
+        return fp.readinto
+    return _reader(resp.raw.stream(CHUNK, decode_content=False))
+
+
+def _decoded_reader(resp: requests.Response) -> Callable[[memoryview], int]:
+    """readinto() for the body with its Content-Encoding undone (requests' decoders)."""
+    return _reader(resp.iter_content(CHUNK))
+
+
+def _reader(chunks: Any) -> Callable[[memoryview], int]:
     pending = memoryview(b"")
 
     def readinto(buf: memoryview) -> int:
