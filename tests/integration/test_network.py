@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import ssl
 import subprocess
@@ -31,6 +32,7 @@ ASSET = "probe-linux-amd64"
 TOKEN = "ghp_networkTOKEN0123456789abcdefXYZ"
 FAST = {"BP_GITHUB_ASSETS_BACKOFF": "0.01", "BP_GITHUB_ASSETS_TIMEOUT": "5"}
 W1 = f"project.toml: [[metadata.githubassets]] #1 (repo {REPO}): "
+JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
 @pytest.fixture(scope="module")
@@ -366,3 +368,87 @@ def test_one_tls_context_per_build_shared_by_every_session(
     assert f" ms, trusting SSL_CERT_FILE={ca_file}" in made[0], made
     # 4 assets on parallel threads, each thread with its own session: all on the one context
     assert len({q.path for q in https.api_requests()}) >= 8
+
+
+# -- the sweep: every URL, status and exception a server or a user can bring -----------------------
+
+
+def test_api_url_no_parser_accepts_is_one_line(standin: StandIn, cnb: CnbDirs) -> None:
+    cnb.project(config())
+    r = run(standin, cnb, GITHUB_API_URL="http://[::1")  # ValueError in urllib.parse before
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}failed to reach the GitHub API at http://[::1 for {REPO} tag v1: "
+        "a malformed URL; check GITHUB_API_URL / api_url"
+    )
+
+
+def test_malformed_location_on_the_asset_redirect_is_one_line(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload)
+    bad = {"Location": "http://[::1/asset"}
+    standin.fail("api", 302, path_contains="/releases/assets/", headers=bad)
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}failed to download {ASSET}: a malformed URL; "
+        "the asset URL or its redirect is unusable; check api_url"
+    )
+    assert len(asset_requests(standin)) == 1
+
+
+def test_https_to_a_plain_http_port_fails_at_once(standin: StandIn, cnb: CnbDirs) -> None:
+    cnb.project(config())
+    api = standin.api_url.replace("http://", "https://")
+    r = run(standin, cnb, GITHUB_API_URL=api)
+    host = api.removeprefix("https://")
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}failed to reach the GitHub API at {api} for {REPO} tag v1: the TLS "
+        f"handshake with {host} failed (wrong version number); check that {host} speaks "
+        "HTTPS on that port, and any proxy in between"
+    )
+    assert standin.connections_accepted("api") == 1
+
+
+def test_token_with_a_trailing_newline_is_used_without_it(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    publish(standin, payload)  # as read from <platform>/env/GITHUB_TOKEN written by echo
+    cnb.project(config())
+    r = run(standin, cnb, GITHUB_TOKEN=f"{TOKEN}\n")
+    assert_installed(standin, cnb, r, payload)
+
+
+def test_401_without_a_token_asks_for_one(standin: StandIn, cnb: CnbDirs, payload: bytes) -> None:
+    standin.add_release(REPO, "v1", {ASSET: payload})
+    standin.fail(
+        "api", 401, path_contains="/releases/tags/", body=b'{"message": "Requires authentication"}'
+    )
+    cnb.project(config())
+    r = run(standin, cnb, GITHUB_TOKEN="")
+    assert first_error(standin, cnb, r) == (
+        f"error: {W1}the GitHub API at {standin.api_url} asks for a token for {REPO} tag v1 "
+        "(HTTP 401); set token_env (or GITHUB_TOKEN) and pass the variable to the build "
+        "(pack build --env NAME)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("asset", "error"),
+    [
+        ({"size": -5}, f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"),
+        ({"id": "7"}, f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"),
+        ({"digest": 12345}, f"GitHub published a digest for {ASSET} that is not sha256: 12345"),
+    ],
+    ids=["negative-size", "string-id", "digest-not-a-string"],
+)
+def test_release_json_that_github_never_sends(
+    standin: StandIn, cnb: CnbDirs, payload: bytes, asset: dict[str, object], error: str
+) -> None:
+    release = standin.add_release(REPO, "v1", {ASSET: payload})
+    release["assets"][0].update(asset)
+    body = json.dumps(release).encode()
+    standin.fail("api", 200, path_contains="/releases/tags/", body=body, headers=JSON)
+    cnb.project(config())
+    r = run(standin, cnb, GITHUB_TOKEN="")
+    assert first_error(standin, cnb, r).startswith(f"error: {W1}{error}; ")

@@ -98,7 +98,10 @@ def test_judge_other_failures() -> None:
         "the proxy URL is malformed",
         "fix HTTPS_PROXY / HTTP_PROXY",
     )
-    assert judge(requests.exceptions.MissingSchema("x")) == ("the URL is not http(s)", "")
+    assert judge(requests.exceptions.MissingSchema("x")) == ("a URL that is not http(s)", "")
+    assert judge(requests.exceptions.InvalidURL("x")) == ("a malformed URL", "")
+    header = judge(requests.exceptions.InvalidHeader("x"))
+    assert header is not None and "token" in header[1]
     assert judge(requests.exceptions.TooManyRedirects("x")) == ("TooManyRedirects", "")
 
 

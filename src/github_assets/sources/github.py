@@ -27,6 +27,7 @@ from .http import (
     RateLimited,
     Redirected,
     Transient,
+    netloc,
 )
 
 if TYPE_CHECKING:
@@ -76,13 +77,21 @@ def _repo_in(html_url: str) -> str | None:
     return "/".join(parts[at - 2 : at]) if at >= 2 and all(parts[at - 2 : at]) else None
 
 
+def _count(value: object) -> int:
+    """A JSON integer >= 0 (an id, a size); anything else is not GitHub's answer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
 def _parse_release(data: Mapping[str, Any]) -> Release:
     assets = tuple(
         ReleaseAsset(
-            id=int(a["id"]),
+            id=_count(a["id"]),
             name=str(a["name"]),
-            size=int(a["size"]),
-            digest=a.get("digest") or None,
+            size=_count(a["size"]),
+            # a digest that is no string still reaches the check, which names it
+            digest=str(a["digest"]) if a.get("digest") else None,
             url=str(a["url"]),
             content_type=str(a.get("content_type") or ""),
         )
@@ -113,7 +122,7 @@ class GitHub:
     ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
-        self.api_host = urlsplit(self.api_url).netloc
+        self.api_host = netloc(self.api_url)
         self.token = token
         self.log = log
         self.cancel = cancel
@@ -253,10 +262,16 @@ class GitHub:
             return release
         resp.close()
         self._moved(repo, resp, None)
-        if resp.status_code == 401:
+        if resp.status_code == 401 and self.token:
             raise GitHubError(
                 f"GitHub rejected the token for {repo} (HTTP 401 Bad credentials)",
                 hint="check the token in token_env / GITHUB_TOKEN; it may be expired or revoked",
+            )
+        if resp.status_code == 401:
+            raise GitHubError(
+                f"the GitHub API at {self.api_url} asks for a token for {what} (HTTP 401)",
+                hint="set token_env (or GITHUB_TOKEN) and pass the variable to the build "
+                "(pack build --env NAME)",
             )
         if resp.status_code == 404:
             raise self._not_found(repo, tag)
@@ -295,9 +310,11 @@ class GitHubSource:
     def __init__(self, http: Http, api_url: str, token: str | None) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
-        self.api_host = urlsplit(self.api_url).netloc
-        self.token = token
-        self.secrets: tuple[str, ...] = (token,) if token else ()
+        self.api_host = netloc(self.api_url)
+        # A token read from a file (<platform>/env/GITHUB_TOKEN) often ends in a newline,
+        # which no header may carry.
+        self.token = (token or "").strip() or None
+        self.secrets: tuple[str, ...] = tuple(dict.fromkeys(t for t in (token, self.token) if t))
 
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
         return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)

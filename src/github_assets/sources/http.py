@@ -153,12 +153,15 @@ def judge(error: requests.RequestException) -> tuple[str, str] | None:
         )
     if isinstance(error, requests.exceptions.InvalidProxyURL):
         return "the proxy URL is malformed", "fix HTTPS_PROXY / HTTP_PROXY"
-    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.URLRequired):
-        return f"the URL of {host} is malformed", ""
     if isinstance(error, requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema):
-        return "the URL is not http(s)", ""
-    if isinstance(error, requests.exceptions.InvalidHeader):
-        return f"{host} sent a malformed header", ""
+        return "a URL that is not http(s)", ""
+    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.URLRequired):
+        return "a malformed URL", ""
+    if isinstance(error, requests.exceptions.InvalidHeader):  # our own request's
+        return (
+            "a request header has a line break or a character outside Latin-1",
+            "check the token in token_env / GITHUB_TOKEN for stray characters",
+        )
     return type(error).__name__, ""
 
 
@@ -280,6 +283,14 @@ def rate_limit(resp: requests.Response, now: float) -> RateLimit | None:
     return None
 
 
+def netloc(url: str) -> str:
+    """The host[:port] of url, '' when no parser accepts it (then no token goes there)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
+
+
 def content_encoding(resp: requests.Response) -> str:
     """The codings the body was sent in ("gzip"), '' for the bytes as they are."""
     codings = [c.strip().lower() for c in resp.headers.get("content-encoding", "").split(",")]
@@ -338,9 +349,9 @@ class Http:
         self, url: str, headers: dict[str, str], log: Log, *, stream: bool = False
     ) -> requests.Response:
         """One GET, redirects not followed; logged (method, host, path) at DEBUG."""
-        parts = urlsplit(url)
-        log.debug(f"GET {parts.netloc}{parts.path}")
         try:
+            parts = urlsplit(url)
+            log.debug(f"GET {parts.netloc}{parts.path}")
             return self.session().get(
                 url,
                 headers=headers,
@@ -348,6 +359,12 @@ class Http:
                 timeout=self.policy.timeouts,
                 allow_redirects=False,
             )
+        except requests.RequestException:
+            raise
+        except UnicodeEncodeError as e:  # http.client: header values are Latin-1
+            raise requests.exceptions.InvalidHeader("a header value is not Latin-1") from e
+        except ValueError as e:  # urllib.parse, before requests: "http://[::1", a bad port
+            raise requests.exceptions.InvalidURL("malformed URL") from e
         finally:
             news = TRUST.news()  # the first HTTPS connection of the process made the TLS context
             if news is not None:
@@ -379,7 +396,11 @@ class Http:
             hops.append(resp)
             if not location:
                 raise Transient(f"HTTP {status} without a Location")
-            target = urljoin(url, location)
+            try:
+                target = urljoin(url, location)
+                urlsplit(target).port  # noqa: B018 (raises on a port no URL can have)
+            except ValueError:
+                raise requests.exceptions.InvalidURL("malformed Location") from None
             if not leave and urlsplit(target).netloc != urlsplit(url).netloc:
                 raise Redirected(status, target, too_many=False)
             log.debug(f"HTTP {status}: to {urlsplit(target).netloc}{urlsplit(target).path}")
@@ -689,7 +710,7 @@ class Download:
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}
-        if urlsplit(url).netloc == self.token_host:
+        if self.token_host and netloc(url) == self.token_host:
             headers.update(self.extra_headers)
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
