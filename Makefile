@@ -5,7 +5,7 @@ TOOLS ?= $(HOME)/.cache/github-assets-buildpack/tools
 export GITHUB_ASSETS_TOOLS := $(TOOLS)
 export PATH := $(TOOLS)/bin:$(PATH)
 
-.PHONY: test dev vendor tools lint unit integration e2e package demo bench audit audit-strict update-deps clean
+.PHONY: test dev vendor tools lint unit integration e2e package demo bench audit audit-strict update-deps sweep clean
 
 test: dev vendor tools lint audit
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
@@ -48,6 +48,10 @@ demo: dev vendor tools
 
 bench: vendor
 	$(PYTHON) scripts/bench.py --readme
+
+# Every index of every write-side syscall with every errno under strace (slow; make test runs a sample).
+sweep: vendor
+	$(PYTHON) -m pytest -q -p no:cacheprovider -m slow tests/integration/test_syscall_faults.py
 
 audit:
 	$(PYTHON) scripts/audit.py

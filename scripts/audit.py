@@ -3,7 +3,9 @@
 The gate depends on the commit, not on what PyPI publishes tomorrow: a pin fails
 only when PyPI's advisory data lists a known vulnerability for it, or when that
 data cannot be fetched at all. A newer upstream release is a note (`make
-update-deps` moves the pins); `--strict`, for release time, fails on it too.
+update-deps` moves the pins); `--strict`, for release time, fails on it too, except
+for a pin held on purpose: a line ending `# held: <why>` (tomli stays below 2.4,
+which parses TOML 1.1), which `make update-deps` leaves alone.
 
 Which advisory data: PyPI's per-version JSON (`/<name>/<version>/json`) names the
 vulnerabilities of exactly the pinned version; its project JSON (`/<name>/json`)
@@ -29,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "requirements" / "runtime.txt"
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;]+)")
+HELD = re.compile(r"\s#\s*held:\s*(.+?)\s*$")
 TIMEOUT = 60.0
 
 
@@ -46,6 +49,16 @@ def pins(path: Path) -> list[tuple[str, str]]:
         for line in path.read_text().splitlines()
         if (m := PIN.match(line.strip()))
     ]
+
+
+def held(path: Path) -> dict[str, str]:
+    """Pins held on purpose below the newest release: name -> why (`# held: why`)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        m, h = PIN.match(line.strip()), HELD.search(line)
+        if m and h:
+            out[m.group(1)] = h.group(1)
+    return out
 
 
 def default_json_api() -> str:
@@ -89,7 +102,9 @@ def _describe(vulns: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def audit_pin(name: str, version: str, api: str, fetch: Fetch, strict: bool) -> tuple[bool, str]:
+def audit_pin(
+    name: str, version: str, api: str, fetch: Fetch, strict: bool, hold: str = ""
+) -> tuple[bool, str]:
     """(passed, the line to print) for one pin. Raises Unavailable when nothing can be read."""
     project = fetch(f"{api}/{name}/json")
     if project is None:
@@ -110,6 +125,8 @@ def audit_pin(name: str, version: str, api: str, fetch: Fetch, strict: bool) -> 
     if vulns:
         return False, f"FAIL {name}=={version}: known vulnerabilities {_describe(vulns)}"
     if version != newest:
+        if hold:
+            return True, f"held {name}=={version} ({newest} is out): {hold} ({basis})"
         if strict:
             return False, f"FAIL {name}=={version}: {newest} is out (--strict): make update-deps"
         return True, f"note {name} {newest} is out (pinned {version}): make update-deps ({basis})"
@@ -121,10 +138,11 @@ def run(requirements: Path, api: str, strict: bool, fetch: Fetch = fetch_json) -
     if not listed:
         print(f"FAIL audit: no name==version pins in {requirements}")
         return 1
+    holds = held(requirements)
     passed = failed = 0
     for name, version in listed:
         try:
-            ok, line = audit_pin(name, version, api, fetch, strict)
+            ok, line = audit_pin(name, version, api, fetch, strict, holds.get(name, ""))
         except Unavailable as e:
             print(f"FAIL audit: cannot fetch PyPI's advisory data for {name}: {e}")
             return 1

@@ -1,7 +1,8 @@
 """Move every pin to PyPI's newest release, for maintainers (`make update-deps`).
 
 - requirements/runtime.txt: each `name==version --hash=sha256:...` line gets the newest
-  release and the sha256 of its pure-Python wheel (what scripts/vendor.sh installs).
+  release and the sha256 of its pure-Python wheel (what scripts/vendor.sh installs); a
+  line ending `# held: <why>` stays as it is (see audit.py).
 - requirements/dev.txt (unless --no-dev): the test tools of requirements/dev.in and
   everything they need, resolved by pip now and pinned exactly, so the test command
   installs the same tools on every machine until the next update.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from audit import RUNTIME, Unavailable, default_json_api, fetch_json
+from audit import HELD, PIN, RUNTIME, Unavailable, default_json_api, fetch_json
 
 REQUIREMENTS = RUNTIME.parent
 LINE = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)\s+--hash=sha256:[0-9a-f]{64}\s*$")
@@ -50,6 +51,11 @@ def update_runtime(path: Path, api: str) -> list[str]:
     """Rewrite path in place; the lines that say what changed."""
     out, said = [], []
     for line in path.read_text().splitlines():
+        pin, hold = PIN.match(line.strip()), HELD.search(line)
+        if pin and hold:
+            out.append(line)
+            said.append(f"{pin.group(1)} {pin.group(2)} (held: {hold.group(1)})")
+            continue
         m = LINE.match(line.strip())
         if m is None:
             out.append(STAMP.sub(f"Newest releases as of {datetime.date.today()}", line))

@@ -461,7 +461,17 @@ class _Handler(BaseHTTPRequestHandler):
             obj = release.json if release else None
         elif rest == []:
             doc = _DOC_LIST
-            obj = st._list(repo_key) if authorized else None
+            listed = st._list(repo_key) if authorized else None
+            if listed is not None:
+                # Pages as GitHub serves them: ?per_page (max 100, default 30) &page, and a
+                # Link header with rel="next" while more follow.
+                query = parse_qs(urlsplit(self.path).query)
+                per_page = min(100, int((query.get("per_page") or ["30"])[0] or 30))
+                page = max(1, int((query.get("page") or ["1"])[0] or 1))
+                obj = listed[(page - 1) * per_page : page * per_page]
+                if page * per_page < len(listed):
+                    nxt = f"{st.api_url}{path}?per_page={per_page}&page={page + 1}"
+                    rl = {**rl, "Link": f'<{nxt}>; rel="next"'}
         elif len(rest) == 1 and rest[0].isdigit():
             doc = _DOC_RELEASE
             release = st._release_by_id(repo_key, int(rest[0])) if authorized else None

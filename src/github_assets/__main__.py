@@ -26,7 +26,7 @@ def _report(e: BuildpackError, env: dict[str, str]) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run a phase; expected failures print one line, unexpected ones a traceback too."""
+    """Run a phase; expected failures and OS errors print one line, bugs a traceback too."""
     if not argv or argv[0] not in ("detect", "build"):
         sys.stderr.write("usage: python3 -m github_assets detect|build [CNB args...]\n")
         return 2
@@ -44,6 +44,12 @@ def main(argv: Sequence[str]) -> int:
         return run_build(args, env, Path(__file__).resolve().parent.parent.parent)
     except BuildpackError as e:
         _report(e, env)
+        return DETECT_ERROR if phase == "detect" else BUILD_ERROR
+    except OSError as e:
+        # The deeper layers name the asset and what they were doing; this is the net under them.
+        from .errors import os_error
+
+        _report(os_error(e, phase), env)
         return DETECT_ERROR if phase == "detect" else BUILD_ERROR
 
 

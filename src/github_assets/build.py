@@ -24,7 +24,7 @@ from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
 from .config import AssetSpec
-from .errors import ConfigError, InstallError
+from .errors import ConfigError
 from .layers import Install, LayerPlan, LayerResult, Reuse
 from .log import Log, OrderedLog, human_size
 from .parallel import run_all
@@ -33,11 +33,19 @@ from .settings import Settings
 from .sources import ResolvedAsset, Source
 
 
+class Link(NamedTuple):
+    """A symlink to make in the app dir: `path` (relative to it) -> `target` (absolute)."""
+
+    where: str
+    path: str
+    target: str
+
+
 class BuildResult(NamedTuple):
     layers: tuple[LayerResult, ...]
     processes: tuple[Process, ...]
     labels: tuple[Label, ...]
-    links: tuple[tuple[str, str], ...]  # (app-relative link path, absolute target)
+    links: tuple[Link, ...]
     stale: tuple[str, ...]  # layer names to delete
     sbom_components: Mapping[str, tuple[Component, ...]] = {}
 
@@ -127,7 +135,13 @@ class _Builder:
             head = self.heads[plan.name]
             resolved = [job.resolved for job in self.jobs[plan.name]]
             exists = (self.layers_dir / plan.name).is_dir()
-            decision = decided[plan.name] = plan.decide(exists, resolved, self.target, head)
+            decision = decided[plan.name] = plan.decide(
+                exists,
+                resolved,
+                self.target,
+                head,
+                require_checksum=self.svc.settings.require_checksum,
+            )
             if isinstance(decision, Reuse):
                 plan.log_reused(head, self.layers_dir, decision)
             else:
@@ -187,8 +201,7 @@ class _Builder:
                 stages[plan.name] = install.stage_layer(plan.name, mine, work)
                 assets = tuple(s.installed for _, s in mine)
                 results[plan.name] = plan.result(self.target, assets, reused=False)
-            for plan in plans:
-                install.rename_in(self.layers_dir, plan.name, stages[plan.name], work)
+            install.rename_in(self.layers_dir, stages, work)
         return results
 
     def _installer(self, job: _Job, work: Path) -> Callable[[], pipeline.Staged]:
@@ -212,7 +225,7 @@ class _Builder:
                     job.source,
                     work=work,
                     target=self.target,
-                    limits=self.svc.settings.limits,
+                    settings=self.svc.settings,
                     log=job.installing,
                     cancel=self.cancel,
                     shown_root=self.layers_dir / job.plan.name,
@@ -237,6 +250,11 @@ def build(
     check_conflicts(specs)
     by_layer: dict[str, list[AssetSpec]] = {}
     for spec in specs:
+        if spec.targets and str(target) not in spec.targets:
+            svc.log.process(
+                f"Skipping {spec.repo} {spec.asset}: not available for {target} (targets)"
+            )
+            continue
         by_layer.setdefault(spec.layer_name, []).append(spec)
     install.remove_leftovers(layers_dir, svc.log)
     plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]
@@ -255,7 +273,7 @@ def _launch(
     processes: list[Process] = []
     labels_data: list[dict[str, Any]] = []
     path_labels: dict[str, str] = {}
-    links: list[tuple[str, str]] = []
+    links: list[Link] = []
     sbom: dict[str, tuple[Component, ...]] = {}
     for layer in layers:
         sbom[layer.name] = tuple(
@@ -264,15 +282,11 @@ def _launch(
         )
         for spec, inst in zip(by_layer[layer.name], layer.assets, strict=True):
             abs_main = str(layers_dir / layer.name / inst.main) if inst.main else ""
-            if (spec.process or spec.link) and not abs_main:
-                raise InstallError(
-                    f"{spec.where}: {inst.asset} installed no executable for 'process'/'link'",
-                )
             if spec.process:
                 processes.append(Process(spec.process, (abs_main,), spec.args, False))
                 log.subprocess(f"Process {spec.process}: {' '.join([abs_main, *spec.args])}")
             if spec.link:
-                links.append((spec.link, abs_main))
+                links.append(Link(spec.where, spec.link, abs_main))
             abs_exes = [str(layers_dir / layer.name / e) for e in inst.executables]
             for e in abs_exes:
                 path_labels.setdefault(Path(e).name, e)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigError
-from .platform import Target, check_template, executable_name
+from .platform import PLACEHOLDERS, Target, check_template, executable_name
 from .verify import Checksum
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PROCESS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _RESERVED_LAYERS = frozenset({"build", "launch", "store"})
+NAME_MAX = 255
+"""Bytes in one path component on Linux filesystems (ext4, xfs, overlayfs, btrfs)."""
 
 
 class AssetSpec(NamedTuple):
@@ -53,6 +55,13 @@ class AssetSpec(NamedTuple):
     layer: str | None = None
     link: str | None = None
     api_url: str | None = None
+    checksums: str | bool = "auto"
+    """"auto", False (never), or a checksum file's name (a template with {asset})."""
+    files: tuple[tuple[str, str], ...] = ()
+    """(layer path, archive member pattern) pairs; empty: the whole archive."""
+    version_prefix: str = ""
+    targets: tuple[str, ...] = ()
+    """"os/arch" values this asset exists for; empty: every target."""
     where: str = ""
 
     def _identity(self) -> tuple[object, ...]:
@@ -106,7 +115,7 @@ class AssetSpec(NamedTuple):
         out = {
             f.name: f.dump(value)
             for f, value in zip(FIELDS, self, strict=False)
-            if f.content and value not in (None, ())  # TOML has no null: unset is absent
+            if f.content and value not in (None, (), "")  # TOML has no null: unset is absent
         }
         pin = self.pin_for(target.arch)
         if pin is not None:
@@ -143,11 +152,35 @@ def _relative_path(value: object, key: str, where: str) -> str:
             hint="remove the '..' parts",
         )
     normal = posixpath.normpath(value.replace("\\", "/"))
+    _check_components(normal, key, where)
     if normal == ".":
         if key == "destination":
             return "."
         raise ConfigError(f"{where}: '{key}' must name a file, got '.'")
     return normal + ("/" if value.endswith("/") and key == "destination" else "")
+
+
+def _check_components(path: str, key: str, where: str) -> None:
+    """Refuse what no filesystem takes: NUL bytes, components longer than NAME_MAX bytes."""
+    if "\0" in path:
+        raise ConfigError(f"{where}: '{key}' contains a NUL character")
+    for part in path.split("/"):
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > NAME_MAX:
+            raise ConfigError(
+                f"{where}: '{key}' has a path component of {size} bytes ({part[:40]}...)",
+                hint=f"filesystems take at most {NAME_MAX} bytes per component; shorten it",
+            )
+
+
+def _layer_name_ok(name: str, key: str, where: str) -> None:
+    """A layer name may not clash with the files the buildpack writes beside layers."""
+    if name in _RESERVED_LAYERS or name.endswith(".toml") or ".sbom." in name:
+        raise ConfigError(
+            f"{where}: layer name {name!r} clashes with the buildpack's own files "
+            "(launch, build, store, *.toml, *.sbom.*)",
+            hint="choose another name with 'layer'" if key == "layer" else "set 'layer' to a name",
+        )
 
 
 def _string(value: object, key: str, where: str) -> str:
@@ -243,11 +276,11 @@ def _bool(value: object, key: str, where: str) -> bool:
 
 def _layer(value: object, key: str, where: str) -> str:
     layer = _string(value, key, where)
-    if not _LAYER.match(layer) or layer in _RESERVED_LAYERS:
+    if not _LAYER.match(layer):
         raise ConfigError(
-            f"{where}: 'layer' must be a plain name (letters, digits, '.', '_', '-'),"
-            f" not build/launch/store, got {layer!r}"
+            f"{where}: 'layer' must be a plain name (letters, digits, '.', '_', '-'), got {layer!r}"
         )
+    _layer_name_ok(layer, key, where)
     return layer
 
 
@@ -259,6 +292,79 @@ def _api_url(value: object, key: str, where: str) -> str:
             hint="for GitHub Enterprise use https://HOST/api/v3",
         )
     return url.rstrip("/")
+
+
+def _checksums(value: object, key: str, where: str) -> str | bool:
+    if value is False:
+        return False
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{where}: 'checksums' must be \"auto\", false or a file name, got {_type_name(value)}",
+            hint='e.g. checksums = "checksums.txt" or "{asset}.sha256"',
+        )
+    name = value.strip()
+    if "/" in name or "\\" in name:
+        raise ConfigError(f"{where}: 'checksums' is a release asset's name, not a path: {name!r}")
+    check_template(name, where, key, (*PLACEHOLDERS, "asset"))
+    return name
+
+
+def _member(value: object, key: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{where}: '{key}' must be an archive member path, got {_type_name(value)}"
+        )
+    member = value.strip().removeprefix("./")
+    if member.startswith("/") or ".." in member.split("/") or not member:
+        raise ConfigError(f"{where}: '{key}' must be a relative member path, got {value!r}")
+    check_template(member, where, key)
+    return member
+
+
+def _files(value: object, key: str, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(
+            f"{where}: 'files' must be a table of layer path = archive member",
+            hint='e.g. files = { "bin/yq" = "yq_{os}_{arch}" }',
+        )
+    out = []
+    for path, member in value.items():
+        dest = _relative_path(str(path), f"files.{path}", where)
+        if dest == ".":
+            raise ConfigError(
+                f"{where}: 'files' key {path!r} must name a file or a dir ending in /"
+            )
+        out.append(
+            (
+                dest + ("/" if str(path).endswith("/") else ""),
+                _member(member, f"files.{path}", where),
+            )
+        )
+    return tuple(sorted(out))
+
+
+def _version_prefix(value: object, key: str, where: str) -> str:
+    if not isinstance(value, str) or value != value.strip():
+        raise ConfigError(f"{where}: 'version_prefix' must be a string without spaces around it")
+    return value
+
+
+_TARGET = re.compile(r"^[a-z0-9]+/[a-z0-9]+$")
+
+
+def _targets(value: object, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        raise ConfigError(
+            f"{where}: 'targets' must be a non-empty array of \"os/arch\" strings",
+            hint='e.g. targets = ["linux/amd64"]',
+        )
+    for t in value:
+        if not _TARGET.match(t):
+            raise ConfigError(
+                f"{where}: 'targets' has {t!r}, which is not \"os/arch\"",
+                hint='e.g. "linux/amd64" or "linux/arm64"',
+            )
+    return tuple(sorted(set(value)))
 
 
 def _dump(value: Any) -> Any:
@@ -300,6 +406,10 @@ FIELDS = (
     Field("layer", _layer),
     Field("link", lambda v, k, w: _relative_path(v, k, w)),
     Field("api_url", _api_url, content=True),
+    Field("checksums", _checksums, "auto", content=True),
+    Field("files", _files, (), content=True),
+    Field("version_prefix", _version_prefix, "", content=True),
+    Field("targets", _targets, (), content=True),
 )
 KEYS = tuple(f.name for f in FIELDS)
 
@@ -338,64 +448,83 @@ def parse_entry(table: object, where: str) -> AssetSpec:
         raise ConfigError(
             f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
         )
+    if spec.files and spec.destination is not None:
+        raise ConfigError(
+            f"{where}: 'files' and 'destination' are both set",
+            hint="'files' keys are layer paths already; drop 'destination'",
+        )
+    if not spec.layer:
+        _layer_name_ok(spec.layer_name, "repo", where)
+    _check_components(spec.name, "asset", where)  # a raw asset is installed under this name
     return spec
 
 
-def _load_toml(path: StrPath, shown: str) -> dict[str, Any]:
-    import toml
+def _load_toml(path: str, shown: str) -> dict[str, Any]:
+    from . import tomlfile
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"failed to read {shown}: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"failed to read {shown}: not UTF-8 text ({e.reason})") from e
-    try:
-        data: dict[str, Any] = toml.loads(text)
-    except toml.TomlDecodeError as e:
-        raise ConfigError(
-            f"failed to parse {shown}: {e.msg} (line {e.lineno}, column {e.colno})",
-            hint="fix the TOML syntax",
-        ) from e
-    except (IndexError, ValueError, RecursionError) as e:
-        # toml 0.10 lets these out of some malformed documents ('.=', '{a=}', deep nesting).
-        raise ConfigError(
-            f"failed to parse {shown}: malformed TOML ({type(e).__name__})",
-            hint="fix the TOML syntax",
-        ) from e
-    return data
+    return tomlfile.load(path, shown)
+
+
+ENV_PATH = "GITHUB_ASSETS_PATH"
+_SET_PATH = (
+    f"set {ENV_PATH} to the config file's path relative to the app dir (e.g. ci/assets.toml)"
+)
 
 
 def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, bool]:
-    """The config file, how to show it, and whether it was named explicitly."""
-    override = env.get("GITHUB_ASSETS_PATH", "").strip()
-    if override:
-        return os.path.join(app_dir, override), override, True
-    return os.path.join(app_dir, "project.toml"), "project.toml", False
+    """The config file, how to show it, and whether it was named explicitly.
+
+    GITHUB_ASSETS_PATH must be relative and stay inside the app dir; bin/detect's sh path
+    applies the same rules with the same messages.
+    """
+    override = env.get(ENV_PATH, "")
+    if not override:
+        return os.path.join(app_dir, "project.toml"), "project.toml", False
+    named = f"{ENV_PATH} is '{override}'"
+    if override.startswith("/"):
+        raise ConfigError(f"{named}, an absolute path", hint=_SET_PATH)
+    if ".." in override.split("/"):
+        raise ConfigError(f"{named}, which leaves the app dir ('..')", hint=_SET_PATH)
+    return os.path.join(app_dir, override), override, True
 
 
 def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
     """The assets configured for the app; [] when there is no config file or no table."""
-    path, shown, explicit = config_path(app_dir, env)
-    if not os.path.isfile(path):
+    from . import tomlfile
+
+    _, shown, explicit = config_path(app_dir, env)
+    real, inside = tomlfile.locate(app_dir, shown)
+    subject = f"{ENV_PATH} is '{shown}'," if explicit else f"{shown} is"
+    if real is None:
         if explicit:
             raise ConfigError(
-                f"GITHUB_ASSETS_PATH names {shown}, which is not a file in the app dir",
-                hint="set it to a path relative to the app (e.g. project.toml)",
+                f"{subject} which is not a file in the app dir",
+                hint=f"{_SET_PATH}, or unset it to read project.toml",
             )
         return []
-    return parse_project(_load_toml(path, shown), shown)
+    if not inside:
+        raise ConfigError(
+            f"{subject} a symlink that leads outside the app dir",
+            hint="put the file itself in the app dir (nothing outside it is read)",
+        )
+    return parse_project(_load_toml(real, shown), shown)
 
 
 def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
     """Assets of a config file named by a plan entry (bin/detect's no-python path)."""
+    from . import tomlfile
+
     if relative.startswith("/") or ".." in relative.split("/"):
         raise ConfigError(f"config_file {relative!r} must be a path inside the app dir")
-    path = os.path.join(app_dir, relative)
-    if not os.path.isfile(path):
+    real, inside = tomlfile.locate(app_dir, relative)
+    if real is None:
         raise ConfigError(f"{relative} is not a file in the app dir (named by detect)")
-    return parse_project(_load_toml(path, relative), relative)
+    if not inside:
+        raise ConfigError(
+            f"{relative} is a symlink that leads outside the app dir (named by detect)",
+            hint="put the file itself in the app dir (nothing outside it is read)",
+        )
+    return parse_project(_load_toml(real, relative), relative)
 
 
 def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:

@@ -53,3 +53,33 @@ def about(error: BuildpackError, where: str) -> BuildpackError:
     named = type(error)(f"{where}: {error.message}", hint=error.hint, details=error.details)
     named.__cause__ = error.__cause__
     return named
+
+
+# What to do about an OS error, by errno name (errno codes differ between platforms).
+_OS_ADVICE = {
+    "ENOSPC": "free disk space in the build container",
+    "EDQUOT": "free disk space (or raise the quota) in the build container",
+    "EACCES": "the build user cannot write there; check the owner and mode of that directory",
+    "EPERM": "the build user cannot write there; check the owner and mode of that directory",
+    "EROFS": "that filesystem is read-only; the build needs it writable",
+    "ENAMETOOLONG": "a path is longer than the filesystem allows; shorten 'destination', "
+    "'layer' or 'link'",
+    "ENOTDIR": "a part of that path is a file, not a directory",
+    "EISDIR": "that path is a directory",
+    "EEXIST": "something is already there",
+    "EIO": "the disk reported an I/O error; retry the build, and check the machine if it recurs",
+    "EMFILE": "too many open files; raise the build container's limit",
+}
+
+
+def os_error(error: OSError, doing: str) -> BuildpackError:
+    """One line for an OS error: what we were doing, the OS's words, the path, what to do."""
+    import errno
+
+    name = errno.errorcode.get(error.errno or 0, "")
+    where = f" ({error.filename})" if error.filename else ""
+    reason = error.strerror or str(error) or type(error).__name__
+    advice = _OS_ADVICE.get(name, "check the build container's disk and permissions")
+    made = InstallError(f"failed to {doing}: {reason}{where}", hint=advice)
+    made.__cause__ = error
+    return made

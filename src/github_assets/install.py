@@ -14,30 +14,70 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import BuildpackError, InstallError, about
+from .errors import BuildpackError, InstallError, about, os_error
 from .log import Log
 from .pipeline import Staged
 
 WORK_PREFIX = ".github-assets-work-"
 
 
+LOCK = ".owner.lock"
+"""In each work dir: locked (flock) for as long as the build that made it runs."""
+
+
 def remove_leftovers(layers_dir: Path, log: Log) -> None:
-    """Work dirs of builds that were killed mid-asset (SIGKILL, OOM); nothing else uses them."""
+    """Work dirs of builds that died mid-asset (SIGKILL, OOM); a live build's stay.
+
+    A build holds an flock on its work dir's LOCK for its whole life, and the kernel
+    releases it when the process dies, however it dies: a lock we can take is a dead build's.
+    """
     for leftover in sorted(n for n in os.listdir(layers_dir) if n.startswith(WORK_PREFIX)):
+        if _owner_alive(layers_dir / leftover):
+            continue
         log.process(f"Removing {leftover}, left by an interrupted build")
         shutil.rmtree(layers_dir / leftover, ignore_errors=True)
 
 
+def _owner_alive(work: Path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(work / LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False  # no lock file: made by a build killed right after mkdtemp
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock we may have taken
+    return False
+
+
 @contextmanager
 def work_dir(layers_dir: Path) -> Iterator[Path]:
-    """A fresh work dir inside the layers dir (same filesystem: renames, not copies)."""
+    """A fresh work dir inside the layers dir (same filesystem: renames, not copies), owned
+    (locked) by this build until it is removed."""
+    import fcntl
     import tempfile
 
-    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=layers_dir))
     try:
+        # Made under another prefix and renamed once locked, so remove_leftovers of a
+        # concurrent build never sees it unlocked.
+        fresh = Path(tempfile.mkdtemp(prefix=".github-assets-new-", dir=layers_dir))
+        fd = os.open(fresh / LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise os_error(e, f"create a work dir in the layers dir {layers_dir}") from e
+    work = fresh.with_name(WORK_PREFIX + fresh.name.removeprefix(".github-assets-new-"))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(fresh, work)
         yield work
+    except OSError as e:
+        raise os_error(e, f"use the work dir {work.name} in the layers dir") from e
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work if work.exists() else fresh, ignore_errors=True)
+        os.close(fd)
 
 
 def stage_layer(name: str, assets: Sequence[tuple[str, Staged]], work: Path) -> Path:
@@ -50,6 +90,10 @@ def stage_layer(name: str, assets: Sequence[tuple[str, Staged]], work: Path) -> 
             _place(staged, stage)
         except BuildpackError as e:
             raise about(e, where) from e
+        except OSError as e:
+            raise about(
+                os_error(e, f"place {staged.installed.asset} in layer {name}"), where
+            ) from e
     return stage
 
 
@@ -65,13 +109,28 @@ def _place(staged: Staged, stage: Path) -> None:
     staged.src.rename(dest)
 
 
-def rename_in(layers_dir: Path, name: str, stage: Path, work: Path) -> None:
-    """Replace the layer dir by the stage dir."""
-    layer_dir = layers_dir / name
-    if layer_dir.exists() or layer_dir.is_symlink():
-        # Two renames, not an rmtree: a kill in between never leaves a half-deleted layer.
-        os.replace(layer_dir, work / f"previous-{name}")
-    os.replace(stage, layer_dir)
+def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
+    """Replace each layer dir by its stage dir; all of them, or (after a failure) none.
+
+    On failure the layers already renamed in are taken away again with their tomls (the
+    next build installs them anew): no layer dir is left without its toml or the reverse.
+    """
+    done: list[str] = []
+    current = ""
+    try:
+        for current, stage in stages.items():
+            name = current
+            layer_dir = layers_dir / name
+            if layer_dir.exists() or layer_dir.is_symlink():
+                # Two renames, not an rmtree: a kill in between never leaves a half-deleted layer.
+                os.replace(layer_dir, work / f"previous-{name}")
+            (layers_dir / f"{name}.toml").unlink(missing_ok=True)
+            done.append(name)
+            os.replace(stage, layer_dir)
+    except OSError as e:
+        for name in done:
+            shutil.rmtree(layers_dir / name, ignore_errors=True)
+        raise os_error(e, f"rename layer {current} into the layers dir") from e
 
 
 def _merge(src: Path, dest: Path, shown: str) -> None:

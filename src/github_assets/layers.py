@@ -15,7 +15,7 @@ from .cnb.layer import LayerToml
 from .config import AssetSpec
 from .log import Log
 from .platform import Target
-from .verify import Checksum
+from .verify import SIZE_ONLY, Checksum
 
 if TYPE_CHECKING:
     from .sources import ResolvedAsset
@@ -138,6 +138,8 @@ class LayerPlan:
         resolved: Sequence[ResolvedAsset | None],
         target: Target,
         log: Log,
+        *,
+        require_checksum: bool = False,
     ) -> Reuse | Install:
         """Reuse when the previous layer holds what is wanted now, else Install with why.
 
@@ -165,6 +167,10 @@ class LayerPlan:
                 cause = _upstream_change(spec, old, res)
                 if cause:
                     return Install(cause)
+        if require_checksum and any(o is not None and o.verified_by == SIZE_ONLY for o in olds):
+            return Install(
+                "verified by its size only, and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set"
+            )
         if any(s.build for s in self.specs) and not layer_dir_exists:
             return Install("build-time layer content is not in the cache")
         assets = tuple(a for a in olds if a is not None)

@@ -8,6 +8,7 @@ repo) at the start of its first line.
 
 from __future__ import annotations
 
+import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -15,13 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from .archive import Limits
+from . import checksums, selection
+from .archive import Unpacked
 from .config import AssetSpec
-from .errors import BuildpackError, DownloadError, InstallError, about
+from .errors import BuildpackError, DownloadError, InstallError, about, os_error
 from .layers import Installed
 from .log import Log, human_size
-from .platform import Target
-from .sources import ResolvedAsset, Sink, Source
+from .platform import Target, render
+from .settings import Settings
+from .sources import ResolvedAsset, Source, fetch_verified
 from .verify import DIGEST, PINNED, SIZE_ONLY, Checksum, Claim, Expected, Verified
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
@@ -41,12 +44,14 @@ class Staged(NamedTuple):
 
 
 @contextmanager
-def naming(spec: AssetSpec) -> Iterator[None]:
-    """Errors raised inside name the asset's entry first."""
+def naming(spec: AssetSpec, doing: str = "install the asset") -> Iterator[None]:
+    """Errors raised inside name the asset's entry first; OS errors become one such line."""
     try:
         yield
     except BuildpackError as e:
         raise about(e, spec.where) from e.__cause__
+    except OSError as e:
+        raise about(os_error(e, doing), spec.where) from e
 
 
 def resolve(
@@ -88,6 +93,11 @@ def install_path(spec: AssetSpec, archive: bool) -> str:
 def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
     """The executable `process` and `link` use: the one named like the asset, else the only one."""
     if not executables:
+        if spec.process or spec.link:
+            raise InstallError(
+                "the asset installs no executable, so 'process'/'link' have nothing to run",
+                hint="check 'asset' and 'files', or drop process/link",
+            )
         return ""
     for e in executables:
         if Path(e).name == spec.name:
@@ -111,7 +121,7 @@ def install(
     *,
     work: Path,
     target: Target,
-    limits: Limits,
+    settings: Settings,
     log: Log,
     cancel: threading.Event | None,
     shown_root: Path,
@@ -123,51 +133,129 @@ def install(
     while the bytes arrive, inside work; nothing is usable before size and checksums
     are verified, and on failure the caller throws work away.
     """
-    with naming(spec):
-        return _install(spec, asset, source, work, target, limits, log, cancel, shown_root, clock)
+    with naming(spec, f"install {asset.name}"):
+        started = clock()
+        expected = _expected(spec, target, asset, source, settings, log, cancel)
+        log.subprocess(f"Downloading {asset.name} ({human_size(asset.size)})")
+        _prefetch_elf()
+        rules = selection.rendered(spec.files, lambda p: _render(spec, target, asset, p))
+        verified, result = _fetch(spec, asset, source, work, expected, rules, settings, log, cancel)
+        if not verified.authorities:
+            log.subprocess(
+                f"Warning: only the size of {asset.name} was checked; {_pin_advice(spec)}"
+            )
+        staged = _checked(
+            spec, target, asset, source, verified, result, rules, work, log, shown_root
+        )
+        log.subprocess(f"Done in {clock() - started:.1f} s")
+        return staged
 
 
-def _install(
+def _render(spec: AssetSpec, target: Target, asset: ResolvedAsset, template: str) -> str:
+    return render(template, target, asset.tag, spec.replacement_map, prefix=spec.version_prefix)
+
+
+def _expected(
+    spec: AssetSpec,
+    target: Target,
+    asset: ResolvedAsset,
+    source: Source,
+    settings: Settings,
+    log: Log,
+    cancel: threading.Event | None,
+) -> Expected:
+    """Every authority's word, before a byte of the asset is fetched."""
+    expected = expected_for(spec, target, asset)
+    from_file = checksums.claims(spec, target, asset, source, log=log, cancel=cancel)
+    expected = expected._replace(claims=expected.claims + tuple(from_file))
+    if not expected.claims and settings.require_checksum:
+        raise DownloadError(
+            f"only the size of {asset.name} could be checked (no pin, digest or checksum file) "
+            "and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set",
+            hint=_pin_advice(spec),
+        )
+    return expected
+
+
+def _pin_advice(spec: AssetSpec) -> str:
+    return (
+        f'pin it with sha256 = "<hex>" in the entry of {spec.repo} (a table by arch for '
+        "several targets), or name the release's checksum file with 'checksums'"
+    )
+
+
+def _fetch(
     spec: AssetSpec,
     asset: ResolvedAsset,
     source: Source,
     work: Path,
-    target: Target,
-    limits: Limits,
+    expected: Expected,
+    rules: Sequence[selection.Rule],
+    settings: Settings,
     log: Log,
     cancel: threading.Event | None,
-    shown_root: Path,
-    clock: Callable[[], float],
-) -> Staged:
+) -> tuple[Verified, Unpacked]:
+    """The asset's bytes, verified, unpacked into work/unpack (only `files` when set)."""
     from .archive import stream_unpack
 
-    started = clock()
-    log.subprocess(f"Downloading {asset.name} ({human_size(asset.size)})")
-    _prefetch_elf()
-    expected = expected_for(spec, target, asset)
     unpack_dir = work / "unpack"
     unpack_dir.mkdir()
     sink = stream_unpack(
         unpack_dir,
         strip_components=spec.strip_components,
         raw_path=spec.name,
-        limits=limits,
+        limits=settings.limits,
         spool=work / "asset",
+        select=selection.selector(rules) if rules else None,
     )
     try:
-        verified = _fetch_verified(source, asset, sink, expected, log, cancel)
+        verified = fetch_verified(source, asset, sink, expected, log=log, cancel=cancel)
         log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
         result = sink.finish()
     finally:
         sink.close()
     log.debug(f"sniffed {result.kind} from the first bytes of {asset.name}")
+    return verified, result
+
+
+def _checked(
+    spec: AssetSpec,
+    target: Target,
+    asset: ResolvedAsset,
+    source: Source,
+    verified: Verified,
+    result: Unpacked,
+    rules: Sequence[selection.Rule],
+    work: Path,
+    log: Log,
+    shown_root: Path,
+) -> Staged:
+    """Place what was unpacked (files, destination), check ELF files, pick the executable."""
+    unpack_dir = work / "unpack"
     archive = result.kind not in _LONE
-    place = install_path(spec, archive)
-    if archive:
+    if rules and not archive:
+        raise InstallError(
+            f"'files' picks members of an archive, but {asset.name} is a single file "
+            f"({result.kind})",
+            hint="drop 'files' (use 'destination' to name the file)",
+        )
+    if rules:
+        place, src = ".", work / "picked"
+        src.mkdir()
+        local = {}
+        for key, member in sorted(selection.place(rules, result).items()):
+            dest = src / key
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.link(unpack_dir / member, dest)  # a member may go to two places
+            local[key] = dest
+        files = tuple(sorted(local))
+    elif archive:
+        place = install_path(spec, archive)
         files = tuple(sorted(f"{place}/{f}".removeprefix("./") for f in result.files))
         local = {f"{place}/{f}".removeprefix("./"): unpack_dir / f for f in result.files}
         src = unpack_dir
     else:
+        place = install_path(spec, archive)
         files = (place,)
         src = unpack_dir / spec.name
         local = {place: src}
@@ -189,7 +277,6 @@ def _install(
     main = pick_main(spec, executables)
     for rel in executables:
         log.subprocess(f"Installed {shown_root / rel}")
-    log.subprocess(f"Done in {clock() - started:.1f} s")
     installed = Installed(
         repo=spec.repo,
         tag=spec.tag,
@@ -210,43 +297,6 @@ def _install(
         want=spec.wanted(target),
     )
     return Staged(installed, src)
-
-
-def _fetch_verified(
-    source: Source,
-    asset: ResolvedAsset,
-    sink: Sink,
-    expected: Expected,
-    log: Log,
-    cancel: threading.Event | None,
-) -> Verified:
-    """The asset is the bytes as the server sent them (what size and checksums cover), as
-    curl and Go take them. Only when those fail and came with a Content-Encoding (an S3
-    object's metadata, nginx gzip) are the same bytes decoded tried against the same
-    claims; when neither verifies, that is the error at once, never a retry."""
-    received = source.fetch(asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel)
-    try:
-        return expected.check(received.size, received.digests)
-    except DownloadError as as_sent:
-        if not received.encoding:
-            raise
-        log.action(
-            f"Content-Encoding: {received.encoding}: the bytes as sent do not verify "
-            f"({as_sent.message}); trying them decoded"
-        )
-        sink.restart()
-        try:
-            decoded = source.fetch(
-                asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel, decoded=True
-            )
-            return expected.check(decoded.size, decoded.digests)
-        except DownloadError as e:
-            raise DownloadError(
-                f"{asset.name} came with Content-Encoding: {received.encoding} and verifies "
-                f"neither as sent ({as_sent.message}) nor decoded ({e.message})",
-                hint="nothing was installed; the server or mirror must send the asset's own "
-                "bytes: remove the Content-Encoding it adds",
-            ) from None
 
 
 _prefetch_started = threading.Event()

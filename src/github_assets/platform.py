@@ -46,29 +46,44 @@ def target_from_env(env: Mapping[str, str]) -> Target:
     return Target(os=os_name, arch=arch)
 
 
-def check_template(template: str, where: str) -> None:
-    """Reject placeholders we do not know and stray braces, naming the entry."""
+def check_template(
+    template: str, where: str, key: str = "asset", known: tuple[str, ...] = PLACEHOLDERS
+) -> None:
+    """Reject placeholders we do not know and stray braces, naming the entry and key."""
     for name in _PLACEHOLDER.findall(template):
-        if name not in PLACEHOLDERS:
-            known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        if name not in known:
+            shown = ", ".join("{" + p + "}" for p in known)
             raise ConfigError(
-                f"{where}: 'asset' has an unknown placeholder {{{name}}}",
-                hint=f"use only {known}",
+                f"{where}: '{key}' has an unknown placeholder {{{name}}}",
+                hint=f"use only {shown}",
             )
     if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
         raise ConfigError(
-            f"{where}: 'asset' has an unbalanced brace in {template!r}",
-            hint="placeholders look like {os}, {arch}, {version}, {tag}",
+            f"{where}: '{key}' has an unbalanced brace in {template!r}",
+            hint="placeholders look like " + ", ".join("{" + p + "}" for p in known),
         )
 
 
-def render(template: str, target: Target, tag: str, replacements: Mapping[str, str]) -> str:
-    """Fill {os} {arch} {version} {tag}; replacements rename the os/arch values."""
+def render(
+    template: str,
+    target: Target,
+    tag: str,
+    replacements: Mapping[str, str],
+    *,
+    prefix: str = "",
+    asset: str = "",
+) -> str:
+    """Fill {os} {arch} {version} {tag} (and {asset}); replacements rename the os/arch values.
+
+    {version} is the tag without the monorepo prefix and then without a leading v.
+    """
+    version = tag.removeprefix(prefix)
     values = {
         "os": replacements.get(target.os, target.os),
         "arch": replacements.get(target.arch, target.arch),
         "tag": tag,
-        "version": tag[1:] if tag[:1] in ("v", "V") and tag[1:2].isdigit() else tag,
+        "version": version[1:] if version[:1] in ("v", "V") and version[1:2].isdigit() else version,
+        "asset": asset,
     }
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 

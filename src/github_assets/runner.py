@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import BUILDPACK_ID, __version__
-from .build import BuildResult, build
+from .build import BuildResult, Link, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import document, write_sbom
 from .config import AssetSpec, load_config_file, load_project, parse_entry
-from .errors import ConfigError, InstallError
+from .errors import ConfigError, InstallError, about, os_error
 from .log import Log
 from .services import make_services
 from .settings import Settings
@@ -55,33 +57,101 @@ def _key(meta: Mapping[str, Any]) -> str:
     return json.dumps(meta, sort_keys=True, default=str)
 
 
-def write_result(ctx: BuildContext, result: BuildResult) -> None:
-    """The one place that writes CNB files (and the app-dir links)."""
-    if result.stale:
-        import shutil
-    for name in result.stale:
-        toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
-        (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)
-        shutil.rmtree(ctx.layers_dir / name, ignore_errors=True)
-    for layer in result.layers:
-        write_layer(ctx.layers_dir, layer.name, layer.toml)
-        write_sbom(
-            ctx.layers_dir,
-            layer.name,
-            document(BUILDPACK_ID, __version__, result.sbom_components.get(layer.name, ())),
-        )
-    write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
-    for rel, target in result.links:
-        link = ctx.app_dir / rel
-        if link.is_symlink() and os.readlink(link) == target:
-            continue
-        if link.exists() or link.is_symlink():
+def check_link(app_dir: Path, link: Link, target: str | None) -> bool:
+    """Whether link is in place already; an InstallError when making it would write outside
+    the app dir (through a symlink), replace a file, or cannot work (a file as parent, an
+    unwritable dir). target None: not known yet (before the build), judged again after.
+    """
+    path, parts = app_dir, link.path.split("/")
+    for i, part in enumerate(parts):
+        path, shown, last = path / part, "/".join(parts[: i + 1]), i == len(parts) - 1
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            _check_writable(path.parent, link)
+            return False
+        except OSError as e:
+            raise about(os_error(e, f"check the link path {link.path}"), link.where) from e
+        if stat.S_ISLNK(mode) and not last:
             raise InstallError(
-                f"link {rel}: the app dir already has a different file there",
+                f"{link.where}: 'link' {link.path} passes through {shown}, "
+                "a symlink in the app dir",
+                hint="nothing is created outside the app dir; "
+                "choose a 'link' path without symlinks",
+            )
+        if stat.S_ISLNK(mode) and (target is None or os.readlink(path) == target):
+            return target is not None
+        if last:
+            raise InstallError(
+                f"{link.where}: 'link' {link.path}: the app dir already has a different file there",
                 hint="remove it from the app or choose another 'link' path",
             )
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(target)
+        if not stat.S_ISDIR(mode):
+            raise InstallError(
+                f"{link.where}: 'link' {link.path}: {shown} in the app dir is not a directory",
+                hint="choose another 'link' path",
+            )
+    return False
+
+
+def _check_writable(directory: Path, link: Link) -> None:
+    while not directory.exists():
+        directory = directory.parent
+    if not os.access(directory, os.W_OK):
+        raise InstallError(
+            f"{link.where}: 'link' {link.path}: the app dir {directory} is not writable",
+            hint="make the app dir writable for the build user, or drop 'link'",
+        )
+
+
+def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
+    """The one place that writes CNB files (and the app-dir links); the links it made.
+
+    Links are checked before anything is written. When a write fails, what this build
+    installed is taken away again (layers, their tomls, launch.toml, links), so no layer
+    is left without its toml or the reverse, and the error is one line.
+    """
+    import shutil
+
+    pending = [link for link in result.links if not check_link(ctx.app_dir, link, link.target)]
+    made: list[Path] = []
+    try:
+        for name in result.stale:
+            toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
+            (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)
+            shutil.rmtree(ctx.layers_dir / name, ignore_errors=True)
+        for layer in result.layers:
+            write_layer(ctx.layers_dir, layer.name, layer.toml)
+            components = result.sbom_components.get(layer.name, ())
+            write_sbom(ctx.layers_dir, layer.name, document(BUILDPACK_ID, __version__, components))
+        write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
+        for link in pending:
+            path = ctx.app_dir / link.path
+            missing = [p for p in reversed(path.parents) if not p.exists()]
+            for directory in missing:
+                directory.mkdir()
+                made.append(directory)
+            path.symlink_to(link.target)
+            made.append(path)
+    except OSError as e:
+        roll_back(ctx.layers_dir, [layer.name for layer in result.layers if not layer.reused])
+        (ctx.layers_dir / "launch.toml").unlink(missing_ok=True)
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        raise os_error(e, "write the build's results (layer metadata, launch.toml, links)") from e
+    return [ctx.app_dir / link.path for link in pending]
+
+
+def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
+    """Take away layers this build installed: dir, toml and SBOM (best effort)."""
+    import shutil
+
+    for name in names:
+        shutil.rmtree(layers_dir / name, ignore_errors=True)
+        for path in (toml_path(layers_dir, name), layers_dir / f"{name}.sbom.cdx.json"):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
 
 def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
@@ -92,7 +162,12 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     specs = plan_specs(ctx)
     log.process(f"Target {ctx.target}, {len(specs)} asset{'s' * (len(specs) != 1)}")
     existing = existing_layers(ctx.layers_dir)
-    ctx.layers_dir.mkdir(parents=True, exist_ok=True)
+    for link in links_of(specs):  # before any download: a bad link path fails fast
+        check_link(ctx.app_dir, link, None)
+    try:
+        ctx.layers_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise os_error(e, f"create the layers dir {ctx.layers_dir}") from e
     result = build(
         specs,
         layers_dir=ctx.layers_dir,
@@ -104,6 +179,10 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     for name in result.stale:
         log.process(f"Removing stale layer {name}")
     write_result(ctx, result)
-    for rel, target in result.links:
-        log.process(f"Linked {ctx.app_dir / rel} -> {target}")
+    for link in result.links:
+        log.process(f"Linked {ctx.app_dir / link.path} -> {link.target}")
     return 0
+
+
+def links_of(specs: Sequence[AssetSpec]) -> list[Link]:
+    return [Link(s.where, s.link, "") for s in specs if s.link]

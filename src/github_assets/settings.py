@@ -49,6 +49,8 @@ class Settings(NamedTuple):
     """Assets resolved, downloaded and unpacked at once (BP_GITHUB_ASSETS_PARALLEL)."""
     debug: bool = False
     """BP_LOG_LEVEL=DEBUG."""
+    require_checksum: bool = False
+    """BP_GITHUB_ASSETS_REQUIRE_CHECKSUM: an asset only its size verifies fails."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -67,6 +69,7 @@ class Settings(NamedTuple):
             ),
             parallel=_parallel(env),
             debug=env.get("BP_LOG_LEVEL", "").strip().upper() == "DEBUG",
+            require_checksum=_flag(env, "BP_GITHUB_ASSETS_REQUIRE_CHECKSUM"),
         )
 
 
@@ -96,3 +99,14 @@ def _parallel(env: Mapping[str, str]) -> int:
             hint="unset BP_GITHUB_ASSETS_PARALLEL or fix its value",
         )
     return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise ConfigError(
+        f"{name} must be true or false, got {env[name]!r}", hint=f"unset {name} or fix its value"
+    )

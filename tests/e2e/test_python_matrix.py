@@ -70,7 +70,10 @@ def test_detect_and_build_under(
 ) -> None:
     standin.add_release(REPO, "v1", {"grpc_health_probe-linux-amd64": host_binary()})
     cnb = CnbDirs(tmp_path / "cnb", buildpack_dir=package_dir)
+    # TOML 1.0 that toml 0.10 refused (a mixed-type array), after a byte-order mark: parsed
+    # by tomllib on 3.11+ and by the packaged vendor/tomli on 3.10.
     cnb.project(
+        '\ufeff[tool.lint]\nlevels = [1, "warn"]\n\n'
         f'[[metadata.githubassets]]\nrepo = "{REPO}"\nasset = "grpc_health_probe-{{os}}-{{arch}}"\n'
         'tag = "v1"\n'
     )

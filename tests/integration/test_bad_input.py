@@ -20,18 +20,19 @@ ENTRY = f"project.toml: [[metadata.githubassets]] #1 (repo {REPO})"
 TABLE = f'[[metadata.githubassets]]\nrepo = "{REPO}"\n'
 KNOWN_KEYS = (
     "repo, asset, tag, token_env, destination, strip_components, sha256, replacements, "
-    "process, args, build, layer, link, api_url"
+    "process, args, build, layer, link, api_url, checksums, files, version_prefix, targets"
 )
 
 DETECT_CASES = {
     "malformed-toml": (
         TABLE + 'asset = "probe"\ntag = \n',
-        "error: failed to parse project.toml: Empty value is invalid (line 4, column 1); "
+        "error: failed to parse project.toml: Invalid value (line 4, column 7); "
         "fix the TOML syntax",
     ),
-    "toml-the-parser-chokes-on": (
+    "toml-the-old-parser-choked-on": (
         TABLE + 'asset = "probe"\n.=\n',
-        "error: failed to parse project.toml: malformed TOML (IndexError); fix the TOML syntax",
+        "error: failed to parse project.toml: Invalid statement (line 4, column 1); "
+        "fix the TOML syntax",
     ),
     "wrong-type-tag": (
         TABLE + 'asset = "probe"\ntag = 1\n',

@@ -438,8 +438,9 @@ def test_link_over_a_different_file_is_an_error(standin: StandIn, cnb: CnbDirs) 
     cnb.project(probe_config(extra='link = "probe"\n'))
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 1
-    assert "link probe: the app dir already has a different file there" in r.err
+    assert "'link' probe: the app dir already has a different file there" in r.err
     assert (cnb.app / "probe").read_text() == "mine"
+    assert standin.storage_requests() == [], "a link that cannot be made fails before any download"
 
 
 @pytest.mark.parametrize("status", [403, 429])

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from tools.github_standin import StandIn
 
 from support import CnbDirs, host_binary
-
-
-@pytest.fixture
-def no_python_path(tmp_path: Path) -> str:
-    """A PATH with the coreutils the shims use and no python at all."""
-    d = tmp_path / "nopython"
-    d.mkdir()
-    for tool in ("sh", "dirname", "grep", "sed", "cat", "cp", "mkdir"):
-        found = shutil.which(tool, path="/usr/bin:/bin")
-        assert found, tool
-        (d / tool).symlink_to(found)
-    return str(d)
 
 
 def test_no_assets_gives_the_same_plan_as_python(cnb: CnbDirs, no_python_path: str) -> None:
@@ -99,3 +84,103 @@ def test_build_validates_the_config_detect_could_not(cnb: CnbDirs, no_python_pat
     assert r.rc == 1
     assert r.err.startswith("error: project.toml: [[metadata.githubassets]] #1 (repo acme/tool):")
     assert "'strip_components' must be an integer >= 0, got -2" in r.err
+
+
+# Every way TOML can spell an asset list: the Python path finds the asset, so the sh path
+# must require cpython (it may over-require, never skip).
+ENTRY = 'repo = "a/b"\nasset = "x"\n'
+INLINE = '{ repo = "a/b", asset = "x" }'
+V02 = '[_]\nschema-version = "0.2"\n'
+SPELLINGS = {
+    "header": "[[metadata.githubassets]]\n" + ENTRY,
+    "header-indented-with-comment": "\t[[metadata.githubassets]]  # the probe\n" + ENTRY,
+    "header-spaces-around-dots": "[[ metadata . githubassets ]]\n" + ENTRY,
+    "header-quoted-keys": '[["metadata"."githubassets"]]\n' + ENTRY,
+    "header-quoted-table-key": '[[metadata."githubassets"]]\n' + ENTRY,
+    "header-literal-keys": "[['metadata'.'githubassets']]\n" + ENTRY,
+    "header-escaped-key": '[[metadata."github\\u0061ssets"]]\n' + ENTRY,
+    "header-escaped-key-U": '[[metadata."\\U00000067ithubassets"]]\n' + ENTRY,
+    "inline-array-under-metadata": f"[metadata]\ngithubassets = [ {INLINE} ]\n",
+    "multi-line-inline-array": f"[metadata]\ngithubassets = [\n  {INLINE},\n]\n",
+    "quoted-key-under-metadata": f'[metadata]\n"githubassets" = [{INLINE}]\n',
+    "escaped-key-under-metadata": f'[metadata]\n"githubas\\u0073ets" = [{INLINE}]\n',
+    "top-level-dotted-key": f"metadata.githubassets = [{INLINE}]\n",
+    "quoted-dotted-key": f'"metadata"."githubassets" = [{INLINE}]\n',
+    "inline-table": f"metadata = {{ githubassets = [{INLINE}] }}\n",
+    "schema-0.2-header": V02 + 'id = "d"\n\n[[_.metadata.githubassets]]\n' + ENTRY,
+    "schema-0.2-quoted": V02 + '\n[["_"."metadata"."githubassets"]]\n' + ENTRY,
+    "schema-0.2-inline": V02 + f"\n[_.metadata]\ngithubassets = [{INLINE}]\n",
+    "schema-0.2-dotted-in-_": V02 + f"metadata.githubassets = [{INLINE}]\n",
+    "after-other-tables-and-comments": '[project]\nid = "x"\n# githubassets below\n\n'
+    '[[build.env]]\nname = "A"\nvalue = "1"\n\n[[metadata.githubassets]]\n' + ENTRY,
+    "crlf": ("[[metadata.githubassets]]\n" + ENTRY).replace("\n", "\r\n"),
+    "byte-order-mark": "\ufeff[[metadata.githubassets]]\n" + ENTRY,
+}
+
+
+@pytest.mark.parametrize("text", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_every_spelling_of_the_table_requires_cpython(
+    cnb: CnbDirs, no_python_path: str, text: str
+) -> None:
+    (cnb.app / "project.toml").write_bytes(text.encode())
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert [q["metadata"]["repo"] for q in cnb.plan()["requires"]] == ["a/b"], "python path"
+    r = cnb.detect({"PATH": no_python_path})
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"] == [
+        {"name": "github-assets", "metadata": {"config_file": "project.toml"}},
+        {"name": "cpython", "metadata": {"build": True}},
+    ]
+
+
+NOT_CONFIGURED = {
+    "comments-only": '# [[metadata.githubassets]]\n  # githubassets = []\n[project]\nid = "x"\n',
+    "other-metadata": '[metadata]\nteam = "core"\n[[build.env]]\nname = "A"\nvalue = "1"\n',
+    "empty-file": "",
+}
+
+
+@pytest.mark.parametrize("text", NOT_CONFIGURED.values(), ids=NOT_CONFIGURED.keys())
+def test_files_without_the_table_give_provides_only_on_both_paths(
+    cnb: CnbDirs, no_python_path: str, text: str
+) -> None:
+    cnb.project(text)
+    for env in ({}, {"PATH": no_python_path}):
+        r = cnb.detect(env)
+        assert r.rc == 0, r.all
+        assert cnb.plan() == {"provides": [{"name": "github-assets"}]}
+
+
+OVER_REQUIRED = {
+    "word-in-a-string": '[project]\ndescription = "uses githubassets"\n',
+    "word-in-a-trailing-comment": '[project]\nid = "x" # no githubassets yet\n',
+    "unicode-escape-in-a-value": '[project]\nname = "caf\\u00e9"\n',
+}
+
+
+@pytest.mark.parametrize("text", OVER_REQUIRED.values(), ids=OVER_REQUIRED.keys())
+def test_a_mention_outside_a_key_over_requires_cpython(
+    cnb: CnbDirs, no_python_path: str, text: str
+) -> None:
+    """The accepted cost of never skipping: cpython is required; build then finds no asset."""
+    cnb.project(text)
+    r = cnb.detect({"PATH": no_python_path})
+    assert r.rc == 0, r.all
+    assert {"name": "cpython", "metadata": {"build": True}} in cnb.plan()["requires"]
+    cnb.bp_plan_from_detect()
+    b = cnb.build()
+    assert b.rc == 0, b.all
+    assert cnb.files_outside_layers() == []
+
+
+def test_a_config_name_starting_with_a_dash_is_read_not_taken_for_an_option(
+    cnb: CnbDirs, no_python_path: str
+) -> None:
+    cnb.project("[[metadata.githubassets]]\n" + ENTRY, "-assets.toml")
+    r = cnb.detect({"PATH": no_python_path, "GITHUB_ASSETS_PATH": "-assets.toml"})
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"][0] == {
+        "name": "github-assets",
+        "metadata": {"config_file": "-assets.toml"},
+    }

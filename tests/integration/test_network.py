@@ -227,6 +227,21 @@ def test_gzip_encoded_body_is_verified_decoded(
     assert len(asset_requests(standin)) == 2, "the decoded bytes come from a fresh URL"
 
 
+def test_gzip_encoded_checksum_file_is_read_decoded(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    sums = f"{hashlib.sha256(payload).hexdigest()}  {ASSET}\n".encode()
+    standin.add_release(REPO, "v1", {ASSET: payload, "checksums.txt": sums})
+    standin.make_private(REPO, TOKEN)
+    standin.content_encoding = "gzip"  # nginx gzips text/plain above all
+    cnb.project(config() + 'checksums = "checksums.txt"\n')
+    r = run(standin, cnb)
+    assert r.rc == 0, r.all
+    meta = cnb.layer_toml(LAYER)["metadata"]["assets"][0]
+    assert meta["verified_by"] == "GitHub digest, checksums.txt"
+    assert_secret_kept(TOKEN, r, cnb, standin.storage_requests())
+
+
 def test_gzip_encoded_body_that_matches_neither_way_fails_at_once(
     standin: StandIn, cnb: CnbDirs, payload: bytes
 ) -> None:

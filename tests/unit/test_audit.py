@@ -212,6 +212,43 @@ def test_update_deps_moves_pins_with_the_wheel_hash(pypi: tuple[PyPI, str], tmp_
     assert _audit(api, reqs, "--strict").returncode == 0
 
 
+def test_a_held_pin_passes_strict_and_update_deps_keeps_it(
+    pypi: tuple[PyPI, str], tmp_path: Path
+) -> None:
+    """tomli stays below 2.4 (TOML 1.1): audit says so, even --strict; update-deps keeps it."""
+    state, api = pypi
+    state.newest = {"alpha": "2.5.0", "beta": "1.1"}
+    reqs = tmp_path / "runtime.txt"
+    held = f"alpha==2.3.2 --hash=sha256:{'cd' * 32}  # held: 2.4+ parses TOML 1.1"
+    reqs.write_text(f"{held}\nbeta==1.0 --hash=sha256:{'cd' * 32}\n")
+    got = _audit(api, reqs, "--strict")
+    assert got.returncode == 1  # beta is not held
+    assert "held alpha==2.3.2 (2.5.0 is out): 2.4+ parses TOML 1.1 (" in got.stdout
+    assert "FAIL beta==1.0: 1.1 is out (--strict)" in got.stdout
+    got = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_deps.py"), "--json-api", api,
+         "--requirements", str(reqs), "--no-dev"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert "runtime: alpha 2.3.2 (held: 2.4+ parses TOML 1.1)" in got.stdout
+    assert reqs.read_text().splitlines() == [held, f"beta==1.1 --hash=sha256:{HASH}"]
+    assert _audit(api, reqs, "--strict").returncode == 0
+
+
+def test_a_held_pin_with_a_known_vulnerability_still_fails(
+    pypi: tuple[PyPI, str], tmp_path: Path
+) -> None:
+    state, api = pypi
+    state.newest = {"alpha": "2.5.0"}
+    state.vulns[("alpha", "2.3.2")] = [VULN]
+    reqs = tmp_path / "runtime.txt"
+    reqs.write_text(f"alpha==2.3.2 --hash=sha256:{'cd' * 32}  # held: reasons\n")
+    got = _audit(api, reqs)
+    assert got.returncode == 1
+    assert "FAIL alpha==2.3.2: known vulnerabilities PYSEC-2026-1" in got.stdout
+
+
 def test_the_project_pins_every_test_tool_exactly() -> None:
     """The test command installs the same tools tomorrow as today."""
     lines = [

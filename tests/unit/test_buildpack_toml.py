@@ -42,4 +42,5 @@ def test_declared_defaults_are_the_code_defaults() -> None:
         "BP_GITHUB_ASSETS_BACKOFF": f"{s.retry.backoff:g}",
         "BP_GITHUB_ASSETS_MAX_BYTES": str(s.limits.max_bytes),
         "BP_GITHUB_ASSETS_MAX_ENTRIES": str(s.limits.max_entries),
+        "BP_GITHUB_ASSETS_REQUIRE_CHECKSUM": str(s.require_checksum).lower(),
     }

@@ -90,7 +90,7 @@ def test_every_key_parses_and_round_trips_as_plan_metadata() -> None:
         (entry(args="-addr"), "'args' must be an array of strings"),
         (entry(args=["x"]), "'args' is set but 'process' is not"),
         (entry(build="yes"), "'build' must be true or false, got a string"),
-        (entry(layer="launch"), "'layer' must be a plain name"),
+        (entry(layer="launch"), "layer name 'launch' clashes with the buildpack's own files"),
         (entry(layer="a/b"), "'layer' must be a plain name"),
         (entry(token_env="not a name"), "'token_env' must be an environment variable name"),
         (entry(api_url="ftp://x"), "'api_url' must be an http(s) URL"),

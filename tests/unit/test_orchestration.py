@@ -152,6 +152,7 @@ def test_a_cold_build_computes_the_whole_result(source: MemorySource, tmp_path: 
         "asset": "tools.tar.gz",
         "tag": "v2",
         "strip_components": 1,
+        "checksums": "auto",
         "target": "linux/amd64",
     }
     assert Path(tool).read_bytes() == TOOL

@@ -9,6 +9,7 @@ readers (tarfile, zipfile, the decompressors) are imported by the functions that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,14 +31,21 @@ def stream_unpack(
     raw_path: str,
     limits: Limits = _DEFAULT_LIMITS,
     spool: Path,
+    select: Callable[[str], bool] | None = None,
 ) -> StreamUnpack:
     """A download sink that unpacks into the empty dir dest while the bytes arrive.
 
     spool is where a zip is kept until it is complete (zips cannot be read from a stream).
-    See archive.stream for the protocol and what happens when.
+    select, when given, says which archive members (paths after strip_components) to
+    write; the others are read past, never written. See archive.stream for the protocol.
     """
     from .stream import StreamUnpack
 
     return StreamUnpack(
-        dest, strip_components=strip_components, raw_path=raw_path, limits=limits, spool=spool
+        dest,
+        strip_components=strip_components,
+        raw_path=raw_path,
+        limits=limits,
+        spool=spool,
+        select=select,
     )

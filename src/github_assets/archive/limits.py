@@ -23,3 +23,7 @@ class Unpacked(NamedTuple):
     """Relative POSIX paths of the regular files written, sorted."""
     links: tuple[str, ...]
     """Relative POSIX paths of the symlinks created, sorted."""
+    seen: tuple[str, ...] = ()
+    """With a selection: the first member paths of the archive, selected or not."""
+    seen_total: int = 0
+    """With a selection: how many members (not directories) the archive has."""

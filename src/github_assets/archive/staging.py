@@ -6,6 +6,7 @@ import contextlib
 import os
 import posixpath
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -82,6 +83,10 @@ def _set_mtime(target: int | Path, mtime: float | None) -> None:
             os.utime(target, (mtime, mtime), follow_symlinks=False)
 
 
+SHOWN = 20
+"""Member paths an error lists when a `files` value matches none of them."""
+
+
 class Staging:
     """Writes members under dest, refusing anything that could put a byte outside it.
 
@@ -89,10 +94,20 @@ class Staging:
     opened O_NOFOLLOW|O_EXCL, so a hostile member fails before it is written.
     """
 
-    def __init__(self, dest: Path, *, strip_components: int, limits: Limits) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        *,
+        strip_components: int,
+        limits: Limits,
+        select: Callable[[str], bool] | None = None,
+    ) -> None:
         if strip_components < 0:
             raise ValueError(f"strip_components must be >= 0, not {strip_components}")
         self.limits = limits
+        self._select = select
+        self._seen: list[str] = []  # the first SHOWN member paths, to say what the archive has
+        self._seen_total = 0
         self._root = Path(os.path.realpath(dest))
         self._strip = strip_components
         self._entries = 0
@@ -107,7 +122,16 @@ class Staging:
         parts = self._checked_parts(name)
         if not is_dir:
             self._deepest = max(self._deepest, len(parts))
-        return self._stripped(parts) or None
+        stripped = self._stripped(parts)
+        if self._select is None or not stripped:
+            return stripped or None
+        if is_dir:
+            return None  # the parents of selected members are made as they come
+        rel = "/".join(stripped)
+        self._seen_total += 1
+        if len(self._seen) < SHOWN:
+            self._seen.append(rel)
+        return stripped if self._select(rel) else None
 
     def mkdir(self, name: str, parts: tuple[str, ...]) -> None:
         """Create a directory member (mode 0755)."""
@@ -136,8 +160,9 @@ class Staging:
                 self._count(name, len(chunk))
                 out.write(chunk)
             out.flush()
-            # No setuid, setgid or sticky bit ever reaches the layer.
-            os.fchmod(out.fileno(), mode & 0o777)
+            # No setuid, setgid or sticky bit ever reaches the layer; the owner can always read
+            # (the ELF check does, and so may the image's user: a 000 member is of no use).
+            os.fchmod(out.fileno(), (mode & 0o777) | 0o400)
             _set_mtime(out.fileno(), mtime)
         self._files.add("/".join(parts))
 
@@ -216,6 +241,14 @@ class Staging:
                 raise refuse(
                     name, "symlink resolves outside the destination through other symlinks"
                 )
+        if self._select is not None:
+            return Unpacked(
+                kind=kind,
+                files=tuple(sorted(self._files)),
+                links=tuple(sorted(self._links)),
+                seen=tuple(self._seen),
+                seen_total=self._seen_total,
+            )
         if not self._files and not self._links:
             if 0 < self._deepest <= self._strip:
                 unit = "part" if self._deepest == 1 else "parts"

@@ -31,7 +31,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -65,6 +65,16 @@ def damaged(kind: str, err: BaseException) -> ArchiveError:
     error = ArchiveError(f"failed to unpack {what}: {cause}")
     error.__cause__ = err
     return error
+
+
+def failure(kind: str, err: BaseException) -> BaseException:
+    """What a reader's exception means: the OS failing us (kept as is), or a damaged archive.
+
+    gzip's and bz2's complaints about their input are OSErrors too, but without an errno.
+    """
+    if isinstance(err, OSError) and err.errno is not None:
+        return err
+    return damaged(kind, err)
 
 
 # What the stdlib readers raise on damaged input (gzip and bz2 errors are OSErrors; tarfile
@@ -101,8 +111,10 @@ class StreamUnpack:
         raw_path: str,
         limits: Limits,
         spool: Path | None = None,
+        select: Callable[[str], bool] | None = None,
     ) -> None:
         self._dest = dest
+        self._select = select
         self._strip = strip_components
         self._raw_path = raw_path
         self._limits = limits
@@ -112,7 +124,9 @@ class StreamUnpack:
         self._reset()
 
     def _reset(self) -> None:
-        self._staging = Staging(self._dest, strip_components=self._strip, limits=self._limits)
+        self._staging = Staging(
+            self._dest, strip_components=self._strip, limits=self._limits, select=self._select
+        )
         self._head = b""
         self._kind: Kind | None = None
         self._raw: RawFile | None = None
@@ -195,7 +209,7 @@ class StreamUnpack:
                 with self._spool.open("rb") as file:
                     unpack_zip(file, self._staging)
             except DAMAGED as err:
-                raise damaged("zip", err) from err
+                raise failure("zip", err) from err
             finally:
                 self._spool.unlink(missing_ok=True)
         if self._raw is not None:
@@ -294,7 +308,7 @@ class _Pipe:
         except BuildpackError as err:
             self._error = err
         except DAMAGED as err:
-            self._error = damaged(self._label, err)
+            self._error = failure(self._label, err)
         except BaseException as err:  # a bug of ours: finish() raises it with its traceback
             self._error = err
         finally:

@@ -37,10 +37,10 @@ def write_toml(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    import toml
+    """A TOML 1.0 file (ConfigError when it is not one)."""
+    from ..tomlfile import load
 
-    data: dict[str, Any] = toml.loads(path.read_text(encoding="utf-8"))
-    return data
+    return load(str(path), path.name)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..errors import BuildpackError
 from .files import read_toml, write_toml
 
 RESERVED_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
@@ -27,7 +28,7 @@ def read_layer(layers_dir: Path, name: str) -> LayerToml | None:
     path = toml_path(layers_dir, name)
     try:
         data = read_toml(path)
-    except (OSError, ValueError):
+    except BuildpackError:  # absent, unreadable or not TOML: start over
         return None
     types = data.get("types", {})
     meta = data.get("metadata", {})

@@ -6,13 +6,11 @@ On the detect path: NamedTuples and a plain write, no dataclasses/pathlib/tempfi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import BuildpackError
-
-if TYPE_CHECKING:
-    import os
 
 PROVIDES = "github-assets"
 
@@ -50,15 +48,14 @@ class PlanEntry(NamedTuple):
 
 def read_buildpack_plan(path: str | os.PathLike[str]) -> list[PlanEntry]:
     """Entries of the buildpack plan the lifecycle hands to build."""
-    import toml
+    from ..tomlfile import load
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = toml.load(f)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         return []
-    except Exception as e:
-        raise BuildpackError(f"failed to read the buildpack plan {path}: {e}") from e
+    try:
+        data = load(os.fspath(path), f"the buildpack plan {os.fspath(path)}")
+    except BuildpackError as e:  # TOML 1.0, as the lifecycle writes it
+        raise BuildpackError(e.message, hint="the lifecycle wrote it; rerun the build") from e
     entries: Sequence[Any] = data.get("entries", [])
     out = []
     for item in entries:

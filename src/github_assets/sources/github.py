@@ -84,6 +84,20 @@ def _count(value: object) -> int:
     return value
 
 
+MAX_PAGES = 10
+"""Pages of 100 releases read to find a prefixed latest: 1,000 releases back."""
+
+
+def _next_page(link: str, api_url: str) -> str:
+    """The rel="next" URL of a Link header, when it is on the API (the token goes there)."""
+    for part in link.split(","):
+        url, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", ""):
+            url = url.strip().strip("<>")
+            return url if url.startswith(api_url + "/") else ""
+    return ""
+
+
 def _parse_release(data: Mapping[str, Any]) -> Release:
     assets = tuple(
         ReleaseAsset(
@@ -128,12 +142,13 @@ class GitHub:
         self.cancel = cancel
 
     def _get(self, path: str, what: str) -> requests.Response:
-        """GET an API path; the answer is final (not transient, not a short rate limit).
+        """GET an API path (or a URL of the API, e.g. a next page); the answer is final (not
+        transient, not a short rate limit).
 
         Redirects are followed on the API host only, the token along (a renamed
         repository answers 301/307/308); a redirect to another host is an error.
         """
-        url = f"{self.api_url}{path}"
+        url = path if path.startswith(self.api_url + "/") else f"{self.api_url}{path}"
         attempts = self.http.policy.attempts
 
         def attempt() -> requests.Response:
@@ -240,6 +255,36 @@ class GitHub:
         resp.close()
         return resp.status_code == 200
 
+    def latest_with_prefix(self, repo: str, prefix: str) -> Release:
+        """The newest published non-prerelease release whose tag starts with prefix (monorepos
+        release several components; GitHub's `latest` may be another one's)."""
+        what = f"{repo} releases"
+        url = f"/repos/{repo}/releases?per_page=100"
+        for _ in range(MAX_PAGES):
+            resp = self._get(url, what)
+            if resp.status_code != 200:
+                resp.close()
+                return self.release(repo, "latest")  # the same errors as for latest
+            try:
+                listed = [r for r in resp.json() if isinstance(r, Mapping)]
+            except ValueError as e:
+                raise GitHubError(
+                    f"unexpected answer from the GitHub API for {what}: not JSON"
+                ) from e
+            for data in listed:
+                tag = str(data.get("tag_name", ""))
+                if tag.startswith(prefix) and not data.get("draft") and not data.get("prerelease"):
+                    release = _parse_release(data)
+                    self._moved(repo, resp, release)
+                    return release
+            url = _next_page(resp.headers.get("link", ""), self.api_url)
+            if not url:
+                break
+        raise GitHubError(
+            f"repository {repo} has no published release whose tag starts with {prefix!r}",
+            hint="check 'version_prefix', or pin a tag with tag = \"...\"",
+        )
+
     def release(self, repo: str, tag: str) -> Release:
         """The release for tag, or GitHub's latest (no drafts, no prereleases)."""
         latest = tag == "latest"
@@ -322,8 +367,14 @@ class GitHubSource:
     def resolve(
         self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
     ) -> ResolvedAsset:
-        release = self.client(log, cancel).release(spec.repo, spec.tag)
-        name = render(spec.asset, target, release.tag, spec.replacement_map)
+        client = self.client(log, cancel)
+        if spec.tag == "latest" and spec.version_prefix:
+            release = client.latest_with_prefix(spec.repo, spec.version_prefix)
+        else:
+            release = client.release(spec.repo, spec.tag)
+        name = render(
+            spec.asset, target, release.tag, spec.replacement_map, prefix=spec.version_prefix
+        )
         asset = release.find(name)
         if asset is None:
             names = ", ".join(a.name for a in release.assets) or "none"
@@ -332,17 +383,22 @@ class GitHubSource:
                 hint="set 'asset' (and 'replacements' for {os}/{arch}) to one of the assets listed",
                 details=f"assets of {spec.repo} {release.tag}: {names}",
             )
-        return ResolvedAsset(
-            repo=spec.repo,
-            tag=release.tag,
-            name=asset.name,
-            size=asset.size,
-            asset_id=asset.id,
-            digest=asset.digest,
-            release_url=release.html_url,
-            url=asset.url,
-            content_type=asset.content_type,
-        )
+        assets = [
+            ResolvedAsset(
+                repo=spec.repo,
+                tag=release.tag,
+                name=a.name,
+                size=a.size,
+                asset_id=a.id,
+                digest=a.digest,
+                release_url=release.html_url,
+                url=a.url,
+                content_type=a.content_type,
+            )
+            for a in release.assets
+        ]
+        chosen = next(a for a in assets if a.asset_id == asset.id)
+        return chosen._replace(siblings=tuple(a for a in assets if a is not chosen))
 
     def fetch(
         self,

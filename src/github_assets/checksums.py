@@ -1,0 +1,164 @@
+"""Checksum files of a release: which to read, and the line that covers an asset.
+
+Formats, as real releases publish them: GNU (`<hex>  name`, `<hex> *name`, also with one
+space), BSD (`SHA256 (name) = <hex>`, also padded `SHA256  (name)`), and a lone hex
+sidecar (`<asset>.sha256` holding just the digest). sha256 and sha512; lines of other
+algorithms (MD5, SHA1, SHA3-256, ...) are skipped: a BSD line names its algorithm, a GNU
+line's is told by its length. A line's name matches the asset by its last path
+component too (`<hex>  dist/tini` covers `tini`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from .errors import DownloadError
+from .platform import Target, render
+from .sources import fetch_verified
+from .verify import LENGTHS, Checksum, Claim, Expected
+
+if TYPE_CHECKING:
+    from .config import AssetSpec
+    from .log import Log
+    from .sources import ResolvedAsset, Source
+
+AUTO = "auto"
+MAX_SIZE = 1 << 20
+"""Bytes a checksum file may have; real ones are a few KiB."""
+
+_BSD = re.compile(r"^([A-Za-z0-9-]+)\s*\((.+)\)\s*=\s*([0-9A-Fa-f]+)$")
+_GNU = re.compile(r"^([0-9A-Fa-f]+)\s+[ *]?(.+)$")
+_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+_BY_LENGTH = {n: algo for algo, n in LENGTHS.items()}
+_BSD_ALGOS = {"SHA256": "sha256", "SHA512": "sha512", "SHA2-256": "sha256", "SHA2-512": "sha512"}
+
+
+class Found(NamedTuple):
+    checksum: Checksum | None
+    """The asset's checksum in the file, or None when no line covers it."""
+    parsed: bool
+    """Whether the file looked like a checksum file at all."""
+
+
+def candidates(asset: str, names: Sequence[str]) -> list[str]:
+    """The release's files `auto` tries for asset, in the contract's order."""
+    fixed = [f"{asset}.sha256", f"{asset}.sha256sum", "checksums.txt"]
+    any_checksums = sorted(n for n in names if n.endswith("checksums.txt") and n != "checksums.txt")
+    order = [*fixed, *any_checksums, "checksums.sha256", "SHA256SUMS", "sha256sums.txt"]
+    present = set(names)
+    return [n for n in dict.fromkeys(order) if n in present]
+
+
+def _covers(name: str, asset: str) -> bool:
+    name = name.strip()
+    return name == asset or name.rsplit("/", 1)[-1] == asset or name.lstrip("*") == asset
+
+
+def find(text: str, asset: str, *, sidecar: bool) -> Found:
+    """The checksum of asset in a checksum file's text.
+
+    sidecar: the file is named after the asset (`<asset>.sha256`), so a lone digest, or a
+    line whose name differs only by a path, covers it.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("#")]
+    parsed = False
+    if sidecar and len(lines) == 1 and _HEX.match(lines[0]):
+        algo = _BY_LENGTH.get(len(lines[0]))
+        return Found(Checksum(lines[0].lower(), algo) if algo else None, algo is not None)
+    for line in lines:
+        bsd = _BSD.match(line)
+        if bsd:
+            parsed = True
+            algo = _BSD_ALGOS.get(bsd.group(1).upper())
+            if algo and _covers(bsd.group(2), asset) and len(bsd.group(3)) == LENGTHS[algo]:
+                return Found(Checksum(bsd.group(3).lower(), algo), True)
+            continue
+        gnu = _GNU.match(line)
+        if gnu:
+            algo = _BY_LENGTH.get(len(gnu.group(1)))
+            parsed = parsed or algo is not None
+            if algo and (_covers(gnu.group(2), asset) or (sidecar and len(lines) == 1)):
+                return Found(Checksum(gnu.group(1).lower(), algo), True)
+    return Found(None, parsed)
+
+
+class _Memory:
+    """A sink that keeps a small file in memory (a checksum file)."""
+
+    def __init__(self, limit: int) -> None:
+        self.data = bytearray()
+        self._buffer = memoryview(bytearray(min(limit, 1 << 16)))
+        self._limit = limit
+
+    def buffer(self) -> memoryview:
+        return self._buffer
+
+    def commit(self, n: int) -> None:
+        self.data += self._buffer[:n]
+
+    def restart(self) -> None:
+        self.data.clear()
+
+
+def claims(
+    spec: AssetSpec,
+    target: Target,
+    asset: ResolvedAsset,
+    source: Source,
+    *,
+    log: Log,
+    cancel: threading.Event | None,
+) -> list[Claim]:
+    """What the release's checksum file says of asset: [] or one Claim named after the file.
+
+    `auto` tries the candidates present and takes the first with a line for the asset
+    (the others are notes); an explicit file that is missing or has no line is an error.
+    """
+    if spec.checksums is False:
+        return []
+    by_name = {s.name: s for s in asset.siblings}
+    explicit = spec.checksums != AUTO
+    if explicit:
+        name = render(
+            str(spec.checksums),
+            target,
+            asset.tag,
+            spec.replacement_map,
+            prefix=spec.version_prefix,
+            asset=asset.name,
+        )
+        if name not in by_name:
+            raise DownloadError(
+                f"'checksums' names {name}, which is not an asset of release {asset.tag}",
+                hint="set 'checksums' to one of the assets listed, or to false",
+                details="assets: " + ", ".join(sorted(by_name)),
+            )
+        names = [name]
+    else:
+        names = candidates(asset.name, list(by_name))
+    for name in names:
+        sibling = by_name[name]
+        if sibling.size > MAX_SIZE:
+            if explicit:
+                raise DownloadError(f"checksum file {name} is larger than {MAX_SIZE} bytes")
+            log.action(f"Note: {name} is too large for a checksum file; skipped")
+            continue
+        sink = _Memory(MAX_SIZE)
+        # as the asset is: the bytes as sent, or decoded when only those have its size
+        fetch_verified(source, sibling, sink, Expected(name, sibling.size), log=log, cancel=cancel)
+        text = bytes(sink.data).decode("utf-8", "replace")
+        found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
+        if found.checksum is not None:
+            return [Claim(found.checksum, name)]
+        why = f"has no line for {asset.name}" if found.parsed else "is not a checksum file we read"
+        if explicit:
+            raise DownloadError(
+                f"checksum file {name} {why}",
+                hint="set 'checksums' to the file that lists this asset, or to false",
+            )
+        log.action(f"Note: {name} {why}")
+    return []
