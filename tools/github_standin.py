@@ -14,9 +14,15 @@ Every request is recorded (before any fault is applied), so a test can assert
 for instance that ``Authorization`` never reaches the storage host. Faults are
 queued on demand and each one is consumed by one matching request.
 
+Optional behaviours, as real servers show them: HTTPS on both hosts
+(``StandIn(tls=server_context)``, handshakes counted per host), a renamed
+repository (``rename``: the old name answers 301/307/308 to
+``/repositories/<id>/...`` as GitHub does), and a storage host that sends
+``Content-Encoding: gzip`` (``content_encoding``/``encode_body``).
+
 CLI: ``python tools/github_standin.py --release OWNER/REPO TAG FILE [FILE...]``
 (repeatable) prints the API URL as its first stdout line and serves until
-Ctrl-C or SIGTERM.
+Ctrl-C or SIGTERM; ``--tls-cert CERT.pem --tls-key KEY.pem`` serves HTTPS.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import gzip
 import hashlib
 import json
 import os
@@ -31,6 +38,7 @@ import secrets
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -57,6 +65,10 @@ _DOC_RELEASE = f"{_DOCS}/releases#get-a-release"
 _DOC_LIST = f"{_DOCS}/releases#list-releases"
 _DOC_ASSET = f"{_DOCS}/assets#get-a-release-asset"
 _DOC_REST = "https://docs.github.com/rest"
+_DOC_REDIRECT = (
+    "https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api"
+    "#follow-redirects"
+)
 _RATE_LIMIT_MESSAGE = (
     "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated "
     "requests get a higher rate limit. Check out the documentation for more details.)"
@@ -151,6 +163,21 @@ def _sha256_file(path: Path) -> str:
     return hexdigest
 
 
+def _rename_urls(obj: dict[str, Any], old: str, new: str) -> None:
+    """Rewrite, in place, every URL of a release's JSON from repository old to new."""
+    for key, value in obj.items():
+        if isinstance(value, str):
+            obj[key] = value.replace(f"/repos/{old}/", f"/repos/{new}/").replace(
+                f"/{old}/releases/", f"/{new}/releases/"
+            )
+        elif isinstance(value, dict):
+            _rename_urls(value, old, new)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _rename_urls(item, old, new)
+
+
 def _json_bytes(obj: object) -> bytes:
     return json.dumps(obj, indent=2).encode("utf-8") + b"\n"
 
@@ -200,12 +227,23 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, standin: StandIn, kind: str) -> None:
+    def __init__(self, standin: StandIn, kind: str, tls: ssl.SSLContext | None = None) -> None:
         self.standin = standin
         self.kind = kind
+        self.tls = tls
+        self.accepted = 0
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # Runs on the connection's own thread: a TLS handshake here never stalls accept().
+        with self.connections_lock:
+            self.accepted += 1
+        if self.tls is not None:
+            request.settimeout(10)
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup that can
@@ -217,7 +255,7 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, OSError | ValueError):  # client went away, socket closed
+        if isinstance(exc, OSError | ValueError):  # client went away, socket closed, TLS refused
             return
         traceback.print_exc()
 
@@ -382,6 +420,28 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             self._reply_json(404, _not_found(), rl)
             return
+        if len(parts) >= 3 and parts[0] == "repos":
+            moved = st._moved_to(f"{parts[1]}/{parts[2]}")
+            if moved is not None:
+                # GitHub's answer for a renamed repository: its id, not its new name.
+                new_repo, status = moved
+                tail = path.split("/", 4)[4:]
+                query = urlsplit(self.path).query
+                location = f"{st.api_url}/repositories/{st._repo_id(new_repo)}"
+                location += "".join(f"/{t}" for t in tail) + (f"?{query}" if query else "")
+                body = {"message": "Moved Permanently", "url": location}
+                body["documentation_url"] = _DOC_REDIRECT
+                self._reply_json(status, body, {"Location": location, **rl})
+                return
+        if len(parts) >= 2 and parts[0] == "repositories" and parts[1].isdigit():
+            repo = st._repo_by_id(int(parts[1]))
+            if repo is None or not st._authorized(repo.lower(), self.headers.get("Authorization")):
+                self._reply_json(404, _not_found(), rl)
+                return
+            if len(parts) == 2:
+                self._reply_json(200, st._repo_json(repo), rl)
+                return
+            parts = ["repos", *repo.split("/"), *parts[2:]]
         if len(parts) < 4 or parts[0] != "repos" or parts[3] != "releases":
             self._reply_json(404, _not_found(), rl)
             return
@@ -499,6 +559,18 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "html":
             self._reply(200, _HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
             return
+        encoding = st.content_encoding
+        if encoding is not None and st.encode_body:
+            # Compressed on the way out (nginx gzip, gzip_static): Range is ignored.
+            hdrs.pop("Accept-Ranges", None)
+            hdrs["Content-Encoding"] = encoding
+            body = gzip.compress(self._asset_bytes(asset), mtime=0)
+            if fault is not None and fault.kind in ("drop", "truncate"):
+                body = body[: fault.nbytes]
+            self._reply(200, body, hdrs, close=fault is not None)
+            return
+        if encoding is not None:
+            hdrs["Content-Encoding"] = encoding  # a label on the bytes as they are (S3 metadata)
         length = end - start + 1
         to_send = length
         if fault is not None and fault.kind == "truncate":
@@ -525,6 +597,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif not complete:
             self._abort(reset=False)
+
+    def _asset_bytes(self, asset: _Asset) -> bytes:
+        if asset.data is not None:
+            return asset.data
+        assert asset.path is not None
+        return asset.path.read_bytes()
 
     def _write_counted(self, piece: memoryview) -> None:
         # Count first, so that bytes_served is final once the client has every byte.
@@ -576,25 +654,37 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class StandIn:
-    """A GitHub API host plus a storage host, both on 127.0.0.1."""
+    """A GitHub API host plus a storage host, both on 127.0.0.1.
 
-    def __init__(self) -> None:
+    With ``tls`` (a server-side SSLContext holding a certificate for 127.0.0.1) both
+    hosts speak HTTPS only.
+    """
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self.requests: list[Recorded] = []
         self.bytes_served = 0
         self.throttle_bytes_per_sec: int | None = None
         self.range_supported = True
+        self.content_encoding: str | None = None
+        """Storage: send this Content-Encoding (e.g. "gzip") with every asset."""
+        self.encode_body = True
+        """With content_encoding: encode the body (nginx gzip); False: only the label (S3)."""
         self._next_id = 1000
         self._releases: dict[str, list[_Release]] = {}
         self._assets: dict[int, _Asset] = {}
         self._private: dict[str, str] = {}
         self._signatures: dict[str, int] = {}
         self._faults: list[_Fault] = []
-        self._api = _Server(self, API)
-        self._storage = _Server(self, STORAGE)
-        self.api_url = f"http://127.0.0.1:{self._api.server_port}"
-        self.storage_url = f"http://127.0.0.1:{self._storage.server_port}"
+        self._repo_ids: dict[str, int] = {}
+        self._repo_names: dict[int, str] = {}
+        self._moved: dict[str, tuple[str, int]] = {}
+        self._api = _Server(self, API, tls)
+        self._storage = _Server(self, STORAGE, tls)
+        scheme = "https" if tls is not None else "http"
+        self.api_url = f"{scheme}://127.0.0.1:{self._api.server_port}"
+        self.storage_url = f"{scheme}://127.0.0.1:{self._storage.server_port}"
         self._threads = [
             threading.Thread(
                 target=srv.serve_forever,
@@ -644,6 +734,12 @@ class StandIn:
     def _add_served(self, n: int) -> None:
         with self._lock:
             self.bytes_served += n
+
+    def connections_accepted(self, host: str) -> int:
+        """TCP connections accepted by host ("api" or "storage"), TLS handshakes or not."""
+        srv = self._api if host == API else self._storage
+        with srv.connections_lock:
+            return srv.accepted
 
     def api_requests(self) -> list[Recorded]:
         with self._lock:
@@ -720,6 +816,9 @@ class StandIn:
             prepared.append((asset_name, data, path, size, sha))
 
         with self._lock:
+            if repo_key not in self._repo_ids:
+                self._repo_ids[repo_key] = repo_id = 5_000_000 + len(self._repo_ids) + 1
+                self._repo_names[repo_id] = repo
             release_id = self._new_id()
             api_repo = f"{self.api_url}/repos/{repo}"
             release_assets: dict[str, _Asset] = {}
@@ -769,6 +868,58 @@ class StandIn:
             )
             self._releases.setdefault(repo_key, []).append(release)
             return copy.deepcopy(release_json)
+
+    def rename(self, old: str, new: str, *, status: int = 301) -> None:
+        """Rename a repository as GitHub does: its releases move to the new name (URLs in
+        the JSON included), and the old name answers ``status`` (301, or 307/308) to
+        ``/repositories/<id>/...`` on every API path."""
+        if status not in (301, 302, 307, 308):
+            raise ValueError(f"status must be a redirect, got {status}")
+        old_key, new_key = old.lower(), new.lower()
+        with self._lock:
+            if old_key not in self._releases:
+                raise ValueError(f"no repository {old!r}")
+            releases = self._releases.pop(old_key)
+            for release in releases:
+                release.repo_key = new_key
+                _rename_urls(release.json, old, new)  # asset dicts are shared with the release
+                for asset in release.assets.values():
+                    asset.repo_key = new_key
+            self._releases[new_key] = releases
+            if old_key in self._private:
+                self._private[new_key] = self._private.pop(old_key)
+            repo_id = self._repo_ids.pop(old_key)
+            self._repo_ids[new_key] = repo_id
+            self._repo_names[repo_id] = new
+            self._moved[old_key] = (new, status)
+
+    def _moved_to(self, repo: str) -> tuple[str, int] | None:
+        with self._lock:
+            return self._moved.get(repo.lower())
+
+    def _repo_id(self, repo: str) -> int:
+        with self._lock:
+            return self._repo_ids[repo.lower()]
+
+    def _repo_by_id(self, repo_id: int) -> str | None:
+        with self._lock:
+            return self._repo_names.get(repo_id)
+
+    def _repo_json(self, repo: str) -> dict[str, Any]:
+        owner, name = repo.split("/")
+        with self._lock:
+            private = repo.lower() in self._private
+            repo_id = self._repo_ids[repo.lower()]
+        return {
+            "id": repo_id,
+            "node_id": f"R_standin{repo_id}",
+            "name": name,
+            "full_name": repo,
+            "owner": {"login": owner},
+            "private": private,
+            "html_url": f"{self.storage_url}/{repo}",
+            "url": f"{self.api_url}/repos/{repo}",
+        }
 
     def make_private(self, repo: str, token: str) -> None:
         """Answer 404 for this repo unless ``Authorization: Bearer|token <token>``."""
@@ -961,7 +1112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="ARG",
         help="OWNER/REPO TAG FILE [FILE...] (repeatable)",
     )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     args = parser.parse_args(argv)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     releases: list[list[str]] = args.release
     for spec in releases:
         if len(spec) < 3:
@@ -977,7 +1134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with StandIn() as standin:
+    with StandIn(tls=tls) as standin:
         for spec in releases:
             repo, tag, files = spec[0], spec[1], spec[2:]
             release = standin.add_release(repo, tag, {Path(f).name: Path(f) for f in files})

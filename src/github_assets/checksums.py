@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import DownloadError
 from .platform import Target, render
-from .verify import LENGTHS, Checksum, Claim
+from .sources import fetch_verified
+from .verify import LENGTHS, Checksum, Claim, Expected
 
 if TYPE_CHECKING:
     from .config import AssetSpec
@@ -147,7 +148,8 @@ def claims(
             log.action(f"Note: {name} is too large for a checksum file; skipped")
             continue
         sink = _Memory(MAX_SIZE)
-        source.fetch(sibling, sink, algorithms=frozenset({"sha256"}), log=log, cancel=cancel)
+        # as the asset is: the bytes as sent, or decoded when only those have its size
+        fetch_verified(source, sibling, sink, Expected(name, sibling.size), log=log, cancel=cancel)
         text = bytes(sink.data).decode("utf-8", "replace")
         found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
         if found.checksum is not None:

@@ -24,7 +24,7 @@ from .layers import Installed
 from .log import Log, human_size
 from .platform import Target, render
 from .settings import Settings
-from .sources import ResolvedAsset, Source
+from .sources import ResolvedAsset, Source, fetch_verified
 from .verify import DIGEST, PINNED, SIZE_ONLY, Checksum, Claim, Expected, Verified
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
@@ -209,8 +209,7 @@ def _fetch(
         select=selection.selector(rules) if rules else None,
     )
     try:
-        received = source.fetch(asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel)
-        verified = expected.check(received.size, received.digests)
+        verified = fetch_verified(source, asset, sink, expected, log=log, cancel=cancel)
         log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
         result = sink.finish()
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+import trustme
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -416,3 +419,63 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_rename_answers_the_old_name_with_a_redirect_to_the_repository_id(
+    standin: StandIn, session: requests.Session
+) -> None:
+    _release(standin)
+    standin.make_private("grpc-ecosystem/grpc-health-probe", "tok")
+    auth = {**GH, "Authorization": "Bearer tok"}
+    standin.rename("grpc-ecosystem/grpc-health-probe", "grpc-ecosystem/health-probe", status=308)
+    old = f"{standin.api_url}/repos/grpc-ecosystem/grpc-health-probe/releases/tags/v0.4.40?x=1"
+    r = session.get(old, headers=auth, allow_redirects=False)
+    assert r.status_code == 308
+    location = r.headers["Location"]
+    assert location.startswith(f"{standin.api_url}/repositories/")
+    assert location.endswith("/releases/tags/v0.4.40?x=1")
+    assert r.json()["url"] == location  # GitHub repeats it in the body
+    moved = session.get(location, headers=auth).json()
+    assert moved["html_url"].endswith("/grpc-ecosystem/health-probe/releases/tag/v0.4.40")
+    assert all("/repos/grpc-ecosystem/health-probe/" in a["url"] for a in moved["assets"])
+    repo_id = location.split("/")[4]
+    repo = session.get(f"{standin.api_url}/repositories/{repo_id}", headers=auth).json()
+    assert repo["full_name"] == "grpc-ecosystem/health-probe" and repo["private"] is True
+    assert session.get(f"{standin.api_url}/repositories/{repo_id}", headers=GH).status_code == 404
+    new = f"{standin.api_url}/repos/grpc-ecosystem/health-probe/releases/tags/v0.4.40"
+    assert session.get(new, headers=auth).json() == moved
+    with pytest.raises(ValueError, match="no repository"):
+        standin.rename("no/such", "x/y")
+
+
+@pytest.mark.parametrize("encode", [True, False], ids=["encoded", "labelled"])
+def test_content_encoding_switch(standin: StandIn, encode: bool) -> None:
+    release = _release(standin)
+    browser = str(_asset(release, "grpc_health_probe-linux-amd64")["browser_download_url"])
+    standin.content_encoding, standin.encode_body = "gzip", encode
+    r = requests.get(browser, stream=True, timeout=5)
+    assert r.headers["Content-Encoding"] == "gzip"
+    raw = r.raw.read(decode_content=False)
+    if encode:
+        assert gzip.decompress(raw) == PROBE and "Accept-Ranges" not in r.headers
+    else:
+        assert raw == PROBE and r.headers["Accept-Ranges"] == "bytes"
+
+
+def test_tls_mode_serves_https_and_counts_connections(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with StandIn(tls=server) as standin:
+        assert standin.api_url.startswith("https://127.0.0.1:")
+        release = standin.add_release("o/r", "v1", {"a": b"1"})
+        with requests.Session() as s:
+            r = s.get(release["assets"][0]["url"], headers=OCTET, verify=str(ca_file))
+            assert r.content == b"1" and r.url.startswith(standin.storage_url)
+            with pytest.raises(requests.exceptions.SSLError):
+                s.get(f"{standin.api_url}/repos/o/r/releases/latest", verify=True)
+        assert standin.connections_accepted("api") == 2
+        assert standin.connections_accepted("storage") == 1
+        assert len(standin.api_requests()) == 1, "a refused handshake makes no request"

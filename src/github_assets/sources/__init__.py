@@ -15,10 +15,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from ..errors import DownloadError
+
 if TYPE_CHECKING:
     from ..config import AssetSpec
     from ..log import Log
     from ..platform import Target
+    from ..verify import Expected, Verified
 
 
 class ResolvedAsset(NamedTuple):
@@ -46,6 +49,9 @@ class Received(NamedTuple):
 
     size: int
     digests: dict[str, str]
+    encoding: str = ""
+    """The Content-Encoding the server sent the bytes with ("gzip"); they were taken as
+    sent, not decoded. '' when none (or when the fetch was asked to decode)."""
 
 
 class Sink(Protocol):
@@ -83,4 +89,50 @@ class Source(Protocol):
         algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
-    ) -> Received: ...
+        decoded: bool = False,
+    ) -> Received:
+        """The bytes as the origin sent them; with decoded, their Content-Encoding undone
+        (asked only after the bytes as sent, which came with one, failed verification)."""
+        ...
+
+
+def fetch_verified(
+    source: Source,
+    asset: ResolvedAsset,
+    sink: Sink,
+    expected: Expected,
+    *,
+    log: Log,
+    cancel: threading.Event | None,
+) -> Verified:
+    """Fetch asset into sink and check it against expected: which bytes are the asset.
+
+    The bytes as the server sent them (what size and checksums cover), as curl and Go
+    take them. Only when those fail and came with a Content-Encoding (an S3 object's
+    metadata, nginx gzip) are the same bytes, decoded, checked against the same claims;
+    when neither verifies that is the error at once, never a retry. The one place of this
+    policy: downloaders only report the encoding (Received.encoding), verify.py compares.
+    """
+    received = source.fetch(asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel)
+    try:
+        return expected.check(received.size, received.digests)
+    except DownloadError as as_sent:
+        if not received.encoding:
+            raise
+        log.action(
+            f"Content-Encoding: {received.encoding}: the bytes as sent do not verify "
+            f"({as_sent.message}); trying them decoded"
+        )
+        sink.restart()
+        try:
+            decoded = source.fetch(
+                asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel, decoded=True
+            )
+            return expected.check(decoded.size, decoded.digests)
+        except DownloadError as e:
+            raise DownloadError(
+                f"{asset.name} came with Content-Encoding: {received.encoding} and verifies "
+                f"neither as sent ({as_sent.message}) nor decoded ({e.message})",
+                hint="nothing was installed; the server or mirror must send the asset's own "
+                "bytes: remove the Content-Encoding it adds",
+            ) from None

@@ -18,7 +18,17 @@ from ..errors import BuildpackError, GitHubError
 from ..log import Log
 from ..platform import Target, render
 from . import Received, ResolvedAsset, Sink
-from .http import TRANSIENT_STATUS, Download, Http, RateLimit, RateLimited, Transient
+from .http import (
+    MAX_REDIRECTS,
+    TRANSIENT_STATUS,
+    Download,
+    Http,
+    RateLimit,
+    RateLimited,
+    Redirected,
+    Transient,
+    netloc,
+)
 
 if TYPE_CHECKING:
     from ..config import AssetSpec
@@ -58,6 +68,22 @@ def api_headers(token: str | None, accept: str = "application/vnd.github+json") 
     return headers
 
 
+def _repo_in(html_url: str) -> str | None:
+    """owner/name from a release's html_url (https://HOST/owner/name/releases/tag/...)."""
+    parts = urlsplit(html_url).path.strip("/").split("/")
+    if "releases" not in parts:
+        return None
+    at = parts.index("releases")
+    return "/".join(parts[at - 2 : at]) if at >= 2 and all(parts[at - 2 : at]) else None
+
+
+def _count(value: object) -> int:
+    """A JSON integer >= 0 (an id, a size); anything else is not GitHub's answer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
 MAX_PAGES = 10
 """Pages of 100 releases read to find a prefixed latest: 1,000 releases back."""
 
@@ -75,10 +101,11 @@ def _next_page(link: str, api_url: str) -> str:
 def _parse_release(data: Mapping[str, Any]) -> Release:
     assets = tuple(
         ReleaseAsset(
-            id=int(a["id"]),
+            id=_count(a["id"]),
             name=str(a["name"]),
-            size=int(a["size"]),
-            digest=a.get("digest") or None,
+            size=_count(a["size"]),
+            # a digest that is no string still reaches the check, which names it
+            digest=str(a["digest"]) if a.get("digest") else None,
             url=str(a["url"]),
             content_type=str(a.get("content_type") or ""),
         )
@@ -109,19 +136,26 @@ class GitHub:
     ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
-        self.api_host = urlsplit(self.api_url).netloc
+        self.api_host = netloc(self.api_url)
         self.token = token
         self.log = log
         self.cancel = cancel
 
     def _get(self, path: str, what: str) -> requests.Response:
         """GET an API path (or a URL of the API, e.g. a next page); the answer is final (not
-        transient, not a short rate limit)."""
+        transient, not a short rate limit).
+
+        Redirects are followed on the API host only, the token along (a renamed
+        repository answers 301/307/308); a redirect to another host is an error.
+        """
         url = path if path.startswith(self.api_url + "/") else f"{self.api_url}{path}"
         attempts = self.http.policy.attempts
 
         def attempt() -> requests.Response:
-            resp = self.http.get(url, api_headers(self.token), self.log)
+            try:
+                resp = self.http.open(url, self._headers, self.log, leave=False)
+            except Redirected as e:
+                raise self._redirect_error(e, what) from None
             limit = self.http.rate_limit(resp)
             if limit is not None:
                 resp.close()
@@ -143,11 +177,10 @@ class GitHub:
                 hint="check GITHUB_API_URL / api_url and the network, or retry later",
             )
 
-        def unusable(error: requests.RequestException) -> BuildpackError:
+        def unusable(cause: str, hint: str) -> BuildpackError:
             return GitHubError(
-                f"failed to reach the GitHub API at {self.api_url} for {what}: "
-                f"{type(error).__name__}",
-                hint="check GITHUB_API_URL / api_url",
+                f"failed to reach the GitHub API at {self.api_url} for {what}: {cause}",
+                hint=hint or "check GITHUB_API_URL / api_url",
             )
 
         def rate_error(limit: RateLimit) -> BuildpackError:
@@ -162,6 +195,59 @@ class GitHub:
             unusable=unusable,
             rate_error=rate_error,
         )
+
+    def _headers(self, url: str) -> dict[str, str]:
+        return api_headers(self.token)  # every hop stays on the API host (leave=False)
+
+    def _redirect_error(self, e: Redirected, what: str) -> GitHubError:
+        check = "check api_url / GITHUB_API_URL"
+        if e.too_many:
+            return GitHubError(
+                f"the GitHub API at {self.api_url} redirected {what} more than "
+                f"{MAX_REDIRECTS} times",
+                hint=check,
+            )
+        return GitHubError(
+            f"the GitHub API at {self.api_url} redirected {what} to another host, "
+            f"{e.host} (HTTP {e.status})",
+            hint=f"not followed, so the token never leaves the API host; {check}"
+            if self.token
+            else f"not followed; {check}",
+        )
+
+    def _moved(self, repo: str, resp: requests.Response, release: Release | None) -> None:
+        """Log the new name of a repository the API redirected (renamed or transferred).
+
+        The name comes from the redirect itself when it names one (/repos/owner/name/...),
+        else from the release it led to (its html_url), else from /repositories/<id>,
+        where GitHub's redirects point.
+        """
+        base = urlsplit(self.api_url).path
+        path = urlsplit(resp.url).path.removeprefix(base)
+        if not resp.history or path.lower().startswith(f"/repos/{repo.lower()}/"):
+            return
+        parts = path.strip("/").split("/")
+        new = None
+        if len(parts) >= 3 and parts[0] == "repos":
+            new = f"{parts[1]}/{parts[2]}"
+        elif release is not None:
+            new = _repo_in(release.html_url)
+        if new is None and len(parts) >= 2 and parts[0] == "repositories":
+            new = self._full_name(parts[1])
+        if new is None:
+            self.log.subprocess(
+                f"Moved: {repo} was renamed or moved; update 'repo' to its new name"
+            )
+        elif new.lower() != repo.lower():
+            self.log.subprocess(f"Moved: {repo} is now {new}; update 'repo'")
+
+    def _full_name(self, repo_id: str) -> str | None:
+        try:
+            resp = self._get(f"/repositories/{quote(repo_id, safe='')}", f"repository {repo_id}")
+            name = resp.json().get("full_name") if resp.status_code == 200 else None
+        except (BuildpackError, ValueError, AttributeError):
+            return None
+        return name if isinstance(name, str) and name.count("/") == 1 else None
 
     def repo_exists(self, repo: str) -> bool:
         """Whether the repository is visible (its release list answers 200)."""
@@ -188,7 +274,9 @@ class GitHub:
             for data in listed:
                 tag = str(data.get("tag_name", ""))
                 if tag.startswith(prefix) and not data.get("draft") and not data.get("prerelease"):
-                    return _parse_release(data)
+                    release = _parse_release(data)
+                    self._moved(repo, resp, release)
+                    return release
             url = _next_page(resp.headers.get("link", ""), self.api_url)
             if not url:
                 break
@@ -209,16 +297,26 @@ class GitHub:
         resp = self._get(path, what)
         if resp.status_code == 200:
             try:
-                return _parse_release(resp.json())
+                release = _parse_release(resp.json())
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise GitHubError(
                     f"unexpected answer from the GitHub API for {what}: not a release",
                     hint="check GITHUB_API_URL / api_url points at a GitHub API",
                 ) from e
-        if resp.status_code == 401:
+            self._moved(repo, resp, release)
+            return release
+        resp.close()
+        self._moved(repo, resp, None)
+        if resp.status_code == 401 and self.token:
             raise GitHubError(
                 f"GitHub rejected the token for {repo} (HTTP 401 Bad credentials)",
                 hint="check the token in token_env / GITHUB_TOKEN; it may be expired or revoked",
+            )
+        if resp.status_code == 401:
+            raise GitHubError(
+                f"the GitHub API at {self.api_url} asks for a token for {what} (HTTP 401)",
+                hint="set token_env (or GITHUB_TOKEN) and pass the variable to the build "
+                "(pack build --env NAME)",
             )
         if resp.status_code == 404:
             raise self._not_found(repo, tag)
@@ -257,9 +355,11 @@ class GitHubSource:
     def __init__(self, http: Http, api_url: str, token: str | None) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
-        self.api_host = urlsplit(self.api_url).netloc
-        self.token = token
-        self.secrets: tuple[str, ...] = (token,) if token else ()
+        self.api_host = netloc(self.api_url)
+        # A token read from a file (<platform>/env/GITHUB_TOKEN) often ends in a newline,
+        # which no header may carry.
+        self.token = (token or "").strip() or None
+        self.secrets: tuple[str, ...] = tuple(dict.fromkeys(t for t in (token, self.token) if t))
 
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
         return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
@@ -308,6 +408,7 @@ class GitHubSource:
         algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
+        decoded: bool = False,
     ) -> Received:
         return self.http.download(
             Download(
@@ -322,5 +423,7 @@ class GitHubSource:
                 token_host=self.api_host,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
+                issuer="the GitHub API",
+                decode=decoded,
             )
         )
