@@ -6,23 +6,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .errors import BuildpackError
+from .errors import BuildpackError, report
 
 DETECT_ERROR = 1
 BUILD_ERROR = 1
-
-
-def _secrets(env: dict[str, str]) -> list[str]:
-    return [v for k, v in env.items() if v and ("TOKEN" in k.upper() or "SECRET" in k.upper())]
-
-
-def _report(e: BuildpackError, env: dict[str, str]) -> None:
-    from .log import redact
-
-    secrets = _secrets(env)
-    sys.stderr.write("error: " + redact(e.first_line(), secrets) + "\n")
-    if e.details:
-        sys.stderr.write(redact(e.details, secrets).rstrip("\n") + "\n")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -50,13 +37,13 @@ def main(argv: Sequence[str]) -> int:
 
         return run_build(args, env, Path(__file__).resolve().parent.parent.parent)
     except BuildpackError as e:
-        _report(e, env)
+        report(e, env)
         return DETECT_ERROR if phase == "detect" else BUILD_ERROR
     except OSError as e:
         # The deeper layers name the asset and what they were doing; this is the net under them.
         from .errors import os_error
 
-        _report(os_error(e, phase), env)
+        report(os_error(e, phase), env)
         return DETECT_ERROR if phase == "detect" else BUILD_ERROR
 
 

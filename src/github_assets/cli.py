@@ -21,7 +21,7 @@ from typing import TextIO
 
 from . import lock as lockfile
 from .config import AssetSpec, config_path, load_project
-from .errors import BuildpackError, ConfigError
+from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
 from .platform import Target, render
 
@@ -140,6 +140,7 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
     from .pipeline import naming
     from .services import make_services
     from .settings import Settings
+    from .sources import fetch_verified
     from .verify import Checksum, Expected
 
     log = Log(io.StringIO())
@@ -168,10 +169,9 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
                 return entry._replace(sha256=claims[0].checksum.hex)
         # No sha256 published: hash the bytes (trust on first use), checked against a sha512
         # line when the checksum file had one.
-        sums = frozenset({"sha256", *(c.checksum.algo for c in claims)})
-        received = source.fetch(asset, _Hashing(), algorithms=sums, log=log, cancel=cancel)
-        Expected(asset.name, asset.size, tuple(claims)).check(received.size, received.digests)
-        return entry._replace(sha256=received.digests["sha256"])
+        expected = Expected(asset.name, asset.size, tuple(claims))
+        verified = fetch_verified(source, asset, _Hashing(), expected, log=log, cancel=cancel)
+        return entry._replace(sha256=verified.sha256)
 
 
 class _Hashing:
@@ -199,15 +199,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return check(args.config, env, out)
         return lock(args.config, args.target, args.check, env, out)
     except BuildpackError as e:
-        from .__main__ import _report
-
-        _report(e, dict(env))
+        report(e, env)
         return 1
     except OSError as e:
-        from .__main__ import _report
-        from .errors import os_error
-
-        _report(os_error(e, args.command), dict(env))
+        report(os_error(e, args.command), env)
         return 1
 
 

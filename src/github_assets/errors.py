@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class BuildpackError(Exception):
     """An expected failure: printed as one line (plus optional details), never a traceback."""
@@ -83,3 +85,16 @@ def os_error(error: OSError, doing: str) -> BuildpackError:
     made = InstallError(f"failed to {doing}: {reason}{where}", hint=advice)
     made.__cause__ = error
     return made
+
+
+def report(error: BuildpackError, env: Mapping[str, str]) -> None:
+    """Print error as the phases and the command do: `error: ` + one line, details after,
+    with every token of env (and Authorization values, signed URL queries) redacted."""
+    import sys
+
+    from .log import redact
+
+    secrets = [v for k, v in env.items() if v and ("TOKEN" in k.upper() or "SECRET" in k.upper())]
+    sys.stderr.write("error: " + redact(error.first_line(), secrets) + "\n")
+    if error.details:
+        sys.stderr.write(redact(error.details, secrets).rstrip("\n") + "\n")
