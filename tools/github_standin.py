@@ -56,7 +56,8 @@ __all__ = ["Recorded", "StandIn", "main"]
 CHUNK = 1024 * 1024
 API = "api"
 STORAGE = "storage"
-_HOSTS = (API, STORAGE)
+WEB = "web"
+_HOSTS = (API, STORAGE, WEB)
 _JSON = "application/json; charset=utf-8"
 _DOCS = "https://docs.github.com/rest/releases"
 _DOC_LATEST = f"{_DOCS}/releases#get-the-latest-release"
@@ -195,6 +196,14 @@ def _etag_matches(header: str, etag: str) -> bool:
         if candidate == etag:
             return True
     return False
+
+
+def _download_path(path: str) -> tuple[str, str, str] | None:
+    """(repo key, tag, name) of /<owner>/<repo>/releases/download/<tag...>/<name>."""
+    parts = [unquote(p) for p in urlsplit(path).path.split("/")[1:]]
+    if len(parts) >= 6 and parts[2] == "releases" and parts[3] == "download":
+        return f"{parts[0]}/{parts[1]}".lower(), "/".join(parts[4:-1]), parts[-1]
+    return None
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
@@ -386,8 +395,13 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        st._record(Recorded(srv.kind, self.command, self.path, headers))
+        download = _download_path(self.path)
+        kind = WEB if download and srv.kind == API else srv.kind
+        st._record(Recorded(kind, self.command, self.path, headers))
         self._discard_request_body()
+        if kind in st.down:
+            self._abort(reset=True)
+            return
 
         delay = st._take_fault(srv.kind, self.path, ("delay",))
         if delay is not None and st._closed.wait(delay.seconds):
@@ -397,10 +411,25 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             self._reply(fault.status, fault.body, fault.headers)
             return
-        if srv.kind == API:
+        if kind == WEB:
+            self._web(download)
+        elif srv.kind == API:
             self._api()
         else:
             self._storage()
+
+    def _web(self, download: tuple[str, str, str] | None) -> None:
+        """A release download URL, as github.com answers it: 302 to a signed storage URL."""
+        st = self._srv.standin
+        asset = None
+        if download is not None and self.command in ("GET", "HEAD"):
+            repo_key, tag, name = download
+            if st._authorized(repo_key, self.headers.get("Authorization")):
+                asset = st._browser_asset(repo_key, tag, name)
+        if asset is None:
+            self._reply(404, b"Not Found", {"Content-Type": "text/plain; charset=utf-8"})
+            return
+        self._reply(302, b"", {"Location": st._sign(asset)})
 
     def _ratelimit_headers(self) -> dict[str, str]:
         return {
@@ -654,7 +683,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class StandIn:
-    """A GitHub API host plus a storage host, both on 127.0.0.1.
+    """A GitHub API host, a storage host and a web host (github.com), all on 127.0.0.1.
 
     With ``tls`` (a server-side SSLContext holding a certificate for 127.0.0.1) both
     hosts speak HTTPS only.
@@ -680,11 +709,18 @@ class StandIn:
         self._repo_ids: dict[str, int] = {}
         self._repo_names: dict[int, str] = {}
         self._moved: dict[str, tuple[str, int]] = {}
+        self.down: set[str] = set()
+        """Hosts (API, STORAGE, WEB) that drop every connection, as an unreachable host."""
         self._api = _Server(self, API, tls)
         self._storage = _Server(self, STORAGE, tls)
+        self._web = _Server(self, WEB, tls)
         scheme = "https" if tls is not None else "http"
         self.api_url = f"{scheme}://127.0.0.1:{self._api.server_port}"
         self.storage_url = f"{scheme}://127.0.0.1:{self._storage.server_port}"
+        self.web_url = f"{scheme}://127.0.0.1:{self._web.server_port}"
+        """github.com's part: /<owner>/<repo>/releases/download/<tag>/<name> -> 302 to storage.
+        The API host answers those paths too (a base serving both), recorded as WEB."""
+        self._servers = (self._api, self._storage, self._web)
         self._threads = [
             threading.Thread(
                 target=srv.serve_forever,
@@ -692,7 +728,7 @@ class StandIn:
                 name=f"github-standin-{srv.kind}",
                 daemon=True,
             )
-            for srv in (self._api, self._storage)
+            for srv in self._servers
         ]
         for thread in self._threads:
             thread.start()
@@ -710,12 +746,13 @@ class StandIn:
         if self._closed.is_set():
             return
         self._closed.set()
-        # Stop both accept loops at once: each shutdown() waits up to a poll interval.
-        stopper = threading.Thread(target=self._api.shutdown, daemon=True)
-        stopper.start()
-        self._storage.shutdown()
-        stopper.join()
-        for srv in (self._api, self._storage):
+        # Stop the accept loops at once: each shutdown() waits up to a poll interval.
+        stoppers = [threading.Thread(target=srv.shutdown, daemon=True) for srv in self._servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        for srv in self._servers:
             srv.server_close()
             with srv.connections_lock:
                 conns = list(srv.connections)
@@ -744,6 +781,10 @@ class StandIn:
     def api_requests(self) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.host == API]
+
+    def web_requests(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.host == WEB]
 
     def storage_requests(self) -> list[Recorded]:
         with self._lock:

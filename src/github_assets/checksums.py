@@ -131,6 +131,9 @@ def claims(
             prefix=spec.version_prefix,
             asset=asset.name,
         )
+        if name not in by_name and asset.asset_id == 0:
+            # Resolved without the API (lock, pins): fetched like the asset is.
+            by_name[name] = asset._replace(name=name, size=-1, url="", pinned="", locked="")
         if name not in by_name:
             raise DownloadError(
                 f"'checksums' names {name}, which is not an asset of release {asset.tag}",

@@ -68,6 +68,13 @@ def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expec
     pin = spec.pin_for(target.arch)
     if pin is not None:
         claims.append(Claim(pin, PINNED))
+    if asset.locked:
+        tofu = asset.locked_by == "downloaded"
+        claims.append(
+            Claim(
+                Checksum(asset.locked), "lock" + (" (trust on first use)" if tofu else ""), not tofu
+            )
+        )
     if asset.digest:
         published = Checksum.parse(asset.digest)
         if published is None:
@@ -136,7 +143,8 @@ def install(
     with naming(spec, f"install {asset.name}"):
         started = clock()
         expected = _expected(spec, target, asset, source, settings, log, cancel)
-        log.subprocess(f"Downloading {asset.name} ({human_size(asset.size)})")
+        size = human_size(asset.size) if asset.size >= 0 else "size not known yet"
+        log.subprocess(f"Downloading {asset.name} ({size}) from {source.origin(asset)}")
         _prefetch_elf()
         rules = selection.rendered(spec.files, lambda p: _render(spec, target, asset, p))
         verified, result = _fetch(spec, asset, source, work, expected, rules, settings, log, cancel)
@@ -168,7 +176,7 @@ def _expected(
     expected = expected_for(spec, target, asset)
     from_file = checksums.claims(spec, target, asset, source, log=log, cancel=cancel)
     expected = expected._replace(claims=expected.claims + tuple(from_file))
-    if not expected.claims and settings.require_checksum:
+    if not any(c.trusted for c in expected.claims) and settings.require_checksum:
         raise DownloadError(
             f"only the size of {asset.name} could be checked (no pin, digest or checksum file) "
             "and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set",

@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from . import BUILDPACK_ID, __version__
+from . import lock as lockfile
 from .build import BuildResult, Link, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import document, write_sbom
-from .config import AssetSpec, load_config_file, load_project, parse_entry
+from .config import AssetSpec, config_path, load_config_file, load_project, parse_entry
 from .errors import ConfigError, InstallError, about, os_error
+from .lock import Lock
 from .log import Log
 from .services import make_services
 from .settings import Settings
@@ -51,6 +53,19 @@ def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
             ]
         out += [s for s in specs if s not in out]
     return out
+
+
+def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | None, list[AssetSpec]]:
+    """The lock beside the app's config file, and which specs are the config's own."""
+    try:
+        path, shown, _ = config_path(ctx.app_dir, ctx.env)
+    except ConfigError:  # detect judged it already; the plan entries say what to install
+        return None, []
+    if not os.path.isfile(path):
+        return None, []
+    own = [s for s in specs if s.where.startswith(f"{shown}: ")]
+    lock_path = lockfile.path_for(path)
+    return lockfile.read(lock_path, os.path.relpath(lock_path, ctx.app_dir)), own
 
 
 def _key(meta: Mapping[str, Any]) -> str:
@@ -161,6 +176,9 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     log.title(f"GitHub Release Assets {__version__}")
     specs = plan_specs(ctx)
     log.process(f"Target {ctx.target}, {len(specs)} asset{'s' * (len(specs) != 1)}")
+    lock, own = read_lock(ctx, specs)
+    if lock is not None:
+        log.process(f"Using {os.path.relpath(lock.path, ctx.app_dir)} ({len(lock.entries)} assets)")
     existing = existing_layers(ctx.layers_dir)
     for link in links_of(specs):  # before any download: a bad link path fails fast
         check_link(ctx.app_dir, link, None)
@@ -174,7 +192,9 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
         target=ctx.target,
         previous={name: read_layer(ctx.layers_dir, name) for name in existing},
         existing=existing,
-        svc=make_services(env, settings, log),
+        svc=make_services(
+            env, settings, log, places=(ctx.platform_dir, ctx.buildpack_dir), lock=lock, own=own
+        ),
     )
     for name in result.stale:
         log.process(f"Removing stale layer {name}")

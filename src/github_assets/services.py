@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .build import Services
@@ -13,6 +14,8 @@ from .settings import Settings
 from .sources import Source
 
 if TYPE_CHECKING:
+    from .lock import Lock
+    from .sources.chain import Origins
     from .sources.http import Http
 
 DEFAULT_API = "https://api.github.com"
@@ -23,13 +26,28 @@ def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
     return (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
 
 
-def make_services(env: Mapping[str, str], settings: Settings, log: Log) -> Services:
-    """Services whose HTTP stack is imported the first time a source is asked for."""
-    lock = threading.Lock()
+def make_services(
+    env: Mapping[str, str],
+    settings: Settings,
+    log: Log,
+    *,
+    places: tuple[Path, Path] | None = None,
+    lock: Lock | None = None,
+    own: Collection[AssetSpec] = (),
+) -> Services:
+    """Services whose HTTP stack is imported the first time a source is asked for.
+
+    places, (platform dir, buildpack dir), turns on the sources besides the API
+    (offline package, bindings, mirrors, direct downloads) and the lock; without it
+    (the `lock` command) every asset goes through the GitHub API. own: the app's config
+    entries, which the lock must cover (another buildpack's plan entry may miss it).
+    """
+    guard = threading.Lock()
     shared: list[Http] = []
+    origins: list[Origins] = []
 
     def http() -> Http:
-        with lock:
+        with guard:
             if not shared:
                 from .sources.http import Http, new_session
 
@@ -47,6 +65,14 @@ def make_services(env: Mapping[str, str], settings: Settings, log: Log) -> Servi
     def source_for(spec: AssetSpec) -> Source:
         from .sources.github import GitHubSource
 
-        return GitHubSource(http(), api_url(spec, env), token_for(spec, env))
+        api = GitHubSource(http(), api_url(spec, env), token_for(spec, env))
+        if places is None:
+            return api
+        from .sources.chain import Chain, Origins
+
+        with guard:
+            if not origins:
+                origins.append(Origins.from_env(env, *places))
+        return Chain(spec, api, http(), origins[0], lock, own=spec in own)
 
     return Services(source_for=source_for, log=log, settings=settings)

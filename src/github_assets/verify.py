@@ -50,6 +50,9 @@ class Claim(NamedTuple):
     checksum: Checksum
     authority: str
     """As the log names it: "pinned", "GitHub digest", a checksum file's name, ..."""
+    trusted: bool = True
+    """False for trust on first use (a lock entry `lock` hashed from a download): it guards
+    against change, but vouches for nothing (BP_GITHUB_ASSETS_REQUIRE_CHECKSUM wants more)."""
 
 
 class Verified(NamedTuple):
@@ -81,7 +84,7 @@ class Expected(NamedTuple):
 
     def check(self, size: int, digests: Mapping[str, str]) -> Verified:
         """Verified, or a DownloadError naming both values and the authority they differ from."""
-        if size != self.size:
+        if self.size >= 0 and size != self.size:  # -1: no one announced it
             raise DownloadError(
                 f"size mismatch for {self.name}: expected {self.size} bytes, got {size}",
                 hint="nothing was installed; the source served other bytes than announced",

@@ -119,7 +119,7 @@ def test_log_grammar_is_fixed(standin: StandIn, cnb: CnbDirs) -> None:
         "    Installing: no previous layer",
         f"    Resolved {REPO} v0.4.40: grpc_health_probe-linux-amd64 "
         f"(asset {cnb.layer_toml(LAYER)['metadata']['assets'][0]['asset_id']}, {size})",
-        f"    Downloading grpc_health_probe-linux-amd64 ({size})",
+        f"    Downloading grpc_health_probe-linux-amd64 ({size}) from the GitHub API",
         f"    Verified sha256:{digest} (GitHub digest, {size})",
         "    Unpacked raw: 1 file",
         f"    Installed {exe}",
@@ -301,7 +301,9 @@ def test_sha256_by_arch_table(standin: StandIn, cnb: CnbDirs) -> None:
     )
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 0, r.all
-    assert "(pinned, GitHub digest, " in r.out  # every authority present is named
+    # tag and sha256 pinned: no API request, so no GitHub digest, only the pin vouches
+    assert "(pinned, " in r.out and "GitHub digest" not in r.out
+    assert standin.api_requests() == []
 
 
 def test_rebuild_with_pinned_tag_makes_no_request(standin: StandIn, cnb: CnbDirs) -> None:

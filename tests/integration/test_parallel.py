@@ -73,7 +73,7 @@ def expected_block(cnb: CnbDirs, name: str, size: int) -> list[str]:
         f"  Layer acme_{name}",
         f"    Wants acme/{name} v1 {name}-{{os}}-{{arch}}",
         "    Installing: no previous layer",
-        f"    Downloading {name}-linux-amd64 ({human_size(size)})",
+        f"    Downloading {name}-linux-amd64 ({human_size(size)}) from the GitHub API",
         "    Unpacked raw: 1 file",
         f"    Installed {exe}",
     ]

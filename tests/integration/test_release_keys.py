@@ -53,7 +53,8 @@ def test_auto_finds_the_checksum_file_and_the_log_names_every_authority(
 ) -> None:
     sums = f"{sha(ARM)}  tool-linux-arm64\n{sha(AMD)} *dist/tool-linux-amd64\n".encode()
     raw_release(standin, **{"tool_1_checksums.txt": sums})
-    r = build(standin, cnb, config(extra=f'sha256 = "{sha(AMD)}"\n'))
+    # latest: resolved through the API, which lists the release's checksum file
+    r = build(standin, cnb, config(tag="latest", extra=f'sha256 = "{sha(AMD)}"\n'))
     assert r.rc == 0, r.all
     assert f"Verified sha256:{sha(AMD)} (pinned, tool_1_checksums.txt, 2.9 KiB)" in r.out
 

@@ -21,7 +21,10 @@ def configurations() -> dict[str, dict[str, object]]:
 def test_every_variable_the_code_reads_is_declared_and_nothing_else() -> None:
     read = set()
     for path in (ROOT / "src").rglob("*.py"):
-        read |= set(re.findall(r'"((?:BP|GITHUB)_[A-Z_]+)"', path.read_text()))
+        text = path.read_text()
+        read |= set(re.findall(r'"((?:BP|GITHUB|SSL|SERVICE)_[A-Z_]+)"', text))
+        read |= {"SSL_CERT_FILE", "SSL_CERT_DIR"} & set(re.findall(r"SSL_CERT_\w+", text))
+    read = {f"{n}<HOST>" if n.endswith("_") else n for n in read}
     declared = configurations()
     assert set(declared) == read
     for name, conf in declared.items():
@@ -43,4 +46,10 @@ def test_declared_defaults_are_the_code_defaults() -> None:
         "BP_GITHUB_ASSETS_MAX_BYTES": str(s.limits.max_bytes),
         "BP_GITHUB_ASSETS_MAX_ENTRIES": str(s.limits.max_entries),
         "BP_GITHUB_ASSETS_REQUIRE_CHECKSUM": str(s.require_checksum).lower(),
+        "GITHUB_SERVER_URL": "",
+        "BP_DEPENDENCY_MIRROR": "",
+        "BP_DEPENDENCY_MIRROR_<HOST>": "",
+        "SERVICE_BINDING_ROOT": "<platform>/bindings",
+        "SSL_CERT_FILE": "",
+        "SSL_CERT_DIR": "",
     }

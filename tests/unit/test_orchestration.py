@@ -43,6 +43,9 @@ class MemorySource:
         self.resolved: list[str] = []
         self.fetched: list[str] = []
 
+    def origin(self, asset: ResolvedAsset) -> str:
+        return "memory"
+
     def publish(self, repo: str, tag: str, assets: dict[str, bytes]) -> None:
         self.releases[(repo, tag)] = assets
         self.latest[repo] = tag

@@ -40,6 +40,12 @@ class ResolvedAsset(NamedTuple):
     url: str
     """Where the source fetches the bytes from (its own business; never logged with a query)."""
     content_type: str = ""
+    pinned: str = ""
+    """The sha256 the config pins for this asset's target."""
+    locked: str = ""
+    """The sha256 the lock file holds for this asset, known before the download."""
+    locked_by: str = ""
+    """Who vouched for the locked sha256 when `lock` ran: digest, checksums file, downloaded."""
     siblings: tuple[ResolvedAsset, ...] = ()
     """The release's other assets (checksum files among them), as this source can fetch them."""
 
@@ -80,6 +86,10 @@ class Source(Protocol):
     def resolve(
         self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
     ) -> ResolvedAsset: ...
+
+    def origin(self, asset: ResolvedAsset) -> str:
+        """Where fetch will take the bytes of asset from first, as the log says it."""
+        ...
 
     def fetch(
         self,

@@ -400,6 +400,9 @@ class GitHubSource:
         chosen = next(a for a in assets if a.asset_id == asset.id)
         return chosen._replace(siblings=tuple(a for a in assets if a is not chosen))
 
+    def origin(self, asset: ResolvedAsset) -> str:
+        return "the GitHub API"
+
     def fetch(
         self,
         asset: ResolvedAsset,

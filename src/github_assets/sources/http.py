@@ -297,6 +297,10 @@ def content_encoding(resp: requests.Response) -> str:
     return ", ".join(c for c in codings if c and c != "identity")
 
 
+class NotFound(DownloadError):
+    """The download URL answered 404."""
+
+
 class Transient(Exception):
     """A fault worth another attempt; its text is the cause the log shows."""
 
@@ -469,7 +473,7 @@ class Http:
         (for a caller whose bytes as sent did not verify). Which of the two is the asset
         is the caller's question (pipeline), not the downloader's.
         """
-        state = _State(job.algorithms)
+        state = _State(job.algorithms, job.size)
 
         def give_up(cause: str, error: BaseException) -> BuildpackError:
             return DownloadError(
@@ -507,15 +511,15 @@ class Http:
             if state.written:
                 job.log.action(
                     f"Starting over: the server cannot resume at "
-                    f"{human_size(state.written)} of {human_size(job.size)}"
+                    f"{human_size(state.written)} of {human_size(state.size)}"
                 )
             state.restart(job.sink)
             resp = self._open(job, state)
         with resp:
             self._stream(resp, job, state)
         # An encoded body has a length of its own; http.client saw it complete.
-        if state.written != job.size and not state.encoding:
-            raise Transient(f"the connection ended after {state.written} of {job.size} bytes")
+        if state.size >= 0 and state.written != state.size and not state.encoding:
+            raise Transient(f"the connection ended after {state.written} of {state.size} bytes")
 
     def _resume(self, job: Download, state: _State) -> requests.Response | None:
         """The rest of the asset from where the bytes came from, or None when it cannot."""
@@ -529,7 +533,7 @@ class Http:
             and resp.headers.get("content-range", "").startswith(expected)
             and content_encoding(resp) == state.encoding
         ):
-            job.log.action(f"Resuming at {human_size(state.written)} of {human_size(job.size)}")
+            job.log.action(f"Resuming at {human_size(state.written)} of {human_size(state.size)}")
             return resp
         limit = self.rate_limit(resp)
         resp.close()
@@ -568,6 +572,9 @@ class Http:
             self._fail_status(resp, job, refreshed=refreshed)
         state.final_url = resp.url
         state.encoding = content_encoding(resp)
+        if job.size < 0 and not state.encoding:  # not known beforehand: as the answer says
+            length = resp.headers.get("content-length", "")
+            state.size = int(length) if length.isdigit() else -1
         if job.decode and state.encoding:
             bad = [c for c in state.encoding.split(", ") if c not in DECODABLE]
             if bad:
@@ -621,7 +628,7 @@ class Http:
                 hint="if the repository is private set token_env (or GITHUB_TOKEN) and pass "
                 "the variable to the build (pack build --env NAME)",
             )
-        raise DownloadError(
+        raise (NotFound if status == 404 else DownloadError)(
             f"failed to download {job.name}: HTTP {status}",
             hint="check that the asset still exists and the token can read it",
         )
@@ -635,7 +642,8 @@ class Http:
         readinto = _decoded_reader(resp) if decoding else _raw_reader(resp)
         # Encoded, the bytes as sent may be a little longer than the asset (gzip of a
         # .tar.gz); more than that they cannot be, and no decoding makes them it.
-        limit = job.size + job.size // 64 + 65536 if state.encoding and not decoding else job.size
+        size = state.size if state.size >= 0 else 1 << 62  # unknown and no Content-Length
+        limit = size + size // 64 + 65536 if state.encoding and not decoding else size
         start = self.clock()
         last_report = start
         base = state.written
@@ -653,17 +661,17 @@ class Http:
             if state.written + n > limit:
                 if decoding:
                     raise DownloadError(
-                        f"decoded, {job.name} is more than the {job.size} bytes announced"
+                        f"decoded, {job.name} is more than the {size} bytes announced"
                     )
                 if state.encoding:
                     raise DownloadError(
                         f"failed to download {job.name}: the server sent more than {limit} "
-                        f"bytes with Content-Encoding: {state.encoding}, for {job.size} bytes",
+                        f"bytes with Content-Encoding: {state.encoding}, for {size} bytes",
                         hint="nothing was installed; the server or mirror must send the "
                         "asset's own bytes: remove the Content-Encoding it adds",
                     )
                 state.restart(sink)
-                raise Transient(f"the server sent more than the {job.size} bytes announced")
+                raise Transient(f"the server sent more than the {size} bytes announced")
             view = buf[:n]
             for hasher in state.hashers.values():
                 hasher.update(view)
@@ -679,8 +687,8 @@ class Http:
             if now - last_report >= self.progress_every:
                 last_report = now
                 rate = (state.written - base) / max(now - start, 1e-6)
-                pct = 100 * state.written // max(job.size, 1)
-                log.action(f"{pct}% of {human_size(job.size)}, {human_size(int(rate))}/s")
+                pct = 100 * state.written // max(size, 1)
+                log.action(f"{pct}% of {human_size(size)}, {human_size(int(rate))}/s")
 
 
 @dataclass(frozen=True)
@@ -693,6 +701,7 @@ class Download:
     name: str
     url: str
     size: int
+    """-1: not known beforehand (a direct download of a pinned asset without a lock)."""
     sink: Sink
     log: Log
     cancel: threading.Event | None
@@ -722,6 +731,8 @@ class _State:
     """Bytes received so far; the sink always holds exactly `written` bytes."""
 
     algorithms: frozenset[str]
+    size: int = -1
+    """The asset's size: announced, or (unknown beforehand) the answer's Content-Length."""
     written: int = 0
     hashers: dict[str, Any] = field(default_factory=dict)
     final_url: str | None = None
