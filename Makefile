@@ -35,8 +35,9 @@ integration: vendor
 e2e: vendor tools
 	$(PYTHON) -m pytest -q tests/e2e
 
+# make package LOCK=path/to/github-assets.lock: the offline package (its assets inside).
 package: vendor
-	./scripts/package.sh
+	LOCK="$(if $(LOCK),$(abspath $(LOCK)))" ./scripts/package.sh
 
 # Push the buildpack as an image index for linux/amd64 and linux/arm64 (pack, no Docker engine).
 .PHONY: publish

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-dist}
 ./scripts/vendor.sh >/dev/null
-tgz=$(python3 scripts/package.py "$out" | cut -d' ' -f1)
+# LOCK=path/to/github-assets.lock makes the offline package (-offline.tgz/.cnb).
+tgz=$(python3 scripts/package.py "$out" ${LOCK:+--lock "$LOCK"} | cut -d' ' -f1)
 echo "$tgz"
 pack_bin=$(command -v pack || true)
 tools_pack="${GITHUB_ASSETS_TOOLS:-$HOME/.cache/github-assets-buildpack/tools}/bin/pack"

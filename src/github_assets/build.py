@@ -211,9 +211,12 @@ class _Builder:
                 asset = job.resolved or pipeline.resolve(
                     job.spec, self.target, job.source, log=job.resolving, cancel=self.cancel
                 )
+                facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
+                facts += [human_size(asset.size)] if asset.size >= 0 else []
+                shown = f" ({', '.join(facts)})" if facts else ""
+                via = " from the lock" if asset.locked else ""
                 job.resolving.subprocess(
-                    f"Resolved {asset.repo} {asset.tag}: {asset.name} "
-                    f"(asset {asset.asset_id}, {human_size(asset.size)})"
+                    f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
                 )
             finally:
                 self.out.close(job.resolving)
