@@ -30,7 +30,7 @@ from .log import Log, OrderedLog, human_size
 from .parallel import run_all
 from .platform import Target
 from .settings import Settings
-from .sources import ResolvedAsset, Source
+from .sources import ResolvedAsset, Source, Unchanged
 
 
 class Link(NamedTuple):
@@ -172,13 +172,24 @@ class _Builder:
         for job, asset in zip(jobs, found, strict=True):
             job.resolved = asset
 
-    def _resolver(self, job: _Job) -> Callable[[], ResolvedAsset]:
-        def run() -> ResolvedAsset:
+    def _resolver(self, job: _Job) -> Callable[[], ResolvedAsset | None]:
+        """What `latest` is now; None when the API says (304) it is what the layer holds."""
+        etag = job.plan.previous_etag(job.spec)
+
+        def run() -> ResolvedAsset | None:
             assert job.source is not None
             try:
                 return pipeline.resolve(
-                    job.spec, self.target, job.source, log=job.resolving, cancel=self.cancel
+                    job.spec,
+                    self.target,
+                    job.source,
+                    log=job.resolving,
+                    cancel=self.cancel,
+                    etag=etag,
                 )
+            except Unchanged:
+                job.resolving.subprocess(f"{job.spec.repo} latest: unchanged (HTTP 304)")
+                return None
             finally:
                 self.out.close(job.resolving)
 

@@ -44,6 +44,8 @@ class Installed(NamedTuple):
     main: str
     release_url: str
     want: Mapping[str, Any]
+    etag: str = ""
+    """The ETag of the API's answer for a `latest` asset: a rebuild sends it as If-None-Match."""
 
     def to_toml(self) -> dict[str, Any]:
         data = self._asdict()
@@ -76,6 +78,7 @@ class Installed(NamedTuple):
                 main=str(data["main"]),
                 release_url=str(data["release_url"]),
                 want=dict(data["want"]),
+                etag=str(data.get("etag", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -113,6 +116,16 @@ class LayerPlan:
     def needs_network_to_decide(self) -> bool:
         """A previous layer of `latest` assets: only the API knows whether it is still current."""
         return self.previous is not None and any(s.tag == "latest" for s in self.specs)
+
+    def previous_etag(self, spec: AssetSpec) -> str:
+        """The ETag the previous layer recorded for spec's asset (when it is the same spec)."""
+        if self.previous is None or self.previous.metadata.get("schema") != METADATA_SCHEMA:
+            return ""
+        raw = self.previous.metadata.get("assets")
+        if not isinstance(raw, list) or len(raw) != len(self.specs):
+            return ""
+        old = Installed.from_toml(raw[list(self.specs).index(spec)])
+        return old.etag if old is not None else ""
 
     def log_head(self, log: Log) -> None:
         log.process(f"Layer {self.name}")

@@ -55,11 +55,17 @@ def naming(spec: AssetSpec, doing: str = "install the asset") -> Iterator[None]:
 
 
 def resolve(
-    spec: AssetSpec, target: Target, source: Source, *, log: Log, cancel: threading.Event | None
+    spec: AssetSpec,
+    target: Target,
+    source: Source,
+    *,
+    log: Log,
+    cancel: threading.Event | None,
+    etag: str = "",
 ) -> ResolvedAsset:
-    """What spec means for target, as the source knows it."""
+    """What spec means for target, as the source knows it (Unchanged: as etag said)."""
     with naming(spec):
-        return source.resolve(spec, target, log=log, cancel=cancel)
+        return source.resolve(spec, target, log=log, cancel=cancel, etag=etag)
 
 
 def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expected:
@@ -303,6 +309,7 @@ def _checked(
         main=main,
         release_url=asset.release_url,
         want=spec.wanted(target),
+        etag=asset.etag if spec.tag == "latest" else "",
     )
     return Staged(installed, src)
 

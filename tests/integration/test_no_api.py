@@ -330,3 +330,29 @@ def test_the_lock_covers_another_buildpacks_entry_only_when_it_matches(
     r = cnb.build({"GITHUB_API_URL": standin.api_url, "CNB_TARGET_ARCH": arch})
     assert r.rc == 0, r.all  # not in the lock: resolved through the API, no error
     assert (cnb.layers / "acme_tools" / "bin" / "tool").exists()
+
+
+def test_a_latest_rebuild_sends_the_etag_and_a_304_reuses_the_layer(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish(standin)
+    latest = LATEST.split("[[metadata.githubassets]]")[1]
+    cnb.project("[[metadata.githubassets]]" + latest)
+    assert build(standin, cnb).rc == 0
+    etag = cnb.layer_toml(LAYER)["metadata"]["assets"][0]["etag"]
+    assert etag
+    cnb.simulate_rebuild()
+    before = len(standin.api_requests())
+    r = build(standin, cnb)
+    assert r.rc == 0, r.all
+    assert "acme/probe latest: unchanged (HTTP 304)" in r.out
+    assert f"Reusing layer {LAYER}" in r.out
+    [asked] = standin.api_requests()[before:]
+    assert asked.headers.get("if-none-match") == etag and standin.storage_requests()
+
+    standin.add_release(
+        REPO, "v2", {"probe-linux-amd64": AMD[:-1] + b"!", "probe-linux-arm64": ARM}
+    )
+    cnb.simulate_rebuild()
+    r = build(standin, cnb)
+    assert r.rc == 0 and "Installing: latest release of acme/probe is now v2 (was v1)" in r.out

@@ -53,7 +53,13 @@ class MemorySource:
             self.ids[(repo, tag, name)] = len(self.ids) + 1
 
     def resolve(
-        self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
+        self,
+        spec: AssetSpec,
+        target: Target,
+        *,
+        log: Log,
+        cancel: threading.Event | None,
+        etag: str = "",
     ) -> ResolvedAsset:
         tag = self.latest[spec.repo] if spec.tag == "latest" else spec.tag
         name = render(spec.asset, target, tag, spec.replacement_map)

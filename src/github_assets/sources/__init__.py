@@ -46,8 +46,14 @@ class ResolvedAsset(NamedTuple):
     """The sha256 the lock file holds for this asset, known before the download."""
     locked_by: str = ""
     """Who vouched for the locked sha256 when `lock` ran: digest, checksums file, downloaded."""
+    etag: str = ""
+    """The ETag of the API's answer that resolved it (for If-None-Match on a rebuild)."""
     siblings: tuple[ResolvedAsset, ...] = ()
     """The release's other assets (checksum files among them), as this source can fetch them."""
+
+
+class Unchanged(Exception):
+    """The API answered 304 Not Modified to If-None-Match: what it said before holds."""
 
 
 class Received(NamedTuple):
@@ -84,8 +90,17 @@ class Source(Protocol):
     """Values the log must never show (tokens), known before any thread starts."""
 
     def resolve(
-        self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
-    ) -> ResolvedAsset: ...
+        self,
+        spec: AssetSpec,
+        target: Target,
+        *,
+        log: Log,
+        cancel: threading.Event | None,
+        etag: str = "",
+    ) -> ResolvedAsset:
+        """What spec means on target; with the etag of an earlier answer, Unchanged (from
+        this module) when the API says it still holds."""
+        ...
 
     def origin(self, asset: ResolvedAsset) -> str:
         """Where fetch will take the bytes of asset from first, as the log says it."""

@@ -149,14 +149,21 @@ class Chain:
     # -- resolving ---------------------------------------------------------------------------
 
     def resolve(
-        self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
+        self,
+        spec: AssetSpec,
+        target: Target,
+        *,
+        log: Log,
+        cancel: threading.Event | None,
+        etag: str = "",
     ) -> ResolvedAsset:
         """From the lock, else (pinned tag and sha256) from the config, else the API."""
         pin = spec.pin_for(target.arch)
-        return self._resolve(spec, target, log, cancel)._replace(pinned=pin.hex if pin else "")
+        resolved = self._resolve(spec, target, log, cancel, etag)
+        return resolved._replace(pinned=pin.hex if pin else "")
 
     def _resolve(
-        self, spec: AssetSpec, target: Target, log: Log, cancel: threading.Event | None
+        self, spec: AssetSpec, target: Target, log: Log, cancel: threading.Event | None, etag: str
     ) -> ResolvedAsset:
         entry = self.lock.find(spec, target) if self.lock is not None else None
         if entry is not None:
@@ -175,7 +182,7 @@ class Chain:
                 spec.asset, target, spec.tag, spec.replacement_map, prefix=spec.version_prefix
             )
             return self._known(spec, spec.tag, name, -1)
-        return self.api.resolve(spec, target, log=log, cancel=cancel)
+        return self.api.resolve(spec, target, log=log, cancel=cancel, etag=etag)
 
     def _known(self, spec: AssetSpec, tag: str, name: str, size: int) -> ResolvedAsset:
         base = server_url(self.api.api_url, self.origins)

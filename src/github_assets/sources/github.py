@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -17,7 +17,7 @@ from .. import USER_AGENT
 from ..errors import BuildpackError, GitHubError
 from ..log import Log
 from ..platform import Target, render
-from . import Received, ResolvedAsset, Sink
+from . import Received, ResolvedAsset, Sink, Unchanged
 from .http import (
     MAX_REDIRECTS,
     TRANSIENT_STATUS,
@@ -52,6 +52,8 @@ class Release:
     tag: str
     html_url: str
     assets: tuple[ReleaseAsset, ...]
+    etag: str = ""
+    """The answer's ETag: a later If-None-Match with it is answered 304 while it holds."""
 
     def find(self, name: str) -> ReleaseAsset | None:
         for a in self.assets:
@@ -140,6 +142,7 @@ class GitHub:
         self.token = token
         self.log = log
         self.cancel = cancel
+        self._etag = ""
 
     def _get(self, path: str, what: str) -> requests.Response:
         """GET an API path (or a URL of the API, e.g. a next page); the answer is final (not
@@ -197,7 +200,10 @@ class GitHub:
         )
 
     def _headers(self, url: str) -> dict[str, str]:
-        return api_headers(self.token)  # every hop stays on the API host (leave=False)
+        headers = api_headers(self.token)  # every hop stays on the API host (leave=False)
+        if self._etag:
+            headers["If-None-Match"] = self._etag
+        return headers
 
     def _redirect_error(self, e: Redirected, what: str) -> GitHubError:
         check = "check api_url / GITHUB_API_URL"
@@ -285,8 +291,11 @@ class GitHub:
             hint="check 'version_prefix', or pin a tag with tag = \"...\"",
         )
 
-    def release(self, repo: str, tag: str) -> Release:
-        """The release for tag, or GitHub's latest (no drafts, no prereleases)."""
+    def release(self, repo: str, tag: str, etag: str = "") -> Release:
+        """The release for tag, or GitHub's latest (no drafts, no prereleases).
+
+        With etag (from an earlier answer), a 304 Not Modified raises Unchanged.
+        """
         latest = tag == "latest"
         path = (
             f"/repos/{repo}/releases/latest"
@@ -294,7 +303,14 @@ class GitHub:
             else f"/repos/{repo}/releases/tags/{quote(tag, safe='')}"
         )
         what = f"{repo} {'latest release' if latest else 'tag ' + tag}"
-        resp = self._get(path, what)
+        self._etag = etag
+        try:
+            resp = self._get(path, what)
+        finally:
+            self._etag = ""
+        if resp.status_code == 304 and etag:
+            resp.close()
+            raise Unchanged(etag)
         if resp.status_code == 200:
             try:
                 release = _parse_release(resp.json())
@@ -304,7 +320,7 @@ class GitHub:
                     hint="check GITHUB_API_URL / api_url points at a GitHub API",
                 ) from e
             self._moved(repo, resp, release)
-            return release
+            return replace(release, etag=resp.headers.get("etag", ""))
         resp.close()
         self._moved(repo, resp, None)
         if resp.status_code == 401 and self.token:
@@ -365,13 +381,19 @@ class GitHubSource:
         return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
 
     def resolve(
-        self, spec: AssetSpec, target: Target, *, log: Log, cancel: threading.Event | None
+        self,
+        spec: AssetSpec,
+        target: Target,
+        *,
+        log: Log,
+        cancel: threading.Event | None,
+        etag: str = "",
     ) -> ResolvedAsset:
         client = self.client(log, cancel)
         if spec.tag == "latest" and spec.version_prefix:
             release = client.latest_with_prefix(spec.repo, spec.version_prefix)
         else:
-            release = client.release(spec.repo, spec.tag)
+            release = client.release(spec.repo, spec.tag, etag)
         name = render(
             spec.asset, target, release.tag, spec.replacement_map, prefix=spec.version_prefix
         )
@@ -394,6 +416,7 @@ class GitHubSource:
                 release_url=release.html_url,
                 url=a.url,
                 content_type=a.content_type,
+                etag=release.etag,
             )
             for a in release.assets
         ]
