@@ -200,3 +200,36 @@ def test_rebuild_reuses_the_layer_of_the_previous_image(
     third = _phases_ok(platform.build_image())
     assert "Installing: tag changed (" in third["builder"].out
     assert len(standin.storage_requests()) == downloads + 1
+
+
+def test_air_gapped_build_from_a_dependency_mapping_binding(
+    lc: Lifecycle, probe: Path, probe_tag: str, grpc_server: GrpcServer
+) -> None:
+    """No GitHub host reachable: the pinned probe comes from a binding in the platform dir."""
+    import hashlib
+
+    stage_app(lc.app, probe_tag, grpc_server.port)
+    digest = hashlib.sha256(probe.read_bytes()).hexdigest()
+    project = lc.app / "project.toml"
+    project.write_text(
+        project.read_text().replace(
+            f'tag = "{probe_tag}"', f'tag = "{probe_tag}"\nsha256 = "{digest}"'
+        )
+    )
+    binding = lc.platform / "bindings" / "probes"
+    binding.mkdir(parents=True)
+    (binding / "type").write_text("dependency-mapping\n")
+    stored = lc.base / "mirror" / "grpc_health_probe"
+    stored.parent.mkdir()
+    shutil.copy2(probe, stored)
+    (binding / digest).write_text(stored.as_uri() + "\n")
+    with StandIn() as dead:  # every host refuses: nothing may reach GitHub
+        dead.down = {"api", "storage", "web"}
+        lc.platform_env(GITHUB_API_URL=dead.api_url, GITHUB_SERVER_URL=dead.web_url)
+        assert lc.detect(default_order(lc)).rc == 0
+        b = lc.build()
+        assert b.rc == 0, b.all
+        assert "from binding probes" in b.out
+        assert dead.requests == []
+    r = lc.launch(process="health")
+    assert r.rc == 0 and "status: SERVING" in r.all, r.all
