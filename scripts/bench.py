@@ -332,6 +332,12 @@ def main() -> int:
                 )
             )
 
+            # 7. GitHub API requests of a cold build of the blog's 4-asset project
+            api_calls = blog_project_api_requests(work / "blog", env)
+            blog, private = "API requests, cold build of the blog's 4 assets", "private: API"
+            rows.append(Row(blog, api_calls[0], None, "requests", "", "no lock"))
+            rows.append(Row(f"{blog}, with the lock", api_calls[1], None, "requests", "", private))
+
             # 6. peak RSS installing a 1 GiB asset
             cfg = project([("acme/big", "big-{os}-{arch}")])
             rss = peak_rss_of_build(fresh(work / "big", cfg), env_gh)
@@ -346,6 +352,63 @@ def main() -> int:
     if args.readme:
         write_readme(table)
     return 0
+
+
+BLOG_PROJECT = """
+[[metadata.githubassets]]
+repo = "kkdai/youtube"
+asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
+destination = "bin"
+
+[[metadata.githubassets]]
+repo = "qeek-dev/apitest-toolchain"
+token_env = "APITEST_TOOLCHAIN_TOKEN"
+asset = "apitest-toolchain-linux-amd64"
+destination = "bin/apitest-toolchain"
+tag = "v0.1.0"
+
+[[metadata.githubassets]]
+repo = "stedolan/jq"
+asset = "jq-linux64"
+destination = "bin/jq"
+
+[[metadata.githubassets]]
+repo = "grpc-ecosystem/grpc-health-probe"
+asset = "grpc_health_probe-linux-amd64"
+destination = "bin/grpc_health_probe"
+"""
+
+
+def blog_project_api_requests(base: Path, env: dict[str, str]) -> tuple[int, int]:
+    """API requests of a cold build of the blog post's project: without, then with a lock."""
+    from tools.archives import executable, tar_bytes
+
+    token = "ghp_benchTOKEN0123456789abcdef"
+    with StandIn() as gh:
+        tool = elf_bytes(size=64 * 1024)
+        youtubedr = tar_bytes([executable("youtubedr", tool)])
+        gh.add_release("kkdai/youtube", "v2.7.0", {"youtubedr_2.7.0_linux_amd64.tar.gz": youtubedr})
+        gh.add_release(
+            "qeek-dev/apitest-toolchain", "v0.1.0", {"apitest-toolchain-linux-amd64": tool}
+        )
+        gh.make_private("qeek-dev/apitest-toolchain", token)
+        gh.add_release("stedolan/jq", "jq-1.6", {"jq-linux64": tool})
+        gh.add_release("grpc-ecosystem/grpc-health-probe", "v0.4.40",
+                       {"grpc_health_probe-linux-amd64": tool})  # fmt: skip
+        full = {**env, "GITHUB_API_URL": gh.api_url, "APITEST_TOOLCHAIN_TOKEN": token}
+        counts = []
+        for locked in (False, True):
+            cnb = fresh(base / str(locked), BLOG_PROJECT)
+            if locked:
+                subprocess.run(
+                    [sys.executable, "-m", "github_assets", "lock", "--target", "linux/amd64"],
+                    cwd=cnb.app, env={**os.environ, **full, "PYTHONPATH": str(ROOT / "src")},
+                    check=True, capture_output=True,
+                )  # fmt: skip
+            before = len(gh.api_requests())
+            run_build(cnb, full)
+            counts.append(len(gh.api_requests()) - before)
+        return counts[0], counts[1]
 
 
 def machine() -> str:
@@ -385,6 +448,8 @@ def render(rows: list[Row], runs: int) -> str:
 
 
 def _formatter(r: Row) -> Callable[[float], str]:
+    if r.unit == "requests":
+        return lambda v: f"{int(v)}"
     if r.unit == "s" and r.ours < 1:
         return lambda v: f"{v * 1000:.1f} ms"
     return lambda v: f"{v:.2f} {r.unit}"
