@@ -356,3 +356,21 @@ def test_a_latest_rebuild_sends_the_etag_and_a_304_reuses_the_layer(
     cnb.simulate_rebuild()
     r = build(standin, cnb)
     assert r.rc == 0 and "Installing: latest release of acme/probe is now v2 (was v1)" in r.out
+
+
+def test_a_dependency_mirror_binding_serves_the_host_or_default(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish(standin)
+    standin.down = set(EVERY_HOST)
+    tree = cnb.base / "mirror" / "github.com" / REPO / "releases" / "download" / "v1"
+    tree.mkdir(parents=True)
+    (tree / "probe-linux-amd64").write_bytes(AMD)
+    binding = cnb.platform / "bindings" / "company-mirror"
+    binding.mkdir(parents=True)
+    (binding / "type").write_text("dependency-mirror\n")
+    (binding / "default").write_text((cnb.base / "mirror").as_uri() + "/{originalHost}\n")
+    r = build(standin, cnb, PINNED, GITHUB_SERVER_URL="https://github.com")
+    assert r.rc == 0, r.all
+    assert "(binding company-mirror)" in r.out
+    assert installed(cnb) == AMD
