@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from github_assets.config import AssetSpec, Checksum, load_project, parse_entry, parse_project
+from github_assets.cnb.plan import DetectResult, Require, write_build_plan
+from github_assets.config import (
+    FIELDS,
+    AssetSpec,
+    Checksum,
+    load_project,
+    parse_entry,
+    parse_project,
+)
 from github_assets.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 HEX = "a" * 64
 W = "project.toml: [[metadata.githubassets]] #1"
@@ -58,6 +73,51 @@ def test_every_key_parses_and_round_trips_as_plan_metadata() -> None:
     assert s.api_url == "https://ghe.example.com/api/v3"
     again = parse_entry(s.to_metadata(), W)
     assert again == s
+
+
+def test_the_written_build_plan_parses_with_tomllib_and_round_trips_every_key(
+    tmp_path: Path,
+) -> None:
+    """detect writes the plan with our own TOML writer: every key of FIELDS, with awkward
+    strings, comes back from tomllib (what the lifecycle and build read) as it went in."""
+    tables = [
+        entry(
+            asset='grpc_health_probe-{os}-{arch}" \u00e9',
+            tag="v0.4.40",
+            token_env="PROBE_TOKEN",
+            destination="tools/",
+            strip_components=1,
+            sha256={"amd64": HEX, "arm64": "sha256:" + "B" * 64},
+            replacements={"amd64": "x86_64", "arm64": "aarch 64"},
+            process="health",
+            args=["-addr=:5000", 'a "quoted"\targ', "back\\slash", "\u0001\u007f", ""],
+            build=True,
+            layer="probe",
+            link="bin/probe",
+            api_url="https://ghe.example.com/api/v3/",
+            checksums="{asset}.sha256",
+            version_prefix="probe/",
+            targets=["linux/amd64", "linux/arm64"],
+        ),
+        entry(
+            repo="mikefarah/yq",
+            asset="yq_{os}_{arch}.tar.gz",
+            files={"bin/yq": "./yq_{os}_{arch}", "share/man/": "*.1", "odd key=#": "x"},
+            checksums=False,
+        ),
+    ]
+    specs = [parse_entry(t, W) for t in tables]
+    assert {k for s in specs for k in s.to_metadata()} == {f.name for f in FIELDS}
+    plan = tmp_path / "plan.toml"
+    requires = tuple(Require("github-assets", s.to_metadata()) for s in specs)
+    write_build_plan(plan, DetectResult(("github-assets",), requires))
+    data = tomllib.loads(plan.read_text(encoding="utf-8"))
+    assert data["provides"] == [{"name": "github-assets"}]
+    assert [r["name"] for r in data["requires"]] == ["github-assets"] * 2
+    for req, spec in zip(data["requires"], specs, strict=True):
+        assert parse_entry(req["metadata"], W) == spec
+        assert req["metadata"] == json.loads(json.dumps(spec.to_metadata()))  # tuples: lists
+    assert data["requires"][1]["metadata"]["checksums"] is False
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-import toml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -29,6 +28,7 @@ from github_assets.archive import Limits
 from github_assets.config import KEYS, load_project, parse_entry, parse_project
 from github_assets.errors import ArchiveError, BuildpackError, ConfigError, GitHubError
 from github_assets.sources.http import MAX_EPOCH, rate_limit
+from github_assets.tomlfile import dumps, loads
 from support import unpack
 
 # Hypothesis keeps caches in ./.hypothesis; keep the work tree clean.
@@ -279,7 +279,52 @@ def test_unpack_any_bytes(data: bytes) -> None:
 def test_toml_dump_of_a_parsed_entry_is_loadable() -> None:
     """A sanity anchor for the round-trip property above: detect writes to_metadata as TOML."""
     spec = parse_entry({"repo": "a/b", "asset": "x-{os}", "sha256": {"amd64": "a" * 64}}, "e")
-    assert parse_entry(toml.loads(toml.dumps(spec.to_metadata())), "e") == spec
+    assert parse_entry(loads(dumps(spec.to_metadata()), "plan"), "e") == spec
+
+
+@SETTINGS
+@given(entries)
+def test_a_valid_entry_round_trips_through_the_written_plan(table: dict[str, Any]) -> None:
+    """What detect writes (our TOML writer) is what build reads back (tomllib), key by key."""
+    try:
+        spec = parse_entry(table, "fuzz")
+    except ConfigError:
+        return
+    written = dumps({"requires": [{"name": "github-assets", "metadata": spec.to_metadata()}]})
+    plan = loads(written, "plan")
+    assert parse_entry(plan["requires"][0]["metadata"], "again") == spec
+
+
+toml_keys = st.text(alphabet=ALPHABET + "\x7f\x1b\u2028", max_size=6)
+toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=ALPHABET + "\x7f\x1b\x08\x0c\u2028", max_size=12),
+)
+toml_values = st.recursive(
+    toml_scalars | st.lists(toml_scalars, max_size=3),
+    lambda inner: (
+        st.dictionaries(toml_keys, inner, max_size=3)
+        | st.lists(st.dictionaries(toml_keys, inner, max_size=3), min_size=1, max_size=2)
+    ),
+    max_leaves=12,
+)
+
+
+@SETTINGS
+@given(st.dictionaries(toml_keys, toml_values, max_size=5))
+def test_the_toml_writer_round_trips_through_tomllib(data: dict[str, Any]) -> None:
+    assert loads(dumps(data), "fuzz") == _lists(data)
+
+
+def _lists(value: Any) -> Any:
+    """value as tomllib gives it back (every array a list)."""
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
 
 
 # -- rate-limit headers ---------------------------------------------------------------------

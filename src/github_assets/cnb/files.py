@@ -31,9 +31,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_toml(path: Path, data: Mapping[str, Any]) -> None:
-    import toml
+    from ..tomlfile import dumps
 
-    write_text_atomic(path, toml.dumps(dict(data)))
+    write_text_atomic(path, dumps(data))
 
 
 def read_toml(path: Path) -> dict[str, Any]:

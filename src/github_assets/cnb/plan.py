@@ -29,7 +29,7 @@ class DetectResult(NamedTuple):
 
 def write_build_plan(path: str | os.PathLike[str], result: DetectResult) -> None:
     """Write the plan; the lifecycle reads it after detect exits, so no temp-file dance."""
-    import toml
+    from ..tomlfile import dumps
 
     data: dict[str, Any] = {"provides": [{"name": n} for n in result.provides]}
     if result.requires:
@@ -38,7 +38,7 @@ def write_build_plan(path: str | os.PathLike[str], result: DetectResult) -> None
             for r in result.requires
         ]
     with open(path, "w", encoding="utf-8") as f:
-        f.write(toml.dumps(data))
+        f.write(dumps(data))
 
 
 class PlanEntry(NamedTuple):
