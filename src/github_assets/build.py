@@ -7,7 +7,7 @@ asset pipeline (pipeline.py) for every asset of the layers to install, in parall
 and stage and rename those layers in (install.py) once every asset succeeded.
 
 A rebuild whose layers are all reused and whose tags are pinned makes no request and
-imports neither the HTTP stack nor pyelftools.
+imports neither the HTTP stack nor pyelftools, nor the pipeline (checksums, archives).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import BUILDPACK_ID, install, pipeline
+from . import BUILDPACK_ID, install
 from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
@@ -31,6 +31,9 @@ from .parallel import run_all
 from .platform import Target
 from .settings import Settings
 from .sources import ResolvedAsset, Source, Unchanged
+
+if TYPE_CHECKING:
+    from . import pipeline
 
 
 class Link(NamedTuple):
@@ -174,6 +177,8 @@ class _Builder:
 
     def _resolver(self, job: _Job) -> Callable[[], ResolvedAsset | None]:
         """What `latest` is now; None when the API says (304) it is what the layer holds."""
+        from . import pipeline
+
         etag = job.plan.previous_etag(job.spec)
 
         def run() -> ResolvedAsset | None:
@@ -216,6 +221,8 @@ class _Builder:
         return results
 
     def _installer(self, job: _Job, work: Path) -> Callable[[], pipeline.Staged]:
+        from . import pipeline
+
         def run() -> pipeline.Staged:
             assert job.source is not None
             try:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import BuildpackError, InstallError, about, os_error
 from .log import Log
-from .pipeline import Staged
+
+if TYPE_CHECKING:
+    from .pipeline import Staged
 
 WORK_PREFIX = ".github-assets-work-"
 
@@ -35,6 +37,8 @@ def remove_leftovers(layers_dir: Path, log: Log) -> None:
         if _owner_alive(layers_dir / leftover):
             continue
         log.process(f"Removing {leftover}, left by an interrupted build")
+        import shutil  # here: a rebuild that finds no leftover imports neither it nor lzma
+
         shutil.rmtree(layers_dir / leftover, ignore_errors=True)
 
 
@@ -59,6 +63,7 @@ def work_dir(layers_dir: Path) -> Iterator[Path]:
     """A fresh work dir inside the layers dir (same filesystem: renames, not copies), owned
     (locked) by this build until it is removed."""
     import fcntl
+    import shutil
     import tempfile
 
     try:
@@ -128,6 +133,8 @@ def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
             done.append(name)
             os.replace(stage, layer_dir)
     except OSError as e:
+        import shutil
+
         for name in done:
             shutil.rmtree(layers_dir / name, ignore_errors=True)
         raise os_error(e, f"rename layer {current} into the layers dir") from e

@@ -126,12 +126,12 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
     installed is taken away again (layers, their tomls, launch.toml, links), so no layer
     is left without its toml or the reverse, and the error is one line.
     """
-    import shutil
-
     pending = [link for link in result.links if not check_link(ctx.app_dir, link, link.target)]
     made: list[Path] = []
     try:
         for name in result.stale:
+            import shutil  # only here: a rebuild imports neither it nor bz2 and lzma
+
             toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
             (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)
             shutil.rmtree(ctx.layers_dir / name, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -34,8 +33,12 @@ class RetryPolicy(NamedTuple):
         """(connect, read) timeouts for requests."""
         return (min(self.connect_timeout, self.timeout), self.timeout)
 
-    def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
+    def delay(self, retry: int, rand: Callable[[], float] | None = None) -> float:
         """Seconds to wait before retry number `retry` (1 for the first retry)."""
+        if rand is None:
+            import random  # only a retry needs it, never a rebuild
+
+            rand = random.random
         step = min(self.max_backoff, self.backoff * 2.0 ** (retry - 1))
         return step * (0.5 + rand() / 2)
 

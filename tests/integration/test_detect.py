@@ -109,7 +109,7 @@ def test_detect_does_not_import_the_http_stack(cnb: CnbDirs) -> None:
         f"sys.argv=['boot.py','detect','{cnb.platform}','{cnb.plan_path}'];"
         "import atexit;"
         "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules"
-        " if m.split('.')[0] in ('requests','urllib3','http','ssl','elftools'))));"
+        " if m.split('.')[0] in ('requests','urllib3','http','ssl','elftools','toml'))));"
         f"runpy.run_path('{ROOT / 'src' / 'boot.py'}', run_name='__main__')"
     )
     p = subprocess.run(
