@@ -67,12 +67,12 @@ def check(path: Path, target_arch: str, shown_as: str) -> ElfInfo | None:
 
 
 def _read(path: Path, shown_as: str) -> ElfInfo | None:
-    # Imported here: only build needs pyelftools, and detect must stay fast.
-    from elftools.elf.elffile import ELFFile
-
     with path.open("rb") as file:
         if file.read(len(_MAGIC)) != _MAGIC:
             return None
+        # Imported here, once an ELF file is seen: an asset without one never needs it.
+        from elftools.elf.elffile import ELFFile
+
         file.seek(0)
         try:
             return _facts(ELFFile(file))

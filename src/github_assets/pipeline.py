@@ -151,7 +151,6 @@ def install(
         expected = _expected(spec, target, asset, source, settings, log, cancel)
         size = human_size(asset.size) if asset.size >= 0 else "size not known yet"
         log.subprocess(f"Downloading {asset.name} ({size}) from {source.origin(asset)}")
-        _prefetch_elf()
         rules = selection.rendered(spec.files, lambda p: _render(spec, target, asset, p))
         verified, result = _fetch(spec, asset, source, work, expected, rules, settings, log, cancel)
         if not verified.authorities:
@@ -221,6 +220,7 @@ def _fetch(
         limits=settings.limits,
         spool=work / "asset",
         select=selection.selector(rules) if rules else None,
+        on_elf=_prefetch_elf,
     )
     try:
         verified = fetch_verified(source, asset, sink, expected, log=log, cancel=cancel)
@@ -322,9 +322,10 @@ def _prefetch_elf() -> None:
 
     The ELF check needs it only after a download, and its import costs about a tenth of
     a cold 256 MiB install; downloads spend their time in recv/sha256/write, which release
-    the GIL. Started by the first download, not before: earlier it would slow down the
-    import of the HTTP stack that the first request waits for. An import of the same
-    module elsewhere waits for this one to finish.
+    the GIL. Started by the first ELF file an asset unpacks (its first bytes, as they
+    arrive), never before: an asset without one never imports pyelftools at all, and
+    earlier it would slow down the import of the HTTP stack that the first request waits
+    for. An import of the same module elsewhere waits for this one to finish.
     """
     if _prefetch_started.is_set():
         return

@@ -581,6 +581,9 @@ def test_pinned_rebuild_imports_neither_the_http_stack_nor_pyelftools(
     heavy = {m for m in modules if m.split(".")[0] in ("requests", "urllib3", "elftools", "ssl")}
     assert heavy == set()
     assert "github_assets.layers" in modules and "github_assets.sources.http" not in modules
+    # nor what only an install needs: the pipeline, archive readers, the toml 0.10 writer
+    only_install = {"github_assets.pipeline", "tarfile", "zipfile", "lzma", "shutil", "toml"}
+    assert only_install & modules == set()
 
     # and the cold build that installs does import them: the probe above can see imports
     cnb.simulate_rebuild()
@@ -591,6 +594,32 @@ def test_pinned_rebuild_imports_neither_the_http_stack_nor_pyelftools(
     assert "Installing: replacements changed (unset -> {amd64 = amd64})" in r.out
     assert r.rc == 0, r.all
     assert {"requests", "elftools", "github_assets.sources.http"} <= modules
+
+
+def test_a_cold_build_imports_only_what_its_assets_need(standin: StandIn, cnb: CnbDirs) -> None:
+    """pyelftools once an ELF file is seen, tarfile only for a tar. (zipfile and lzma are
+    not told apart here: urllib3 imports importlib.metadata, which imports them.)"""
+    script = b"#!/bin/sh\necho hello\n"
+    standin.add_release("acme/script", "v1", {"hello.sh": script})
+    standin.add_release("acme/tool", "v1", {"tool-linux-amd64": host_binary()})
+    standin.add_release("acme/tgz", "v1", {"t.tar.gz": tar_gz({"t": host_binary()})})
+    entry = '[[metadata.githubassets]]\nrepo = "acme/{}"\nasset = "{}"\ntag = "v1"\n'
+    cases = [
+        (entry.format("script", "hello.sh"), set(), {"elftools", "tarfile"}),
+        (entry.format("tool", "tool-{os}-{arch}"), {"elftools"}, {"tarfile"}),
+        (entry.format("tgz", "t.tar.gz"), {"elftools", "tarfile"}, set()),
+    ]
+    for config, present, absent in cases:
+        cnb.simulate_rebuild()
+        for toml_file in cnb.layers.glob("*.toml"):
+            toml_file.unlink()
+        cnb.project(config)
+        assert cnb.detect(env_for(standin)).rc == 0
+        cnb.bp_plan_from_detect()
+        r, modules = _modules_imported(cnb, env_for(standin))
+        assert r.rc == 0, r.all
+        tops = {m.split(".")[0] for m in modules}
+        assert present <= tops and absent & tops == set(), (config, present, absent & tops)
 
 
 def test_debug_log_shows_requests_retries_sniffing_and_the_reuse_diff(

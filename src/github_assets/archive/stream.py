@@ -22,14 +22,9 @@ archive error, exactly as when the asset was downloaded first and unpacked after
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import queue
-import shutil
 import struct
-import tarfile
 import threading
-import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -39,14 +34,15 @@ from ..errors import ArchiveError, BuildpackError
 from .limits import Limits, Unpacked
 from .sniff import HEAD_SIZE, Kind, is_tar, sniff
 from .staging import CHUNK, RawFile, Staging
-from .tar import unpack_tar
-from .zip import unpack_zip
 
 # Buffers of one pipeline: one being filled by the download, one being unpacked, one
 # queued between them. More only helps with a bursty disk, and costs RSS per parallel asset.
 POOL = 3
 
 if TYPE_CHECKING:
+    import bz2
+    import lzma
+
     _Decompressor = zlib._Decompress | lzma.LZMADecompressor | bz2.BZ2Decompressor
 
 
@@ -77,21 +73,30 @@ def failure(kind: str, err: BaseException) -> BaseException:
     return damaged(kind, err)
 
 
-# What the stdlib readers raise on damaged input (gzip and bz2 errors are OSErrors; tarfile
-# lets ValueError and IndexError out of corrupt sparse headers, zipfile UnicodeDecodeError
-# out of names flagged UTF-8 that are not).
-DAMAGED: tuple[type[BaseException], ...] = (
-    OSError,
-    EOFError,
-    tarfile.TarError,
-    zipfile.BadZipFile,
-    lzma.LZMAError,
-    zlib.error,
-    NotImplementedError,
-    ValueError,
-    IndexError,
-    struct.error,
-)
+def damaged_input() -> tuple[type[BaseException], ...]:
+    """What the stdlib readers raise on damaged input (gzip and bz2 errors are OSErrors;
+    tarfile lets ValueError and IndexError out of corrupt sparse headers, zipfile
+    UnicodeDecodeError out of names flagged UTF-8 that are not).
+
+    A function, so that only an archive imports tarfile, zipfile and lzma: a raw asset
+    (most probes) never needs them.
+    """
+    import lzma
+    import tarfile
+    import zipfile
+
+    return (
+        OSError,
+        EOFError,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        lzma.LZMAError,
+        zlib.error,
+        NotImplementedError,
+        ValueError,
+        IndexError,
+        struct.error,
+    )
 
 
 class StreamUnpack:
@@ -112,9 +117,11 @@ class StreamUnpack:
         limits: Limits,
         spool: Path | None = None,
         select: Callable[[str], bool] | None = None,
+        on_elf: Callable[[], None] | None = None,
     ) -> None:
         self._dest = dest
         self._select = select
+        self._on_elf = on_elf
         self._strip = strip_components
         self._raw_path = raw_path
         self._limits = limits
@@ -125,7 +132,11 @@ class StreamUnpack:
 
     def _reset(self) -> None:
         self._staging = Staging(
-            self._dest, strip_components=self._strip, limits=self._limits, select=self._select
+            self._dest,
+            strip_components=self._strip,
+            limits=self._limits,
+            select=self._select,
+            on_elf=self._on_elf,
         )
         self._head = b""
         self._kind: Kind | None = None
@@ -184,6 +195,8 @@ class StreamUnpack:
 
     def restart(self) -> None:
         """Forget every byte: the download starts over from its first byte."""
+        import shutil
+
         self.close()
         shutil.rmtree(self._dest)
         self._dest.mkdir()
@@ -205,10 +218,14 @@ class StreamUnpack:
             self._zip.close()
             self._zip = None
             assert self._spool is not None
+            from .zip import unpack_zip
+
             try:
                 with self._spool.open("rb") as file:
                     unpack_zip(file, self._staging)
-            except DAMAGED as err:
+            except Exception as err:
+                if not isinstance(err, damaged_input()):
+                    raise
                 raise failure("zip", err) from err
             finally:
                 self._spool.unlink(missing_ok=True)
@@ -307,10 +324,8 @@ class _Pipe:
             return
         except BuildpackError as err:
             self._error = err
-        except DAMAGED as err:
-            self._error = failure(self._label, err)
-        except BaseException as err:  # a bug of ours: finish() raises it with its traceback
-            self._error = err
+        except BaseException as err:  # damaged input, or a bug of ours (finish() raises it)
+            self._error = failure(self._label, err) if isinstance(err, damaged_input()) else err
         finally:
             self._stopped.set()
         # Done before the last byte (a tar ends at its end-of-archive blocks) or failed: give
@@ -341,6 +356,8 @@ class _Pipe:
                 return
 
     def _unpack(self) -> None:
+        from .tar import unpack_tar
+
         if self._kind is Kind.TAR:
             reader = _BlockReader(bytes(c) for c in self._chunks())
             unpack_tar(reader, self._staging)
@@ -433,14 +450,20 @@ def _pieces(chunks: Iterable[bytes | memoryview]) -> Iterator[memoryview]:
 
 
 _ZLIB_INPUT = 64 * 1024
+_ZLIB = type(zlib.decompressobj())
+"""zlib's decompressor type (the lzma and bz2 ones are imported only for those formats)."""
 
 
 def _new_decompressor(kind: Kind) -> _Decompressor:
     if kind is Kind.GZIP:
         return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     if kind is Kind.XZ:
+        import lzma
+
         return lzma.LZMADecompressor()
     if kind is Kind.BZIP2:
+        import bz2
+
         return bz2.BZ2Decompressor()
     raise ValueError(f"{kind.value} is not a compression format")
 
@@ -454,6 +477,12 @@ def inflate(kind: Kind, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]
     """
     gzip = kind is Kind.GZIP
     d: _Decompressor | None = _new_decompressor(kind)
+    # What a fresh xz or bzip2 decompressor raises on bytes that start no stream.
+    not_a_stream: tuple[type[Exception], ...] = (OSError,)
+    if kind is Kind.XZ:
+        import lzma
+
+        not_a_stream = (lzma.LZMAError, OSError)
     later = False  # d decodes a stream after the first one
     fresh = True  # d has not been fed yet
     for chunk in _pieces(chunks) if gzip else chunks:
@@ -467,14 +496,14 @@ def inflate(kind: Kind, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]
                 d, later, fresh = _new_decompressor(kind), True, True
             try:
                 out = d.decompress(data, CHUNK)
-            except (lzma.LZMAError, OSError):
+            except not_a_stream:
                 if later and fresh and not gzip:
                     return  # trailing garbage, as LZMAFile and BZ2File ignore it
                 raise
             fresh = False
             if out:
                 yield out
-            if isinstance(d, (lzma.LZMADecompressor, bz2.BZ2Decompressor)):
+            if not isinstance(d, _ZLIB):  # lzma's or bz2's
                 data = b""
                 # They keep the input they could not decode within CHUNK bytes of output.
                 while not d.eof and not d.needs_input and (out := d.decompress(b"", CHUNK)):
