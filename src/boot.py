@@ -1,5 +1,14 @@
 # Entry point run by bin/detect and bin/build. Kept to syntax every python3 (and python2)
 # parses, so an old interpreter gets our error instead of a SyntaxError.
+import gc
+
+# No cyclic garbage collection in these short-lived processes: the imports (the HTTP stack
+# above all) make some 100,000 objects that the collector would walk again and again, a
+# tenth of the import time; what a build leaves for it is about a thousand objects per
+# asset (requests' and exceptions' cycles), never per byte downloaded (measured: 1,130
+# for a 1 GiB asset, peak RSS unchanged).
+gc.disable()
+
 import os
 import sys
 
