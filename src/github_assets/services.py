@@ -51,15 +51,11 @@ def make_services(
             if not shared:
                 from .sources.http import Http, new_session
 
-                local = threading.local()
-
-                def session() -> object:
-                    """This thread's session (requests sessions are not thread-safe)."""
-                    if not hasattr(local, "session"):
-                        local.session = new_session()
-                    return local.session
-
-                shared.append(Http(session, settings.retry))  # type: ignore[arg-type]
+                # One session for the whole build, every thread: its pools keep a connection
+                # per host for each thread at work, so the API calls and downloads of later
+                # assets (and of the install after a `latest` check) reuse them, TLS and all.
+                session = new_session(pool_size=settings.parallel)
+                shared.append(Http(lambda: session, settings.retry))
             return shared[0]
 
     def source_for(spec: AssetSpec) -> Source:

@@ -243,3 +243,29 @@ def test_one_asset_into_two_layers(standin: StandIn, cnb: CnbDirs) -> None:
     for layer in ("one", "two"):
         assert (cnb.layers / layer / "bin" / "alpha").read_bytes() == data
     assert cnb.files_outside_layers() == []
+
+
+def test_one_session_per_build_reuses_connections_across_assets_and_stages(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """A rebuild with `latest` asks the API about every layer first (two threads), then
+    installs what changed: that install reuses an API connection the check opened, where a
+    session per thread opened one more. A single-asset build opens one per host."""
+    publish(standin, 64 * 1024)
+    cnb.project(config(tag="latest", names=("alpha",)))
+    api, storage = standin.connections_accepted("api"), standin.connections_accepted("storage")
+    r, _ = run(standin, cnb)
+    assert r.rc == 0, r.all
+    assert standin.connections_accepted("api") - api == 1  # release, then the asset's URL
+    assert standin.connections_accepted("storage") - storage == 1
+
+    cnb.project(config(tag="latest", names=("alpha", "bravo")))
+    assert run(standin, cnb)[0].rc == 0
+    cnb.simulate_rebuild()
+    standin.add_release("acme/alpha", "v2", {"alpha-linux-amd64": payload("alpha v2", 4096)})
+    api = standin.connections_accepted("api")
+    r, _ = run(standin, cnb)
+    assert r.rc == 0, r.all
+    assert "Reusing layer acme_bravo" in r.out
+    assert "Installing: latest release of acme/alpha is now v2 (was v1)" in r.out
+    assert standin.connections_accepted("api") - api <= 2  # two checks at once, at most

@@ -84,12 +84,16 @@ class _Adapter(requests.adapters.HTTPAdapter):
         conn.ca_cert_dir = None
 
 
-def new_session() -> requests.Session:
+def new_session(pool_size: int = requests.adapters.DEFAULT_POOLSIZE) -> requests.Session:
     """A session that honours HTTP(S)_PROXY/NO_PROXY per request URL but never reads .netrc,
     and trusts what the build image trusts (tls.py).
 
     trust_env would do both, and .netrc credentials could then reach the storage
     host; so trust_env is off and each request gets the proxies its own host calls for.
+
+    The threads of a build share it: what they use of it is thread-safe (urllib3's pools,
+    the cookie jar's lock; no auth, no environment merge, redirects are Http.open's). Each
+    host keeps up to pool_size idle connections: one per thread, so none is dropped.
     """
 
     class _Session(requests.Session):
@@ -99,7 +103,8 @@ def new_session() -> requests.Session:
             return super().request(method, url, *args, **kwargs)
 
     session = _Session()
-    session.mount("https://", _Adapter())
+    session.mount("https://", _Adapter(pool_maxsize=pool_size))
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
     session.headers["User-Agent"] = USER_AGENT
     session.trust_env = False
     return session
@@ -326,7 +331,7 @@ class RateLimited(Exception):
 class Http:
     """Requests, retries and downloads of one build, shared by its sources and threads.
 
-    `session` gives each thread its own requests.Session (sessions are not thread-safe).
+    `session` gives the requests.Session to use (the build's one session, see new_session).
     sleep/clock/wall_clock/rand are the clock of the retry loop, so tests can control it.
     """
 
