@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -479,3 +480,14 @@ def test_tls_mode_serves_https_and_counts_connections(tmp_path: Path) -> None:
         assert standin.connections_accepted("api") == 2
         assert standin.connections_accepted("storage") == 1
         assert len(standin.api_requests()) == 1, "a refused handshake makes no request"
+
+
+def test_accepted_sockets_send_at_once(standin: StandIn) -> None:
+    """TCP_NODELAY on every accepted connection: no small answer waits for a delayed ACK."""
+    standin.add_release("o/r", "v1", {"a": b"1"})
+    with requests.Session() as s:  # keep-alive: the connection stays open to look at
+        assert s.get(f"{standin.api_url}/repos/o/r/releases/latest", timeout=5).ok
+        with standin._api.connections_lock:
+            conns = list(standin._api.connections)
+        assert conns
+        assert all(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in conns)
