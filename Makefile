@@ -47,7 +47,9 @@ publish:
 demo: dev vendor tools
 	$(PYTHON) scripts/demo.py
 
-bench: vendor
+# Writes docs/performance.md: the build's figures, then the probe's (scripts/bench_probe.py,
+# the real lifecycle and launcher: needs root and the tools).
+bench: vendor tools
 	$(PYTHON) scripts/bench.py --readme
 
 # Every index of every write-side syscall with every errno under strace (slow; make test runs a sample).
