@@ -411,6 +411,48 @@ def main() -> int:
     return 0
 
 
+FLOOR_STDLIB = """
+import hashlib, http.client, os, ssl, sys
+from urllib.parse import urlsplit
+url, out = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context()
+for _ in range(3):
+    u = urlsplit(url)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=context)
+    conn.request("GET", u.path + ("?" + u.query if u.query else ""))
+    resp = conn.getresponse()
+    if resp.status not in (301, 302, 303, 307, 308):
+        break
+    url = resp.getheader("Location")
+    resp.read()
+    conn.close()
+assert resp.status == 200, resp.status
+digest, buf = hashlib.sha256(), memoryview(bytearray(1 << 20))
+with open(out, "wb") as f:
+    while n := resp.readinto(buf):
+        digest.update(buf[:n])
+        f.write(buf[:n])
+os.chmod(out, 0o755)
+"""
+"""The floor of a Python client: http.client and ssl, nothing else imported."""
+
+FLOOR_REQUESTS = """
+import hashlib, os, sys
+sys.path.insert(0, sys.argv[3])
+import requests
+url, out = sys.argv[1], sys.argv[2]
+resp = requests.get(url, stream=True, verify=os.environ["SSL_CERT_FILE"])
+assert resp.status_code == 200, resp.status_code
+digest = hashlib.sha256()
+with open(out, "wb") as f:
+    for chunk in resp.raw.stream(1 << 20, decode_content=False):
+        digest.update(chunk)
+        f.write(chunk)
+os.chmod(out, 0o755)
+"""
+"""The same job with the vendored requests."""
+
+
 class Tls:
     """A CA made for the run, a server certificate for 127.0.0.1 it signed, and its PEM file:
     the build trusts it through SSL_CERT_FILE only, curl through --cacert."""
@@ -494,6 +536,26 @@ def https_rows(work: Path, env: dict[str, str], runs: int) -> list[Row]:
                     "s",
                     "<= 6.0",
                     f"{calls} API request{'s' * (calls != 1)} per build",
+                    https=True,
+                    spread=spread(),
+                )
+            )
+
+        # 8a'. the floor of a Python client for the same job: one process, verified TLS, the
+        # 302 followed, sha256 on the way, written and made executable; no CNB work at all
+        py = str(real_python())
+        vendor = str(ROOT / "vendor")
+        for label, client in (("http.client + ssl", FLOOR_STDLIB), ("requests", FLOOR_REQUESTS)):
+            cmd = [py, "-E", "-s", "-S", "-c", client, url, str(out), vendor]
+            ours, theirs = paired(lambda c=cmd: timed(c, full), curl_one, n)
+            rows.append(
+                Row(
+                    f"(floor) a Python client, `python3 -S` + {label}: the same download, "
+                    "sha256, chmod, vs the same curl",
+                    ours,
+                    theirs,
+                    "s",
+                    "",
                     https=True,
                     spread=spread(),
                 )
