@@ -46,6 +46,10 @@ class ResolvedAsset(NamedTuple):
     """The sha256 the lock file holds for this asset, known before the download."""
     locked_by: str = ""
     """Who vouched for the locked sha256 when `lock` ran: digest, checksums file, downloaded."""
+    known: str = ""
+    """A sha256 some authority gave before the download (a checksum file), as hex."""
+    checksum_file: bool = False
+    """This is a release's checksum file, fetched for its lines (nothing vouches for it)."""
     etag: str = ""
     """The ETag of the API's answer that resolved it (for If-None-Match on a rebuild)."""
     siblings: tuple[ResolvedAsset, ...] = ()
