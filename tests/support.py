@@ -28,30 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
 
 
-class FileSink:
-    """A download into one file (the sink a test gives a source; builds unpack instead)."""
-
-    def __init__(self, path: Path) -> None:
-        self._file = path.open("wb")
-        self._buffer = memoryview(bytearray(1 << 20))
-
-    def __enter__(self) -> FileSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-    def buffer(self) -> memoryview:
-        return self._buffer
-
-    def commit(self, n: int) -> None:
-        self._file.write(self._buffer[:n])
-
-    def restart(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
-
-
 def host_binary() -> bytes:
     """A real dynamic x86-64 executable of this machine (runs here)."""
     return Path(shutil.which("true") or "/bin/true").read_bytes()
