@@ -165,15 +165,16 @@ class Chain:
     def _resolve(
         self, spec: AssetSpec, target: Target, log: Log, cancel: threading.Event | None, etag: str
     ) -> ResolvedAsset:
-        entry = self.lock.find(spec, target) if self.lock is not None else None
-        if entry is not None:
-            log.debug(f"resolved from {os.path.basename(self.lock.path)}")  # type: ignore[union-attr]
+        lock = self.lock
+        entry = lock.find(spec, target) if lock is not None else None
+        if lock is not None and entry is not None:
+            log.debug(f"resolved from {os.path.basename(lock.path)}")
             return self._known(spec, entry.resolved_tag, entry.name, entry.size)._replace(
                 locked=entry.sha256, locked_by=entry.authority
             )
-        if self.lock is not None and self.own:
+        if lock is not None and self.own:
             raise ConfigError(
-                f"{os.path.basename(self.lock.path)} has no entry for {spec.repo} {spec.asset} "
+                f"{os.path.basename(lock.path)} has no entry for {spec.repo} {spec.asset} "
                 f"on {target}",
                 hint="re-run github-assets lock (the config changed since it was written)",
             )
@@ -200,7 +201,7 @@ class Chain:
 
     # -- fetching ----------------------------------------------------------------------------
 
-    def ways(self, asset: ResolvedAsset, target: Target | None = None) -> list[Way]:
+    def ways(self, asset: ResolvedAsset) -> list[Way]:
         """Where the bytes may come from, first choice first (the API is not listed)."""
         sha = asset.locked or asset.pinned or asset.known
         out = []
@@ -243,7 +244,14 @@ class Chain:
         cancel: threading.Event | None,
         decoded: bool = False,
     ) -> Received:
-        for way in self.ways(asset):
+        ways = self.ways(asset)
+        offered = self.origins.offline or self.origins.mappings or self.origins.mirrors
+        if not ways and offered and not asset.checksum_file:
+            log.action(
+                f"Skipping the offline package, bindings and mirrors: the sha256 of {asset.name} "
+                "is not known before the download (pin it, or run github-assets lock)"
+            )
+        for way in ways:
             self.name = way.label
             try:
                 return self._fetch_from(way, asset, sink, algorithms, log, cancel, decoded)
