@@ -34,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from tools.cnb_dirs import CnbDirs  # noqa: E402
 from tools.elf import elf_bytes  # noqa: E402
+from tools.example_app import BLOG_PROJECT  # noqa: E402
 from tools.github_standin import StandIn  # noqa: E402
 
 MiB = 1024 * 1024
@@ -625,31 +626,6 @@ def https_rows(work: Path, env: dict[str, str], runs: int) -> list[Row]:
             )
         )
     return rows
-
-
-BLOG_PROJECT = """
-[[metadata.githubassets]]
-repo = "kkdai/youtube"
-asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
-destination = "bin"
-
-[[metadata.githubassets]]
-repo = "qeek-dev/apitest-toolchain"
-token_env = "APITEST_TOOLCHAIN_TOKEN"
-asset = "apitest-toolchain-linux-amd64"
-destination = "bin/apitest-toolchain"
-tag = "v0.1.0"
-
-[[metadata.githubassets]]
-repo = "stedolan/jq"
-asset = "jq-linux64"
-destination = "bin/jq"
-
-[[metadata.githubassets]]
-repo = "grpc-ecosystem/grpc-health-probe"
-asset = "grpc_health_probe-linux-amd64"
-destination = "bin/grpc_health_probe"
-"""
 
 
 def blog_project_api_requests(base: Path, env: dict[str, str]) -> tuple[int, int]:

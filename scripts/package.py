@@ -65,7 +65,7 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     from github_assets.platform import Target
     from github_assets.services import make_services
     from github_assets.settings import Settings
-    from github_assets.sources import fetch_verified
+    from github_assets.sources import FileSink, fetch_verified
     from github_assets.verify import Claim, Expected
 
     env = dict(os.environ)
@@ -89,28 +89,12 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
             asset = source.resolve(spec, target, log=log, cancel=threading.Event())
             expected = Expected(entry.name, entry.size, (Claim(entry.checksum, "lock"),))
             with dest.open("wb") as f:
-                fetch_verified(source, asset, _FileSink(f), expected, log=log, cancel=None)
+                fetch_verified(source, asset, FileSink(f), expected, log=log, cancel=None)
         except BuildpackError as e:
             raise SystemExit(f"error: {e.first_line()}") from None
         print(f"packaged {entry.name} ({entry.target}) sha256:{entry.sha256}", file=sys.stderr)
         out.append((rel, dest))
     return out
-
-
-class _FileSink:
-    def __init__(self, file: io.BufferedWriter) -> None:
-        self._file = file
-        self._buffer = memoryview(bytearray(1 << 20))
-
-    def buffer(self) -> memoryview:
-        return self._buffer
-
-    def commit(self, n: int) -> None:
-        self._file.write(self._buffer[:n])
-
-    def restart(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
 
 
 def build(dest: Path, lock: Path | None = None) -> Path:

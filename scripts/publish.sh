@@ -3,7 +3,7 @@
 # buildpack.toml [[targets]] arch (linux/amd64, linux/arm64), with pack and no
 # Docker engine:
 #
-#   make publish IMAGE=ghcr.io/OWNER/github-assets:0.1.0
+#   make publish IMAGE=ghcr.io/OWNER/github-assets:0.2.0
 #   scripts/publish.sh IMAGE [more pack flags, e.g. --tag ghcr.io/OWNER/github-assets:latest]
 #
 # The images hold the same files as `make package`'s .tgz (the code is pure
@@ -14,7 +14,7 @@
 set -euo pipefail
 image=${1:-}
 if [ -z "$image" ]; then
-  echo "error: IMAGE is not set; run make publish IMAGE=<registry>/<name>:<tag> (e.g. IMAGE=ghcr.io/OWNER/github-assets:0.1.0)" >&2
+  echo "error: IMAGE is not set; run make publish IMAGE=<registry>/<name>:<tag> (e.g. IMAGE=ghcr.io/OWNER/github-assets:0.2.0)" >&2
   exit 2
 fi
 shift

@@ -19,63 +19,13 @@ from tools.cnb_dirs import Phase as Phase
 from tools.elf import EM_AARCH64 as EM_AARCH64
 from tools.elf import EM_X86_64 as EM_X86_64
 from tools.elf import elf_bytes as elf_bytes
+from tools.example_app import CAGE1016_PROJECT as CAGE1016_PROJECT
 
 from github_assets.archive import Limits, Unpacked, stream_unpack
 from github_assets.config import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
-
-
-# The project.toml of cage1016/github-assets-cnb's README (its youtubedr asset is the
-# amd64 one here, so the ELF check passes on this machine); it must work unchanged.
-CAGE1016_PROJECT = """
-[[build.env]]
-name = "APITEST_TOOLCHAIN_TOKEN"
-value = "<github-token>"
-
-[[metadata.githubassets]]
-repo = "kkdai/youtube"
-asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
-destination = "bin"
-
-[[metadata.githubassets]]
-repo = "qeek-dev/apitest-toolchain"
-token_env = "APITEST_TOOLCHAIN_TOKEN"
-asset = "apitest-toolchain-linux-amd64"
-destination = "bin/apitest-toolchain"
-tag = "v0.1.0"
-
-[[metadata.githubassets]]
-repo = "stedolan/jq"
-asset = "jq-linux64"
-destination = "bin/jq"
-strip_components = 0
-"""
-
-
-class FileSink:
-    """A download into one file (the sink a test gives a source; builds unpack instead)."""
-
-    def __init__(self, path: Path) -> None:
-        self._file = path.open("wb")
-        self._buffer = memoryview(bytearray(1 << 20))
-
-    def __enter__(self) -> FileSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-    def buffer(self) -> memoryview:
-        return self._buffer
-
-    def commit(self, n: int) -> None:
-        self._file.write(self._buffer[:n])
-
-    def restart(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
 
 
 def host_binary() -> bytes:

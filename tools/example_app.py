@@ -80,3 +80,42 @@ class GrpcServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+# The project.toml of cage1016/github-assets-cnb's README (its youtubedr asset is the
+# amd64 one here, so the ELF check passes on this machine); it must work unchanged.
+CAGE1016_PROJECT = """
+[[build.env]]
+name = "APITEST_TOOLCHAIN_TOKEN"
+value = "<github-token>"
+
+[[metadata.githubassets]]
+repo = "kkdai/youtube"
+asset = "youtubedr_2.7.0_linux_amd64.tar.gz"
+destination = "bin"
+
+[[metadata.githubassets]]
+repo = "qeek-dev/apitest-toolchain"
+token_env = "APITEST_TOOLCHAIN_TOKEN"
+asset = "apitest-toolchain-linux-amd64"
+destination = "bin/apitest-toolchain"
+tag = "v0.1.0"
+
+[[metadata.githubassets]]
+repo = "stedolan/jq"
+asset = "jq-linux64"
+destination = "bin/jq"
+strip_components = 0
+"""
+
+# The project of the blog post that introduced this kind of buildpack (shared/seeds/002):
+# cage1016's three assets plus the grpc_health_probe for the Kubernetes probes.
+BLOG_PROJECT = (
+    CAGE1016_PROJECT
+    + """
+[[metadata.githubassets]]
+repo = "grpc-ecosystem/grpc-health-probe"
+asset = "grpc_health_probe-linux-amd64"
+destination = "bin/grpc_health_probe"
+"""
+)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .sources import ResolvedAsset, Source
 
 AUTO = "auto"
+ALGOS = frozenset({"sha256"})
 MAX_SIZE = 1 << 20
 """Bytes a checksum file may have; real ones are a few KiB."""
 
@@ -133,7 +134,9 @@ def claims(
         )
         if name not in by_name and asset.asset_id == 0:
             # Resolved without the API (lock, pins): fetched like the asset is.
-            by_name[name] = asset._replace(name=name, size=-1, url="", pinned="", locked="")
+            by_name[name] = asset._replace(
+                name=name, size=-1, url="", pinned="", locked="", checksum_file=True
+            )
         if name not in by_name:
             raise DownloadError(
                 f"'checksums' names {name}, which is not an asset of release {asset.tag}",
@@ -155,6 +158,13 @@ def claims(
         fetch_verified(source, sibling, sink, Expected(name, sibling.size), log=log, cancel=cancel)
         text = bytes(sink.data).decode("utf-8", "replace")
         found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
+        if not found.parsed and sibling.size < 0:
+            # No announced size tells an encoded body from the file (a direct download): a
+            # body that is no checksum file as sent is read once more, decoded.
+            sink.restart()
+            source.fetch(sibling, sink, algorithms=ALGOS, log=log, cancel=cancel, decoded=True)
+            text = bytes(sink.data).decode("utf-8", "replace")
+            found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
         if found.checksum is not None:
             return [Claim(found.checksum, name)]
         why = f"has no line for {asset.name}" if found.parsed else "is not a checksum file we read"

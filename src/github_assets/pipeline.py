@@ -149,6 +149,9 @@ def install(
     with naming(spec, f"install {asset.name}"):
         started = clock()
         expected = _expected(spec, target, asset, source, settings, log, cancel)
+        if not asset.asset_id:  # resolved without the API: a checksum file may allow 1-4
+            sha256 = [c.checksum.hex for c in expected.claims if c.checksum.algo == "sha256"]
+            asset = asset._replace(known=sha256[0] if sha256 else "")
         size = human_size(asset.size) if asset.size >= 0 else "size not known yet"
         log.subprocess(f"Downloading {asset.name} ({size}) from {source.origin(asset)}")
         rules = selection.rendered(spec.files, lambda p: _render(spec, target, asset, p))

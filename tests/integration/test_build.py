@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from tools.github_standin import StandIn
 
+from github_assets import __version__
 from support import (
     CAGE1016_PROJECT,
     EM_AARCH64,
@@ -97,7 +98,7 @@ def test_installs_a_raw_executable_with_launch_metadata(standin: StandIn, cnb: C
     ]
 
     lines = r.out.splitlines()
-    assert lines[0] == "GitHub Release Assets 0.1.0"
+    assert lines[0] == f"GitHub Release Assets {__version__}"
     assert f"    Installed {exe}" in lines
     assert cnb.files_outside_layers() == []
 
@@ -112,7 +113,7 @@ def test_log_grammar_is_fixed(standin: StandIn, cnb: CnbDirs) -> None:
     lines = [ln for ln in r.out.splitlines() if not ln.strip().startswith(("Done in", "ELF"))]
     size = f"{len(data) / 1024:.1f} KiB"
     assert lines == [
-        "GitHub Release Assets 0.1.0",
+        f"GitHub Release Assets {__version__}",
         "  Target linux/amd64, 1 asset",
         f"  Layer {LAYER}",
         f"    Wants {REPO} v0.4.40 grpc_health_probe-{{os}}-{{arch}}",
@@ -154,7 +155,7 @@ def test_private_repo_with_token_env_redirect_drops_authorization(
     assert api and all(q.headers.get("authorization") == f"Bearer {TOKEN}" for q in api)
     assert all(q.headers["accept"] for q in api)
     assert api[0].headers["x-github-api-version"] == "2022-11-28"
-    assert api[0].headers["user-agent"] == "probe-assets/github-assets/0.1.0"
+    assert api[0].headers["user-agent"] == f"probe-assets/github-assets/{__version__}"
     storage = standin.storage_requests()
     assert storage, "the download must go through the storage host"
     assert all("authorization" not in q.headers for q in storage)

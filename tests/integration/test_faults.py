@@ -26,10 +26,10 @@ from github_assets.errors import DownloadError
 from github_assets.log import Log
 from github_assets.platform import Target
 from github_assets.settings import RetryPolicy
-from github_assets.sources import Received
+from github_assets.sources import FileSink, Received
 from github_assets.sources.github import GitHubSource
 from github_assets.sources.http import Http
-from support import CnbDirs, FileSink, Phase, assert_secret_kept, elf_bytes, write_plan
+from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, write_plan
 
 REPO = "acme/probe"
 LAYER = "acme_probe"
@@ -415,8 +415,10 @@ def fetch_in_process(standin: StandIn, dest: Path, http: Http) -> Received:
     log = Log(io.StringIO())
     spec = parse_entry({"repo": REPO, "asset": ASSET, "tag": "v1"}, "test")
     asset = source.resolve(spec, Target("linux", "amd64"), log=log, cancel=None)
-    with FileSink(dest) as sink:
-        return source.fetch(asset, sink, algorithms=frozenset({"sha256"}), log=log, cancel=None)
+    with dest.open("wb") as f:
+        return source.fetch(
+            asset, FileSink(f), algorithms=frozenset({"sha256"}), log=log, cancel=None
+        )
 
 
 def test_backoff_grows_with_jitter_and_is_capped(standin: StandIn, tmp_path: Path) -> None:

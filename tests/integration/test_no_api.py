@@ -374,3 +374,30 @@ def test_a_dependency_mirror_binding_serves_the_host_or_default(
     assert r.rc == 0, r.all
     assert "(binding company-mirror)" in r.out
     assert installed(cnb) == AMD
+
+
+def test_a_pinned_tag_and_a_named_checksum_file_make_no_api_request(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    sums = f"{sha(AMD)}  probe-linux-amd64\n{sha(ARM)}  probe-linux-arm64\n".encode()
+    standin.add_release(REPO, "v1", {"probe-linux-amd64": AMD, "checksums.txt": sums})
+    text = f'[[metadata.githubassets]]\nrepo = "{REPO}"\nasset = "probe-{{os}}-{{arch}}"\n'
+    text += 'tag = "v1"\nchecksums = "checksums.txt"\n'
+    r = build(standin, cnb, text, GITHUB_SERVER_URL=standin.web_url)
+    assert r.rc == 0, r.all
+    assert "(checksums.txt, 39.1 KiB)" in r.out and "(direct)" in r.out
+    assert standin.api_requests() == []
+    assert installed(cnb) == AMD
+
+
+def test_a_mirror_without_a_known_sha256_is_skipped_with_a_line(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish(standin)
+    r = build(standin, cnb, LATEST, BP_DEPENDENCY_MIRROR="https://mirror.invalid/{originalHost}")
+    assert r.rc == 0, r.all
+    assert (
+        "Skipping the offline package, bindings and mirrors: the sha256 of probe-linux-amd64"
+        in r.out
+    )
+    assert "from the GitHub API" in r.out

@@ -17,6 +17,7 @@ import time
 import pytest
 from tools.github_standin import StandIn
 
+from github_assets import __version__
 from github_assets.log import human_size
 from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, tar_gz, tree, write_plan
 
@@ -98,7 +99,7 @@ def test_downloads_overlap_and_each_layer_logs_in_one_piece_in_config_order(
     for r in (sequential, parallel):
         assert blocks(r.out) == [expected_block(cnb, n, size) for n in NAMES]
         assert r.out.splitlines()[:2] == [
-            "GitHub Release Assets 0.1.0",
+            f"GitHub Release Assets {__version__}",
             "  Target linux/amd64, 4 assets",
         ]
     for name, blob in data.items():

@@ -519,3 +519,18 @@ def _zip_bytes(members: Sequence[ZipMember]) -> bytes:
 )
 def test_sniff_by_magic_bytes(head: bytes, kind: Kind) -> None:
     assert sniff(head[:512]) is kind
+
+
+def test_a_zip_directory_offset_past_the_file_is_damaged_not_an_os_error(tmp_path: Path) -> None:
+    """zipfile seeks the spool file before its start (EINVAL): the archive's fault."""
+    import struct
+
+    from support import zip_bytes
+
+    data = bytearray(zip_bytes({"tool": b"x" * 100}))
+    struct.pack_into("<I", data, data.rfind(b"PK\x05\x06") + 16, 0xFFFFFF00)
+    src = tmp_path / "a.zip"
+    src.write_bytes(bytes(data))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ArchiveError, match="failed to unpack zip archive"):
+        unpack(src, tmp_path / "out", strip_components=0, raw_path="tool")

@@ -29,7 +29,12 @@ def test_every_variable_the_code_reads_is_declared_and_nothing_else() -> None:
     assert set(declared) == read
     for name, conf in declared.items():
         assert conf["description"] and conf["build"] is True, name
-        assert name in (ROOT / "README.md").read_text(), f"{name} is not in the README"
+        docs = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+        assert any(name in p.read_text() for p in docs), f"{name} is in no doc"
+        reference = (ROOT / "docs" / "configuration.md").read_text() + (
+            ROOT / "README.md"
+        ).read_text()
+        assert name in reference, f"{name} is not in the configuration reference"
 
 
 def test_declared_defaults_are_the_code_defaults() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,38 @@ def test_specs_are_frozen() -> None:
     with pytest.raises(AttributeError):
         s.repo = "x/y"  # type: ignore[misc]
     assert isinstance(s, AssetSpec)
+
+
+def test_the_keys_for_real_releases_parse_to_values() -> None:
+    s = parse_entry(
+        entry(
+            checksums="{asset}.sha256",
+            files={"bin/yq": "./yq_{os}_{arch}", "share/man/": "*.1"},
+            version_prefix="kustomize/",
+            targets=["linux/arm64", "linux/amd64", "linux/amd64"],
+        ),
+        W,
+    )
+    assert s.checksums == "{asset}.sha256"
+    assert s.files == (("bin/yq", "yq_{os}_{arch}"), ("share/man/", "*.1"))
+    assert s.version_prefix == "kustomize/"
+    assert s.targets == ("linux/amd64", "linux/arm64")
+    assert parse_entry(entry(checksums=False), W).checksums is False
+    assert parse_entry(entry(), W).checksums == "auto"
+    assert parse_entry(s.to_metadata(), W) == s  # the plan entry round-trips
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"files": {}}, "'files' must be a table"),
+        ({"files": {"bin/x": "x"}, "destination": "bin"}, "'files' and 'destination' are both set"),
+        ({"files": {".": "x"}}, "must name a file"),
+        ({"checksums": "a/b"}, "is a release asset's name, not a path"),
+        ({"targets": ["linux/amd64", 3]}, "'targets' must be a non-empty array"),
+        ({"version_prefix": " v"}, "'version_prefix' must be a string without spaces"),
+    ],
+)
+def test_bad_values_of_the_keys_for_real_releases(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_entry(entry(**extra), W)

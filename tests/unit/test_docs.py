@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from tools.releases import catalogue
 
 from github_assets.config import FIELDS, parse_project
@@ -18,6 +19,13 @@ BLOCK = re.compile(r"^```(toml|yaml|yml)\n(.*?)^```", re.M | re.S)
 
 def blocks(path: Path, lang: str) -> list[str]:
     return [body for kind, body in BLOCK.findall(path.read_text()) if kind.startswith(lang[:3])]
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_every_yaml_snippet_parses(path: Path) -> None:
+    for body in blocks(path, "yaml"):
+        docs = list(yaml.safe_load_all(body))
+        assert docs and all(isinstance(d, dict | list) for d in docs), body[:80]
 
 
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
@@ -44,3 +52,11 @@ def test_project_toml_example_shows_every_key() -> None:
     assert specs[0].repo == "grpc-ecosystem/grpc-health-probe"
     for field in FIELDS:
         assert re.search(rf"^#? ?{field.name} = ", text, re.M), f"{field.name} is not shown"
+
+
+def test_the_readme_is_a_front_door() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    assert text.startswith("# ") and "\nmake demo\n" in text and "\nmake test\n" in text
+    for linked in re.findall(r"\]\(((?:docs/)?[\w.-]+\.md|project\.toml\.example|LICENSE)\)", text):
+        assert (ROOT / linked).is_file(), linked

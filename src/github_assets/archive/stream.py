@@ -22,6 +22,7 @@ archive error, exactly as when the asset was downloaded first and unpacked after
 
 from __future__ import annotations
 
+import errno
 import queue
 import struct
 import threading
@@ -66,11 +67,19 @@ def damaged(kind: str, err: BaseException) -> ArchiveError:
 def failure(kind: str, err: BaseException) -> BaseException:
     """What a reader's exception means: the OS failing us (kept as is), or a damaged archive.
 
-    gzip's and bz2's complaints about their input are OSErrors too, but without an errno.
+    gzip's and bz2's complaints about their input are OSErrors too, but without an errno,
+    and a corrupt zip directory makes zipfile seek before the start of the spool file
+    (EINVAL): only the errors a disk or filesystem gives are the OS's.
     """
-    if isinstance(err, OSError) and err.errno is not None:
+    if isinstance(err, OSError) and errno.errorcode.get(err.errno or 0) in _ENVIRONMENT:
         return err
     return damaged(kind, err)
+
+
+_ENVIRONMENT = frozenset(
+    {"ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "EIO", "ENAMETOOLONG", "ENOTDIR",
+     "EISDIR", "EMFILE", "ENFILE", "ENOMEM", "EFBIG", "ELOOP"}
+)  # fmt: skip
 
 
 def damaged_input() -> tuple[type[BaseException], ...]:

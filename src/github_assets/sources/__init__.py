@@ -13,7 +13,7 @@ Cheap to import: the HTTP stack is imported by the modules that use it.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 
 from ..errors import DownloadError
 
@@ -46,6 +46,10 @@ class ResolvedAsset(NamedTuple):
     """The sha256 the lock file holds for this asset, known before the download."""
     locked_by: str = ""
     """Who vouched for the locked sha256 when `lock` ran: digest, checksums file, downloaded."""
+    known: str = ""
+    """A sha256 some authority gave before the download (a checksum file), as hex."""
+    checksum_file: bool = False
+    """This is a release's checksum file, fetched for its lines (nothing vouches for it)."""
     etag: str = ""
     """The ETag of the API's answer that resolved it (for If-None-Match on a rebuild)."""
     siblings: tuple[ResolvedAsset, ...] = ()
@@ -79,6 +83,24 @@ class Sink(Protocol):
     def commit(self, n: int) -> None: ...
 
     def restart(self) -> None: ...
+
+
+class FileSink:
+    """Fetched bytes into an open binary file, as they come (no unpacking)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._buffer = memoryview(bytearray(1 << 20))
+
+    def buffer(self) -> memoryview:
+        return self._buffer
+
+    def commit(self, n: int) -> None:
+        self._file.write(self._buffer[:n])
+
+    def restart(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
 
 
 class Source(Protocol):

@@ -165,19 +165,21 @@ class Chain:
     def _resolve(
         self, spec: AssetSpec, target: Target, log: Log, cancel: threading.Event | None, etag: str
     ) -> ResolvedAsset:
-        entry = self.lock.find(spec, target) if self.lock is not None else None
-        if entry is not None:
-            log.debug(f"resolved from {os.path.basename(self.lock.path)}")  # type: ignore[union-attr]
+        lock = self.lock
+        entry = lock.find(spec, target) if lock is not None else None
+        if lock is not None and entry is not None:
+            log.debug(f"resolved from {os.path.basename(lock.path)}")
             return self._known(spec, entry.resolved_tag, entry.name, entry.size)._replace(
                 locked=entry.sha256, locked_by=entry.authority
             )
-        if self.lock is not None and self.own:
+        if lock is not None and self.own:
             raise ConfigError(
-                f"{os.path.basename(self.lock.path)} has no entry for {spec.repo} {spec.asset} "
+                f"{os.path.basename(lock.path)} has no entry for {spec.repo} {spec.asset} "
                 f"on {target}",
                 hint="re-run github-assets lock (the config changed since it was written)",
             )
-        if spec.tag != "latest" and spec.pin_for(target.arch) is not None:
+        explicit = spec.checksums not in ("auto", False) and spec.token_env is None
+        if spec.tag != "latest" and (spec.pin_for(target.arch) is not None or explicit):
             name = render(
                 spec.asset, target, spec.tag, spec.replacement_map, prefix=spec.version_prefix
             )
@@ -199,16 +201,16 @@ class Chain:
 
     # -- fetching ----------------------------------------------------------------------------
 
-    def ways(self, asset: ResolvedAsset, target: Target | None = None) -> list[Way]:
+    def ways(self, asset: ResolvedAsset) -> list[Way]:
         """Where the bytes may come from, first choice first (the API is not listed)."""
-        sha = asset.locked or asset.pinned
+        sha = asset.locked or asset.pinned or asset.known
         out = []
-        if sha:
-            if self.origins.offline is not None:
+        if sha or asset.checksum_file:
+            if self.origins.offline is not None and sha:
                 path = self.origins.offline / sha / asset.name
                 if path.is_file():
                     out.append(Way("the offline package", path.as_uri()))
-            if sha in self.origins.mappings:
+            if sha and sha in self.origins.mappings:
                 binding, uri = self.origins.mappings[sha]
                 out.append(Way(f"binding {binding}", uri))
             host = netloc(server_url(self.api.api_url, self.origins))
@@ -242,7 +244,14 @@ class Chain:
         cancel: threading.Event | None,
         decoded: bool = False,
     ) -> Received:
-        for way in self.ways(asset):
+        ways = self.ways(asset)
+        offered = self.origins.offline or self.origins.mappings or self.origins.mirrors
+        if not ways and offered and not asset.checksum_file:
+            log.action(
+                f"Skipping the offline package, bindings and mirrors: the sha256 of {asset.name} "
+                "is not known before the download (pin it, or run github-assets lock)"
+            )
+        for way in ways:
             self.name = way.label
             try:
                 return self._fetch_from(way, asset, sink, algorithms, log, cancel, decoded)
@@ -250,12 +259,21 @@ class Chain:
                 log.action(f"Not found at {way.label} (HTTP 404); asking the GitHub API")
         self.name = self.api.name
         if not asset.url:  # resolved without the API (lock, pins): it knows the asset's URL
-            spec = self.spec._replace(tag=asset.tag)
-            found = self.api.client(log, cancel).release(spec.repo, asset.tag).find(asset.name)
+            release = self.api.client(log, cancel).release(self.spec.repo, asset.tag)
+            found = release.find(asset.name)
             if found is None:
+                names = ", ".join(sorted(a.name for a in release.assets)) or "none"
+                if asset.checksum_file:
+                    raise DownloadError(
+                        f"'checksums' names {asset.name}, which is not an asset of release "
+                        f"{asset.tag}",
+                        hint="set 'checksums' to one of the assets listed, or to false",
+                        details=f"assets: {names}",
+                    )
                 raise DownloadError(
                     f"release {asset.tag} of {self.spec.repo} has no asset {asset.name!r}",
                     hint="re-run github-assets lock, or check 'tag' and 'asset'",
+                    details=f"assets: {names}",
                 )
             asset = asset._replace(url=found.url, size=found.size, asset_id=found.id)
         return self.api.fetch(
