@@ -382,7 +382,7 @@ def test_one_tls_context_per_build_shared_by_every_session(
     assert len(made) == 1, made
     assert made[0].startswith("[debug] TLS context made in ")
     assert f" ms, trusting SSL_CERT_FILE={ca_file}" in made[0], made
-    # 4 assets on parallel threads, each thread with its own session: all on the one context
+    # 4 assets on parallel threads, sharing the build's one session: all on the one context
     assert len({q.path for q in https.api_requests()}) >= 8
 
 
