@@ -88,17 +88,24 @@ def find(text: str, asset: str, *, sidecar: bool) -> Found:
 
 
 class _Memory:
-    """A sink that keeps a small file in memory (a checksum file)."""
+    """A sink that keeps a small file in memory (a checksum file), up to limit bytes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, name: str) -> None:
         self.data = bytearray()
         self._buffer = memoryview(bytearray(min(limit, 1 << 16)))
         self._limit = limit
+        self._name = name
 
     def buffer(self) -> memoryview:
         return self._buffer
 
     def commit(self, n: int) -> None:
+        # The size may be unknown beforehand (a direct download): the limit holds as it comes.
+        if len(self.data) + n > self._limit:
+            raise DownloadError(
+                f"checksum file {self._name} is larger than {self._limit} bytes",
+                hint="set 'checksums' to the release's checksum file, or to false",
+            )
         self.data += self._buffer[:n]
 
     def restart(self) -> None:
@@ -153,7 +160,7 @@ def claims(
                 raise DownloadError(f"checksum file {name} is larger than {MAX_SIZE} bytes")
             log.action(f"Note: {name} is too large for a checksum file; skipped")
             continue
-        sink = _Memory(MAX_SIZE)
+        sink = _Memory(MAX_SIZE, name)
         # as the asset is: the bytes as sent, or decoded when only those have its size
         fetch_verified(source, sibling, sink, Expected(name, sibling.size), log=log, cancel=cancel)
         text = bytes(sink.data).decode("utf-8", "replace")

@@ -302,3 +302,14 @@ def test_another_buildpacks_plan_entry_takes_the_new_keys(standin: StandIn, cnb:
     r = cnb.build({"GITHUB_API_URL": standin.api_url})
     assert r.rc == 0, r.all
     assert sorted(p.name for p in (cnb.layers / LAYER).rglob("*") if p.is_file()) == ["yq"]
+
+
+def test_a_checksum_file_too_large_is_refused_while_it_comes(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    huge = b"0" * (2 << 20)
+    standin.add_release(REPO, "v1", {"tool-linux-amd64": AMD, "checksums.txt": huge})
+    text = config(extra=f'sha256 = "{sha(AMD)}"\nchecksums = "checksums.txt"\n')
+    r = build(standin, cnb, text, GITHUB_SERVER_URL=standin.web_url)  # direct: no size known
+    first = failed(r, cnb)
+    assert first.startswith(f"error: {ENTRY}: checksum file checksums.txt is larger than 1048576")
