@@ -11,14 +11,12 @@ from .build import Services
 from .config import AssetSpec, token_for
 from .log import Log
 from .settings import Settings
-from .sources import Source
+from .sources import DEFAULT_API, Source
 
 if TYPE_CHECKING:
     from .lock import Lock
     from .sources.chain import Origins
     from .sources.http import Http
-
-DEFAULT_API = "https://api.github.com"
 
 
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:

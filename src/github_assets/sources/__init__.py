@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from ..verify import Expected, Verified
 
 
+DEFAULT_API = "https://api.github.com"
+"""GitHub's API base, when neither api_url nor GITHUB_API_URL names another."""
+
+
 class ResolvedAsset(NamedTuple):
     """One release asset, as any source describes it."""
 

@@ -29,7 +29,7 @@ from ..errors import ConfigError, DownloadError
 from ..log import Log
 from ..parallel import check
 from ..platform import Target, render
-from . import Received, ResolvedAsset, Sink
+from . import DEFAULT_API, Received, ResolvedAsset, Sink
 from .http import Download, Http, NotFound, netloc
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def server_url(api_url: str, origins: Origins) -> str:
     """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base."""
     if origins.server:
         return origins.server
-    if api_url.rstrip("/") == "https://api.github.com":
+    if api_url.rstrip("/") == DEFAULT_API:
         return "https://github.com"
     if api_url.rstrip("/").endswith("/api/v3"):
         return api_url.rstrip("/").removesuffix("/api/v3")

@@ -33,7 +33,6 @@ from .http import (
 if TYPE_CHECKING:
     from ..config import AssetSpec
 
-DEFAULT_API = "https://api.github.com"
 API_VERSION = "2022-11-28"
 
 
