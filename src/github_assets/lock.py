@@ -152,28 +152,24 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
 
 
 def render(entries: Sequence[Entry]) -> str:
-    """The lock file's text: sorted and stable, so a re-lock of the same assets is no diff."""
-    lines = [
-        f"# {NAME}: the exact release assets of the [[metadata.githubassets]] entries beside it.",
-        "# Written by `github-assets lock`; commit it. Builds use it instead of the GitHub API.",
-        f"version = {VERSION}",
-    ]
+    """The lock file's text: sorted and stable, so a re-lock of the same assets is no diff.
+
+    Written by tomlfile.dumps, the one TOML writer (any Unicode name round-trips)."""
+    from .tomlfile import dumps
+
+    header = (
+        f"# {NAME}: the exact release assets of the [[metadata.githubassets]] entries beside it.\n"
+        "# Written by `github-assets lock`; commit it. Builds use it instead of the GitHub API.\n"
+    )
+    tables = []
     for entry in sorted(entries, key=lambda e: e.key):
-        lines += ["", "[[assets]]"]
         table = entry.as_table()
-        lines += [f"{key} = {_value(table[key])}" for key in _ORDER if key in table]
-    return "\n".join(lines) + "\n"
+        tables.append({key: _sorted(table[key]) for key in _ORDER if key in table})
+    return header + dumps({"version": VERSION, "assets": tables})
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+def _sorted(value: Any) -> Any:
+    """Inline tables (replacements) in key order, so the text does not depend on the config's."""
     if isinstance(value, Mapping):
-        return (
-            "{ "
-            + ", ".join(f"{json.dumps(k)} = {_value(v)}" for k, v in sorted(value.items()))
-            + " }"
-        )
-    return json.dumps(str(value))
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    return value

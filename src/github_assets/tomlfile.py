@@ -3,7 +3,8 @@
 Python 3.11+ parses with the stdlib's tomllib; 3.10 with the vendored tomli 2.3, which is
 the code tomllib was made from (same parser, same messages). tomli 2.4+ parses TOML 1.1,
 which neither pack's parser nor tomllib 3.11-3.14 accepts, so the pin stays below it.
-The CNB files (build plan, layer tomls, launch.toml) are written by dumps() below: their
+Every TOML file the buildpack writes (build plan, layer tomls, launch.toml, the lock
+file) is written by dumps() below, the one writer: their
 values are only tables, arrays, strings, integers and booleans, and a writer for those is
 a few lines, where importing the vendored toml 0.10 costs detect (and a rebuild that
 reuses every layer) about 3 ms, a tenth of their time.
