@@ -18,6 +18,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -96,6 +97,13 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # an escape is clearer), DEL, the quote and the backslash.
 _ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
 _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def write(path: Path, data: Mapping[str, Any], *, header: str = "") -> None:
+    """data as a TOML file at path (atomically), after header (comment lines)."""
+    from .atomic import write_text_atomic
+
+    write_text_atomic(path, header + dumps(data))
 
 
 def dumps(data: Mapping[str, Any]) -> str:
