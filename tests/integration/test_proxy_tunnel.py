@@ -26,7 +26,7 @@ REPO = "acme/probe"
 SOCKET_OF_A_REQUEST = """
 import socket, sys
 sys.path[:0] = sys.argv[2:4]
-from github_assets.sources.http import new_session
+from github_assets.sources.session import new_session
 resp = new_session().get(sys.argv[1], stream=True, timeout=10)
 sock = resp.raw.connection.sock  # the TLS socket over the tunnel, still in use
 nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
