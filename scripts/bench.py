@@ -478,7 +478,7 @@ class Tls:
         self.ca_file = work / "bench-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
         self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(self.server)
+        ca.issue_cert("127.0.0.1", "api.github.com").configure_cert(self.server)
 
 
 def cold(cnb_dir: Path, config: str, env: dict[str, str]) -> float:
