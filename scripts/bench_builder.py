@@ -341,6 +341,27 @@ def _predecessor_rows(
     via["HTTPS_PROXY"] = proxy_url
     both = f"{how}; the predecessor: the same dir rules, its Go binary"
     with ReadOnlyPackage(theirs_dir) as theirs:
+        detects = {}
+        for name, bp in (("ours", ours_bp), ("theirs", theirs.dir)):
+            cnb = workspace(base / f"detect-{name}", config, bp)
+            cmd = as_user([str(bp / "bin" / "detect"), str(cnb.platform), str(cnb.plan_path)])
+            env = {**cnb.env(via), "CNB_BUILD_PLAN_PATH": str(cnb.plan_path)}
+            detects[name] = (cmd, env, cnb.app)
+        ours, their = paired(
+            lambda: timed(*detects["ours"]), lambda: timed(*detects["theirs"]), max(21, n)
+        )
+        rows.append(
+            Row(
+                "detect, one asset: `bin/detect` vs the Go predecessor's",
+                ours,
+                their,
+                "s",
+                "",
+                how=both,
+                https=True,
+                spread=spread(),
+            )
+        )
         ours, their = paired(
             lambda: cold(config, via, ours_bp), lambda: cold(config, via, theirs.dir), n
         )
