@@ -52,6 +52,9 @@ class ResolvedAsset(NamedTuple):
     """The ETag of the API's answer that resolved it (for If-None-Match on a rebuild)."""
     siblings: tuple[ResolvedAsset, ...] = ()
     """The release's other assets (checksum files among them), as this source can fetch them."""
+    public_url: str = ""
+    """Its browser_download_url when the API resolved it without a token (so the repo is
+    public): the bytes come from there, with no token and no second API request."""
 
 
 class Unchanged(Exception):
