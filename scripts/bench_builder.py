@@ -270,7 +270,9 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str], predecessor: Path | N
             # 4. through an HTTPS proxy (CONNECT tunnels): cold 12 MiB vs curl -x, and a
             # rebuild that checks a `latest` tag (one API request through the tunnel) vs detect
             via = {"HTTPS_PROXY": proxy_url}
+            api = len(gh.api_requests())
             cold(base_cfg, via)
+            calls = len(gh.api_requests()) - api
             curl(f"-x {proxy_url} ")
             ours, theirs = paired(lambda: cold(base_cfg, via), lambda: curl(f"-x {proxy_url} "), n)
             rows.append(
@@ -281,7 +283,7 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str], predecessor: Path | N
                     theirs,
                     "s",
                     "",
-                    "2 API requests per build",
+                    f"{calls} API request{'s' * (calls != 1)} per build",
                     how=how,
                     https=True,
                     spread=spread(),
@@ -317,11 +319,14 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str], predecessor: Path | N
                 )
             )
         if predecessor is not None:
-            rows += _predecessor_rows(bp, predecessor, cold, full, proxy_url, base, n, how)
+            rows += _predecessor_rows(
+                lambda: len(gh.api_requests()), bp, predecessor, cold, full, proxy_url, base, n, how
+            )
     return rows
 
 
 def _predecessor_rows(
+    api_requests: Callable[[], int],
     ours_bp: Path,
     theirs_dir: Path,
     cold: Callable[[str, dict[str, str], Path], float],
@@ -362,18 +367,23 @@ def _predecessor_rows(
                 spread=spread(),
             )
         )
+        calls = {}
+        for name, bp in (("ours", ours_bp), ("theirs", theirs.dir)):
+            before = api_requests()
+            cold(config, via, bp)
+            calls[name] = api_requests() - before
         ours, their = paired(
             lambda: cold(config, via, ours_bp), lambda: cold(config, via, theirs.dir), n
         )
         rows.append(
             Row(
-                "cold, one 12 MiB executable (tag, destination), API through a CONNECT proxy: "
+                "cold, one 12 MiB executable (tag, destination), through a CONNECT proxy: "
                 "`bin/detect` + `bin/build` vs the Go predecessor's",
                 ours,
                 their,
                 "s",
                 "",
-                "2 API requests each",
+                f"API requests: ours {calls['ours']}, the predecessor's {calls['theirs']}",
                 how=both,
                 https=True,
                 spread=spread(),
