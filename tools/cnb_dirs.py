@@ -115,7 +115,7 @@ class CnbDirs:
                 cache = meta.exists() and toml.loads(meta.read_text())["types"].get("cache")
                 if not cache:
                     shutil.rmtree(p)
-            elif p.name in ("launch.toml",) or p.name.endswith(".sbom.cdx.json"):
+            elif p.name in ("launch.toml",) or ".sbom." in p.name:
                 p.unlink()
         for p in self.app.iterdir():
             if p.is_symlink():
@@ -128,7 +128,7 @@ class CnbDirs:
             for p in self.layers.iterdir()
             if not (
                 p.name.endswith(".toml")
-                or p.name.endswith(".sbom.cdx.json")
+                or ".sbom." in p.name
                 or (self.layers / f"{p.name}.toml").exists()
             )
         )

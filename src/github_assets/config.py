@@ -62,6 +62,8 @@ class AssetSpec(NamedTuple):
     version_prefix: str = ""
     targets: tuple[str, ...] = ()
     """"os/arch" values this asset exists for; empty: every target."""
+    abi_check: bool = True
+    """False: an ELF file the run image's libc cannot run is a warning, not an error."""
     where: str = ""
 
     def _identity(self) -> tuple[object, ...]:
@@ -410,6 +412,7 @@ FIELDS = (
     Field("files", _files, (), content=True),
     Field("version_prefix", _version_prefix, "", content=True),
     Field("targets", _targets, (), content=True),
+    Field("abi_check", _bool, True),
 )
 KEYS = tuple(f.name for f in FIELDS)
 

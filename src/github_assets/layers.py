@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from . import __version__
 from .cnb.layer import LayerToml
 from .config import AssetSpec
+from .gobuildinfo import GoBuild
 from .log import Log
 from .platform import Target
 from .verify import SIZE_ONLY, Checksum
@@ -46,12 +47,15 @@ class Installed(NamedTuple):
     want: Mapping[str, Any]
     etag: str = ""
     """The ETag of the API's answer for a `latest` asset: a rebuild sends it as If-None-Match."""
+    go: tuple[tuple[str, GoBuild], ...] = ()
+    """(file, Go build info) of its Go executables: the SBOM of a reused layer lists them."""
 
     def to_toml(self) -> dict[str, Any]:
         data = self._asdict()
         data["files"] = list(self.files)
         data["executables"] = list(self.executables)
         data["want"] = dict(self.want)
+        data["go"] = [{"file": file, **build.to_toml()} for file, build in self.go]
         return data
 
     @classmethod
@@ -79,9 +83,20 @@ class Installed(NamedTuple):
                 release_url=str(data["release_url"]),
                 want=dict(data["want"]),
                 etag=str(data.get("etag", "")),
+                go=_go_builds(data.get("go", [])),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _go_builds(data: object) -> tuple[tuple[str, GoBuild], ...]:
+    """The Go build info a layer toml records (what is not well-formed is left out)."""
+    out = []
+    for item in data if isinstance(data, list) else []:
+        build = GoBuild.from_toml(item)
+        if build is not None and isinstance(item, Mapping) and "file" in item:
+            out.append((str(item["file"]), build))
+    return tuple(out)
 
 
 class LayerResult(NamedTuple):

@@ -20,6 +20,7 @@ from . import checksums, selection
 from .archive import Unpacked
 from .config import AssetSpec
 from .errors import BuildpackError, DownloadError, InstallError, about, os_error
+from .gobuildinfo import GoBuild
 from .layers import Installed
 from .log import Log, human_size
 from .platform import Target, render
@@ -278,8 +279,10 @@ def _checked(
         local = {place: src}
     log.subprocess(f"Unpacked {result.kind}: {len(files)} file{'s' * (len(files) != 1)}")
     executables = []
+    go: dict[str, GoBuild] = {}
     if files:
         from .elf import check as elf_check
+        from .elf import check_abi
     for rel in files:
         path = local[rel]
         st = path.lstat()
@@ -291,6 +294,11 @@ def _checked(
         if info is not None:
             linkage = "static" if info.static else f"dynamic, interpreter {info.interpreter}"
             log.action(f"ELF {info.machine} {linkage}: {shown_root / rel}")
+            warning = check_abi(info, target.distro, f"{asset.name}: {rel}", enforce=spec.abi_check)
+            if warning:
+                log.subprocess(f"Warning: {warning}")
+            if info.go is not None:
+                go[rel] = info.go
     main = pick_main(spec, executables)
     for rel in executables:
         log.subprocess(f"Installed {shown_root / rel}")
@@ -313,6 +321,7 @@ def _checked(
         release_url=asset.release_url,
         want=spec.wanted(target),
         etag=asset.etag if spec.tag == "latest" else "",
+        go=tuple(sorted(go.items())),
     )
     return Staged(installed, src)
 

@@ -18,7 +18,7 @@ from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
-from .cnb.sbom import document, write_sbom
+from .cnb.sbom import sbom_paths, write_sboms
 from .config import AssetSpec, config_path, load_config_file, load_project, parse_entry
 from .errors import ConfigError, InstallError, about, os_error
 from .lock import Lock
@@ -132,13 +132,13 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
         for name in result.stale:
             import shutil  # only here: a rebuild imports neither it nor bz2 and lzma
 
-            toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
-            (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)
+            for path in (toml_path(ctx.layers_dir, name), *sbom_paths(ctx.layers_dir, name)):
+                path.unlink(missing_ok=True)
             shutil.rmtree(ctx.layers_dir / name, ignore_errors=True)
         for layer in result.layers:
             write_layer(ctx.layers_dir, layer.name, layer.toml)
             components = result.sbom_components.get(layer.name, ())
-            write_sbom(ctx.layers_dir, layer.name, document(BUILDPACK_ID, __version__, components))
+            write_sboms(ctx.layers_dir, layer.name, BUILDPACK_ID, __version__, components)
         write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
         for link in pending:
             path = ctx.app_dir / link.path
@@ -164,7 +164,7 @@ def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
 
     for name in names:
         shutil.rmtree(layers_dir / name, ignore_errors=True)
-        for path in (toml_path(layers_dir, name), layers_dir / f"{name}.sbom.cdx.json"):
+        for path in (toml_path(layers_dir, name), *sbom_paths(layers_dir, name)):
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
 
