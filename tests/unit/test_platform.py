@@ -106,7 +106,9 @@ def test_this_machines_os_release_is_read() -> None:
     if not Path("/etc/os-release").is_file():
         pytest.skip("this machine has no /etc/os-release")
     fields = dict(
-        line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
+        line.split("=", 1)
+        for line in Path("/etc/os-release").read_text().splitlines()
+        if "=" in line
     )
     distro = target_from_env({}).distro
     assert distro is not None
