@@ -6,10 +6,12 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import toml
 from tools.archives import Member, tar_bytes
 from tools.archives import zip_bytes as archive_zip
@@ -107,3 +109,27 @@ def unpack(
             return sink.finish()
         finally:
             sink.close()
+
+
+def go_version_m(path: Path) -> tuple[str, str, tuple[str, str], list[tuple[str, str]]]:
+    """(go version, path, main module, deps with replacements applied) as Go prints them."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("Go is needed to compare with `go version -m` (the machine has it)")
+    out = subprocess.run(
+        [go, "version", "-m", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    lines = out.splitlines()
+    version = lines[0].rsplit(" ", 1)[1]
+    main_path, main, deps = "", ("", ""), []
+    for line in lines[1:]:
+        kind, *fields = line.strip("\t").split("\t")
+        if kind == "path":
+            main_path = fields[0]
+        elif kind == "mod":
+            main = (fields[0], fields[1])
+        elif kind == "dep":
+            deps.append((fields[0], fields[1]))
+        elif kind == "=>":
+            deps[-1] = (fields[0], fields[1])
+    return version, main_path, main, deps

@@ -13,6 +13,7 @@ from tools.elf import elf_bytes, go_buildinfo, go_modinfo
 
 from github_assets.elf import check
 from github_assets.gobuildinfo import GoBuild, Module
+from support import go_version_m
 
 DEPS = [
     ("golang.org/x/net", "v0.25.0"),
@@ -20,30 +21,6 @@ DEPS = [
     ("example.com/old", "v1.0.0", "example.com/fork", "v1.0.1"),
     ("github.com/x/y", "v0.0.0-20240101000000-abcdefabcdef+incompatible"),
 ]
-
-
-def go_version_m(path: Path) -> tuple[str, str, tuple[str, str], list[tuple[str, str]]]:
-    """(go version, path, main module, deps with replacements applied) as Go prints them."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("Go is needed to compare with `go version -m` (the machine has it)")
-    out = subprocess.run(
-        [go, "version", "-m", str(path)], capture_output=True, text=True, check=True
-    ).stdout
-    lines = out.splitlines()
-    version = lines[0].rsplit(" ", 1)[1]
-    main_path, main, deps = "", ("", ""), []
-    for line in lines[1:]:
-        kind, *fields = line.strip("\t").split("\t")
-        if kind == "path":
-            main_path = fields[0]
-        elif kind == "mod":
-            main = (fields[0], fields[1])
-        elif kind == "dep":
-            deps.append((fields[0], fields[1]))
-        elif kind == "=>":
-            deps[-1] = (fields[0], fields[1])
-    return version, main_path, main, deps
 
 
 def read(path: Path, arch: str = "amd64") -> GoBuild | None:
