@@ -4,7 +4,6 @@ ELF files made here (both formats Go's linker has written) and the real grpc_hea
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
