@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -133,3 +134,32 @@ def go_version_m(path: Path) -> tuple[str, str, tuple[str, str], list[tuple[str,
         elif kind == "=>":
             deps[-1] = (fields[0], fields[1])
     return version, main_path, main, deps
+
+
+# The SPDX 2.3 JSON schema, byte for byte: spdx/spdx-spec schemas/spdx-schema.json at v2.3.
+SPDX_SCHEMA = Path(__file__).parent / "data" / "spdx-2.3.schema.json"
+
+
+def validate_cdx(doc: dict[str, Any]) -> None:
+    """cyclonedx-python-lib's validator against the CycloneDX 1.5 JSON schema."""
+    # Imported here: only the SBOM tests pay for the validators.
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(json.dumps(doc))
+    assert error is None, error
+
+
+def validate_spdx(doc: dict[str, Any], tmp_path: Path) -> None:
+    """The SPDX 2.3 JSON schema, and spdx-tools' validator for the spec's other rules."""
+    import jsonschema
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    if not SPDX_SCHEMA.is_file():
+        pytest.fail(f"{SPDX_SCHEMA} (the SPDX 2.3 JSON schema) is missing")
+    jsonschema.validate(doc, json.loads(SPDX_SCHEMA.read_text()))
+    path = tmp_path / "layer.spdx.json"
+    path.write_text(json.dumps(doc))
+    messages = validate_full_spdx_document(parse_file(str(path)), "SPDX-2.3")
+    assert [m.validation_message for m in messages] == []

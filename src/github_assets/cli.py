@@ -24,6 +24,8 @@ from .config import AssetSpec, config_path, load_project
 from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
 from .platform import Target, render
+from .probes import command as probe_command
+from .probes import launch_paths
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +82,11 @@ def check(config: str | None, env: Mapping[str, str], out: TextIO) -> int:
             tag = spec.tag if spec.tag != "latest" else "{tag}"
             name = render(spec.asset, target, tag, spec.replacement_map, prefix=spec.version_prefix)
             out.write(f"  {target}: {name}\n")
+        for what, path in launch_paths(spec):
+            out.write(f"  {what}: {path}\n")
+        if spec.process or spec.link:
+            path = launch_paths(spec)[-1][1]
+            out.write(f"  probe command: {probe_command(path, spec.args)}\n")
     return 0
 
 

@@ -104,20 +104,21 @@ def check_abi(info: ElfInfo, distro: Distro | None, shown_as: str, *, enforce: b
             f"({distro or 'unknown'}) is not one whose libc is known, so it was not checked"
         )
     if info.libc == "musl" and not distro.musl:
-        problem, other = f"{shown_as} is linked against musl, which {distro} does not have", "gnu"
+        problem = f"{shown_as} is linked against musl, which {distro} does not have"
+        other = "its gnu (glibc) asset"
     elif info.libc == "glibc" and distro.musl:
-        problem, other = f"{shown_as} needs {info.needs} but {distro} has musl", "musl"
+        problem, other = f"{shown_as} needs {info.needs} but {distro} has musl", "its musl asset"
     elif info.libc == "glibc" and distro.glibc is not None and (info.glibc or ()) > distro.glibc:
         has = ".".join(map(str, distro.glibc))
-        problem, other = f"{shown_as} needs {info.needs} but {distro} has glibc {has}", ""
+        problem = f"{shown_as} needs {info.needs} but {distro} has glibc {has}"
+        other = f"one built against glibc {has} or older"
     else:
         return ""
     if not enforce:
         return f"{problem} (not enforced: abi_check = false)"
-    matching = f"its static or {other} asset" if other else "its static asset"
     raise ElfError(
         problem,
-        hint=f"use the release's static asset or one built for {distro} ({matching}), "
+        hint=f"use the release's static asset or {other}, "
         "or set 'abi_check = false' on the entry to build anyway",
     )
 

@@ -201,7 +201,24 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     write_result(ctx, result)
     for link in result.links:
         log.process(f"Linked {ctx.app_dir / link.path} -> {link.target}")
+    log_probe_commands(ctx.app_dir, specs, result, log)
     return 0
+
+
+def log_probe_commands(
+    app_dir: Path, specs: Sequence[AssetSpec], result: BuildResult, log: Log
+) -> None:
+    """`Probe command: [...]` for each entry with process or link: the link's path when
+    there is one (short, and the same whatever buildpack installed it), else the layer path."""
+    from .probes import command
+
+    links = {link.where: link for link in result.links}
+    commands = {p.type: p.command[0] for p in result.processes}
+    for spec in specs:
+        link = links.get(spec.where)
+        path = str(app_dir / link.path) if link else commands.get(spec.process or "")
+        if path:
+            log.process(f"Probe command: {command(path, spec.args)}")
 
 
 def links_of(specs: Sequence[AssetSpec]) -> list[Link]:

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
-from spdx_tools.spdx.parser.parse_anything import parse_file
-from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 from tools.cnb_lifecycle import tools_bin
 
 from github_assets.cnb.sbom import Component, cyclonedx, path_purl, spdx, write_sboms
 from github_assets.elf import check
 from github_assets.gobuildinfo import GoBuild, Module
-from support import go_version_m
+from support import go_version_m, validate_cdx, validate_spdx
 
-SPDX_SCHEMA = Path("/work/shared/testdata/spdx-2.3.schema.json")
 SHA = "ab" * 32
 GO = GoBuild(
     "go1.22.4",
@@ -49,21 +42,6 @@ PLAIN = Component(
     "https://github.com/kubernetes-sigs/kustomize/releases/tag/kustomize%2Fv5.4.2",
     "mirror https://mirror.example.com",
 )
-
-
-def validate_cdx(doc: dict[str, Any]) -> None:
-    error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(json.dumps(doc))
-    assert error is None, error
-
-
-def validate_spdx(doc: dict[str, Any], tmp_path: Path) -> None:
-    if not SPDX_SCHEMA.is_file():
-        pytest.fail(f"{SPDX_SCHEMA} (the SPDX 2.3 JSON schema) is missing")
-    jsonschema.validate(doc, json.loads(SPDX_SCHEMA.read_text()))
-    path = tmp_path / "layer.spdx.json"
-    path.write_text(json.dumps(doc))
-    messages = validate_full_spdx_document(parse_file(str(path)), "SPDX-2.3")
-    assert [m.validation_message for m in messages] == []
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ random serial, so an unchanged layer gives byte-identical SBOMs.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,13 @@ FORMATS = ("cdx", "spdx")
 """The <layer>.sbom.<ext>.json files written, as buildpack.toml's sbom-formats declares them."""
 CREATED = "1980-01-01T00:00:01Z"
 """SPDX requires a creation time; the lifecycle dates images the same way, reproducibly."""
+
+
+# The URL grammar of SPDX 2.3's download location: a host name with a top-level domain
+# (an IP address or a bare host, as a stand-in or mirror may have, is not one).
+_DOWNLOAD_URL = re.compile(
+    r"^(https?|ftp)://[A-Za-z0-9]+([-.][A-Za-z0-9]+)*\.[A-Za-z]{2,5}(:[0-9]{1,5})?(/.*)?$"
+)
 
 
 class Component(NamedTuple):
@@ -153,10 +161,12 @@ def spdx(tool: str, version: str, layer: str, components: Sequence[Component]) -
                 "name": c.asset,
                 "versionInfo": c.tag,
                 "supplier": f"Organization: {c.repo.split('/')[0]}",
-                "downloadLocation": c.release_url or "NOASSERTION",
+                "downloadLocation": c.release_url
+                if _DOWNLOAD_URL.match(c.release_url)
+                else "NOASSERTION",
                 "filesAnalyzed": False,
                 "checksums": [{"algorithm": "SHA256", "checksumValue": c.sha256}],
-                "sourceInfo": f"release asset {c.asset} of {c.repo} {c.tag}, "
+                "sourceInfo": f"release asset {c.asset} of {c.repo} {c.tag} ({c.release_url}), "
                 f"downloaded from {c.source or 'an unknown source'}",
                 "primaryPackagePurpose": "APPLICATION",
                 "externalRefs": [_purl_ref(c.purl)],
