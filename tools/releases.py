@@ -295,7 +295,7 @@ def _grpc_health_probe() -> ReleaseCopy:
             "repo": "grpc-ecosystem/grpc-health-probe",
             "asset": "grpc_health_probe-{os}-{arch}",
             "tag": tag,
-            "link": "grpc_health_probe",
+            "link": "bin/grpc_health_probe",
         },
         expected=_per_target(
             lambda a: Installed(

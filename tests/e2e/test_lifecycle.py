@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import toml
@@ -71,6 +73,21 @@ def test_detect_build_and_launch_the_real_probe(
     # the link in the app dir is a short path to the same binary
     assert (lc.app / "bin" / "grpc_health_probe").resolve() == exe
 
+    # docs/probes.md recommends the link path and says to paste the `Probe command:` line:
+    # run exactly that, as a kubelet exec probe does (no launcher, no PATH, no CNB env).
+    [line] = [x for x in b.out.splitlines() if x.startswith("  Probe command: ")]
+    command = json.loads(line.removeprefix("  Probe command: "))
+    assert command == [
+        str(lc.app / "bin" / "grpc_health_probe"),
+        f"-addr=127.0.0.1:{grpc_server.port}",
+    ]
+    kubelet = subprocess.run(command, env={}, cwd="/", capture_output=True, text=True, timeout=30)
+    assert kubelet.returncode == 0, kubelet.stdout + kubelet.stderr
+    grpc_server.flip()
+    kubelet = subprocess.run(command, env={}, cwd="/", capture_output=True, text=True, timeout=30)
+    assert kubelet.returncode == 4, kubelet.stdout + kubelet.stderr
+    grpc_server.flip()
+
     metadata = toml.loads((lc.layers / "config" / "metadata.toml").read_text())
     health = [p for p in metadata["processes"] if p["type"] == "health"]
     assert health[0]["command"] == [str(exe)]
@@ -78,6 +95,8 @@ def test_detect_build_and_launch_the_real_probe(
     assert labels.get("probe-assets.github-assets.path.grpc_health_probe") == str(exe)
     sbom = lc.layers / "sbom" / "launch" / "probe-assets_github-assets" / PROBE_LAYER
     assert (sbom / "sbom.cdx.json").exists()
+    spdx = json.loads((sbom / "sbom.spdx.json").read_text())
+    assert "pkg:golang/google.golang.org/grpc@" in json.dumps(spdx)
 
 
 def test_optional_buildpack_is_dropped_without_assets(lc: Lifecycle) -> None:

@@ -69,7 +69,9 @@ def test_project_toml_example_builds(standin: StandIn, cnb: CnbDirs, arch: str) 
     assert r.rc == 0, r.all
     probe = cnb.layers / "grpc-ecosystem_grpc-health-probe" / "bin" / "grpc_health_probe"
     assert cnb.launch_toml()["processes"][0]["command"] == [str(probe)]
-    assert (cnb.app / "grpc_health_probe").resolve() == probe
+    assert (cnb.app / "bin" / "grpc_health_probe").resolve() == probe
+    link = cnb.app / "bin" / "grpc_health_probe"
+    assert f'  Probe command: ["{link}", "-addr=:50051"]' in r.out.splitlines()
     assert layer_files(cnb.layers / "mikefarah_yq") == {"bin/yq", "share/man/man1/yq.1"}
     assert layer_files(cnb.layers / "kubernetes-sigs_kustomize") == {"bin/kustomize"}
     assert "Resolved kubernetes-sigs/kustomize kustomize/v5.3.0" in r.out
