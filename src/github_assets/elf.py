@@ -188,12 +188,18 @@ def _facts(file: BinaryIO) -> ElfInfo:
         elif segment["p_type"] == "PT_DYNAMIC":
             # The raw entries: a DT_NEEDED counts even when its name cannot be looked up.
             needs_libs = needs_libs or _needs_libs(structs, file, segment, struct_parse)
-    sections = _sections(structs, header, file, struct_parse)
-    verneed = [s for s in sections if s["sh_type"] == "SHT_GNU_verneed"]
-    glibc = None
-    if verneed and 0 <= verneed[0]["sh_link"] < len(sections):
-        names = _version_needs(structs, file, verneed[0], sections[verneed[0]["sh_link"]])
-        glibc = max((_glibc(n) for n in names if _GLIBC.match(n)), default=None)
+    glibc, sections = None, []
+    # The kernel runs a file by its program headers alone: section headers it cannot read
+    # (stripped by sstrip or a packer, or cut short) take away the version needs and the Go
+    # build info, never the file.
+    try:
+        sections = _sections(structs, header, file, struct_parse)
+        verneed = [s for s in sections if s["sh_type"] == "SHT_GNU_verneed"]
+        if verneed and 0 <= verneed[0]["sh_link"] < len(sections):
+            names = _version_needs(structs, file, verneed[0], sections[verneed[0]["sh_link"]])
+            glibc = max((_glibc(n) for n in names if _GLIBC.match(n)), default=None)
+    except Exception:  # pyelftools reports a malformed table with many exception types
+        sections = []
     return ElfInfo(
         machine=arch,
         static=interpreter is None and not needs_libs,

@@ -189,3 +189,19 @@ def _machine() -> str:
     import platform
 
     return platform.machine()
+
+
+def test_an_unreadable_section_table_leaves_the_file_runnable(tmp_path: Path) -> None:
+    """The kernel needs only the program headers: a cut section table is no build error."""
+    import struct
+
+    data = bytearray(glibc_tool("GLIBC_2.38"))
+    struct.pack_into("<Q", data, 40, len(data) + 4096)  # e_shoff past the end of the file
+    info = info_of(tmp_path, bytes(data))
+    assert (info.static, info.interpreter, info.libc, info.glibc) == (
+        False,
+        LD_GLIBC,
+        "glibc",
+        None,
+    )
+    assert check_abi(info, UBUNTU_2204, "bin/tool", enforce=True) == ""
