@@ -3,6 +3,7 @@ whether the run image has it), and the Go build info they carry."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,17 +155,15 @@ def _facts(file: BinaryIO) -> ElfInfo:
     """
     # Imported here, once an ELF file is seen: an asset without one never needs it.
     from elftools.common.utils import struct_parse
-    from elftools.elf.structs import ELFStructs
 
     file.seek(4)
     ident = file.read(2)
     if len(ident) < 2 or ident[0] not in _CLASS or ident[1] not in _DATA:
         raise ValueError(f"not a valid ELF class and byte order ({ident.hex() or 'none'})")
-    structs = ELFStructs(little_endian=_DATA[ident[1]], elfclass=_CLASS[ident[0]])
-    structs.create_basic_structs()
-    header = struct_parse(structs.Elf_Ehdr, file, stream_pos=0)
-    structs.create_advanced_structs(
-        header["e_type"], header["e_machine"], header["e_ident"]["EI_OSABI"]
+    little, elfclass = _DATA[ident[1]], _CLASS[ident[0]]
+    header = struct_parse(_structs(little, elfclass).Elf_Ehdr, file, stream_pos=0)
+    structs = _structs(
+        little, elfclass, (header["e_type"], header["e_machine"], header["e_ident"]["EI_OSABI"])
     )
     machine = str(header["e_machine"])
     arch = _GO_ARCH.get((machine, structs.elfclass, structs.little_endian), machine)
@@ -207,6 +206,20 @@ def _facts(file: BinaryIO) -> ElfInfo:
         glibc=glibc,
         go=_go_build(file, sections, loads),
     )
+
+
+@functools.cache
+def _structs(little: bool, elfclass: int, kind: tuple[Any, ...] | None = None) -> Any:
+    """pyelftools' struct definitions for this class, byte order and (e_type, e_machine,
+    osabi): building them costs more than reading a file's headers with them, and every
+    ELF file of an archive shares them. Parsing keeps no state in them."""
+    from elftools.elf.structs import ELFStructs
+
+    structs = ELFStructs(little_endian=little, elfclass=elfclass)
+    structs.create_basic_structs()
+    if kind is not None:
+        structs.create_advanced_structs(*kind)
+    return structs
 
 
 _GLIBC = re.compile(r"^GLIBC_[0-9]+(\.[0-9]+)*$")

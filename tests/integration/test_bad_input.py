@@ -11,6 +11,7 @@ import hashlib
 import pytest
 from tools.github_standin import StandIn
 
+from github_assets.config import KEYS
 from support import CnbDirs, Phase, assert_secret_kept, host_binary, write_plan
 
 REPO = "acme/probe"
@@ -18,10 +19,8 @@ LAYER = "acme_probe"
 TOKEN = "ghp_badinputTOKEN0123456789abcdefXYZ"
 ENTRY = f"project.toml: [[metadata.githubassets]] #1 (repo {REPO})"
 TABLE = f'[[metadata.githubassets]]\nrepo = "{REPO}"\n'
-KNOWN_KEYS = (
-    "repo, asset, tag, token_env, destination, strip_components, sha256, replacements, "
-    "process, args, build, layer, link, api_url, checksums, files, version_prefix, targets"
-)
+# Every key of the field table, in its order (each new key joins the message).
+KNOWN_KEYS = ", ".join(KEYS)
 
 DETECT_CASES = {
     "malformed-toml": (
