@@ -24,8 +24,8 @@ from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
 from .config import AssetSpec
-from .errors import ConfigError
-from .layers import Install, LayerPlan, LayerResult, Reuse
+from .errors import BuildpackError, ConfigError, about
+from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
 from .log import Log, OrderedLog, human_size
 from .parallel import run_all
 from .platform import Target
@@ -147,6 +147,7 @@ class _Builder:
             )
             if isinstance(decision, Reuse):
                 plan.log_reused(head, self.layers_dir, decision)
+                check_reused_abi(plan.specs, decision.assets, self.target, head)
             else:
                 head.subprocess(f"Installing: {decision.cause}")
             self.out.close(head)
@@ -256,6 +257,26 @@ class _Builder:
                 self.out.close(job.installing)
 
         return run
+
+
+def check_reused_abi(
+    specs: Sequence[AssetSpec], assets: Sequence[Installed], target: Target, log: Log
+) -> None:
+    """A reused layer's dynamic files against this build's run image (a rebuild may target
+    another one): the same error or warning as when they were installed."""
+    from .elf import ElfInfo, check_abi
+
+    for spec, inst in zip(specs, assets, strict=True):
+        for file, interpreter, glibc in inst.libc:
+            info = ElfInfo.recorded(interpreter, glibc)
+            try:
+                warning = check_abi(
+                    info, target.distro, f"{inst.asset}: {file}", enforce=spec.abi_check
+                )
+            except BuildpackError as e:
+                raise about(e, spec.where) from e
+            if warning:
+                log.subprocess(f"Warning: {warning}")
 
 
 def build(

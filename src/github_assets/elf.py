@@ -60,6 +60,16 @@ class ElfInfo:
             return "glibc"
         return None
 
+    def record(self) -> tuple[str, str]:
+        """(interpreter, highest glibc) as a layer toml records them for a later reuse."""
+        return self.interpreter or "", ".".join(map(str, self.glibc or ()))
+
+    @classmethod
+    def recorded(cls, interpreter: str, glibc: str) -> ElfInfo:
+        """A dynamic file's libc facts as record() gave them (enough for check_abi)."""
+        version = tuple(int(p) for p in glibc.split(".")) if glibc else None
+        return cls("", static=False, interpreter=interpreter or None, glibc=version)
+
     @property
     def needs(self) -> str:
         """What it needs of the run image, in words."""

@@ -49,6 +49,9 @@ class Installed(NamedTuple):
     """The ETag of the API's answer for a `latest` asset: a rebuild sends it as If-None-Match."""
     go: tuple[tuple[str, GoBuild], ...] = ()
     """(file, Go build info) of its Go executables: the SBOM of a reused layer lists them."""
+    libc: tuple[tuple[str, str, str], ...] = ()
+    """(file, interpreter, highest GLIBC_x.y needed) of its dynamic ELF files: a reused layer
+    is checked against the run image of this build, which may not be the last one's."""
 
     def to_toml(self) -> dict[str, Any]:
         data = self._asdict()
@@ -56,6 +59,7 @@ class Installed(NamedTuple):
         data["executables"] = list(self.executables)
         data["want"] = dict(self.want)
         data["go"] = [{"file": file, **build.to_toml()} for file, build in self.go]
+        data["libc"] = [list(facts) for facts in self.libc]
         return data
 
     @classmethod
@@ -84,6 +88,7 @@ class Installed(NamedTuple):
                 want=dict(data["want"]),
                 etag=str(data.get("etag", "")),
                 go=_go_builds(data.get("go", [])),
+                libc=tuple((str(f), str(i), str(g)) for f, i, g in data.get("libc", [])),
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -280,6 +280,7 @@ def _checked(
     log.subprocess(f"Unpacked {result.kind}: {len(files)} file{'s' * (len(files) != 1)}")
     executables = []
     go: dict[str, GoBuild] = {}
+    libc: list[tuple[str, str, str]] = []
     if files:
         from .elf import check as elf_check
         from .elf import check_abi
@@ -299,6 +300,8 @@ def _checked(
                 log.subprocess(f"Warning: {warning}")
             if info.go is not None:
                 go[rel] = info.go
+            if not info.static:
+                libc.append((rel, *info.record()))
     main = pick_main(spec, executables)
     for rel in executables:
         log.subprocess(f"Installed {shown_root / rel}")
@@ -322,6 +325,7 @@ def _checked(
         want=spec.wanted(target),
         etag=asset.etag if spec.tag == "latest" else "",
         go=tuple(sorted(go.items())),
+        libc=tuple(libc),
     )
     return Staged(installed, src)
 

@@ -84,6 +84,35 @@ def test_the_wrong_libc_fails(
     assert f"{ASSET}: bin/probe {problem}" in r.err.splitlines()[0]
 
 
+def test_a_reused_layer_is_checked_against_this_builds_run_image(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """A rebuild may target another run image (a stack moved back to jammy): the layer the
+    lifecycle restored is judged by its recorded needs, with no download."""
+    r = build(
+        standin, cnb, NEEDS_238, CNB_TARGET_DISTRO_NAME="ubuntu", CNB_TARGET_DISTRO_VERSION="24.04"
+    )
+    assert r.rc == 0, r.all
+    assert "Warning" not in r.out
+    cnb.simulate_rebuild()
+    again = cnb.build({"GITHUB_API_URL": standin.api_url, **UBUNTU_2204})
+    assert again.rc == 1, again.all
+    assert again.err.splitlines()[0].startswith(
+        f"error: project.toml: [[metadata.githubassets]] #1 (repo {REPO}): {ASSET}: bin/probe "
+        "needs glibc 2.38 (GLIBC_2.38) but ubuntu 22.04 has glibc 2.35; "
+    )
+    assert not standin.storage_requests()[1:]  # the first build's download only
+    cnb.project(config("abi_check = false\n"))
+    cnb.simulate_rebuild()
+    lenient = cnb.detect_and_build({"GITHUB_API_URL": standin.api_url, **UBUNTU_2204})
+    assert lenient.rc == 0, lenient.all
+    assert f"Reusing layer {LAYER}" in lenient.out
+    assert (
+        f"    Warning: {ASSET}: bin/probe needs glibc 2.38 (GLIBC_2.38) but ubuntu 22.04 has "
+        "glibc 2.35 (not enforced: abi_check = false)"
+    ) in lenient.out.splitlines()
+
+
 def test_an_unknown_distro_is_a_warning(standin: StandIn, cnb: CnbDirs) -> None:
     r = build(
         standin, cnb, NEEDS_238, CNB_TARGET_DISTRO_NAME="fedora", CNB_TARGET_DISTRO_VERSION="40"
