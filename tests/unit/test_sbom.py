@@ -149,3 +149,20 @@ def test_the_real_grpc_health_probe(tmp_path: Path) -> None:
     assert {c["purl"] for c in cdx["components"][1:]} == expected
     spdx_purls = {p["externalRefs"][0]["referenceLocator"] for p in doc["packages"][1:]}
     assert spdx_purls == expected
+
+
+def test_two_executables_linking_two_versions_of_a_module_list_both(tmp_path: Path) -> None:
+    older = GO._replace(go_version="go1.21.0", deps=(Module("google.golang.org/grpc", "v1.58.3"),))
+    both = PROBE._replace(go=(("bin/a", GO), ("bin/b", older)))
+    cdx = cyclonedx("bp", "1", [both])
+    validate_cdx(cdx)
+    validate_spdx(spdx("bp", "1", "layer", [both]), tmp_path)
+    purls = [c["purl"] for c in cdx["components"]]
+    assert len(purls) == len(set(purls))
+    for purl in (
+        "pkg:golang/google.golang.org/grpc@v1.64.0",
+        "pkg:golang/google.golang.org/grpc@v1.58.3",
+        "pkg:golang/stdlib@1.22.4",
+        "pkg:golang/stdlib@1.21.0",
+    ):
+        assert purl in purls

@@ -67,14 +67,14 @@ def path_purl(path: str, version: str) -> str:
 
 def go_packages(component: Component) -> list[Package]:
     """The main module, the modules and the toolchain of the component's Go executables."""
-    out: dict[str, Package] = {}
+    out: dict[str, Package] = {}  # by purl: two executables may link two versions of one
     for _, build in component.go:
-        if build.main is not None:
-            out.setdefault(build.main.path, _main(component, build.main))
-        for dep in build.deps:
-            out.setdefault(dep.path, Package(dep.path, dep.version, path_purl(*dep[:2])))
+        found = [_main(component, build.main)] if build.main is not None else []
+        found += [Package(d.path, d.version, path_purl(d.path, d.version)) for d in build.deps]
         stdlib = build.go_version.removeprefix("go")
-        out.setdefault("stdlib", Package("stdlib", build.go_version, path_purl("stdlib", stdlib)))
+        found.append(Package("stdlib", build.go_version, path_purl("stdlib", stdlib)))
+        for package in found:
+            out.setdefault(package.purl, package)
     return list(out.values())
 
 
