@@ -57,6 +57,8 @@ class Row:
     https: bool = False
     spread: tuple[float, float] | None = None
     """The 25th and 75th percentiles of the per-pair ratios (how noisy the ratio is)."""
+    how: str = ""
+    """How it ran, when not from this checkout (scripts/bench_builder.py: as builders run it)."""
 
     @property
     def ratio(self) -> float | None:
@@ -228,6 +230,9 @@ def main() -> int:
     if args.https_only:
         try:
             rows = https_rows(work / "https", env, runs)
+            from bench_builder import builder_rows
+
+            rows += builder_rows(runs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         print(render(rows, runs))
@@ -384,6 +389,12 @@ def main() -> int:
 
             # 8. the fixed cost of a build, over HTTPS (issue 14)
             rows += https_rows(work / "https", env, runs)
+
+            # 9. the package as builders run it: read-only, as a non-root user, the system
+            # python3 (scripts/bench_builder.py)
+            from bench_builder import builder_rows
+
+            rows += builder_rows(runs)
 
             # 7. GitHub API requests of a cold build of the blog's 4-asset project
             api_calls = blog_project_api_requests(work / "blog", env)
@@ -682,9 +693,11 @@ def render(rows: list[Row], runs: int) -> str:
         "the run, trusted by the build through `SSL_CERT_FILE` only and by curl through "
         "`--cacert`. Spread: the 25th-75th percentile of the per-pair ratios.",
         "",
-        "| figure | over | ours | baseline | ratio | spread | target | met |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| figure | run as | over | ours | baseline | ratio | spread | target | met |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    checkout = f"checkout (bytecode cached), {'root' if os.geteuid() == 0 else 'this user'}, "
+    checkout += f"{real_python()} {platform.python_version()}"
     for r in rows:
         fmt = _formatter(r)
         theirs = fmt(r.theirs) if r.theirs is not None else "-"
@@ -698,8 +711,8 @@ def render(rows: list[Row], runs: int) -> str:
         over = "HTTPS" if r.https else "HTTP"
         band = f"{r.spread[0]:.2f}-{r.spread[1]:.2f}" if r.spread else "-"
         out.append(
-            f"| {name}{note} | {over} | {fmt(r.ours)} | {theirs} | {ratio} | {band} "
-            f"| {r.target} | {met} |"
+            f"| {name}{note} | {r.how or checkout} | {over} | {fmt(r.ours)} | {theirs} | {ratio} "
+            f"| {band} | {r.target} | {met} |"
         )
     return "\n".join(out)
 

@@ -35,6 +35,8 @@ class CnbDirs:
             d.mkdir(parents=True, exist_ok=True)
         self.plan_path = base / "plan.toml"
         self.bp_plan_path = base / "bp-plan.toml"
+        self.prefix: list[str] = []
+        """Put before bin/detect and bin/build (tools/builder.py: setpriv to the build user)."""
 
     def project(self, text: str, name: str = "project.toml") -> None:
         (self.app / name).write_text(text)
@@ -56,7 +58,12 @@ class CnbDirs:
         env = self.env(extra_env)
         env["CNB_BUILD_PLAN_PATH"] = str(self.plan_path)
         p = subprocess.run(
-            [str(self.buildpack / "bin" / "detect"), str(self.platform), str(self.plan_path)],
+            [
+                *self.prefix,
+                str(self.buildpack / "bin" / "detect"),
+                str(self.platform),
+                str(self.plan_path),
+            ],
             cwd=self.app,
             env=env,
             capture_output=True,
@@ -82,6 +89,7 @@ class CnbDirs:
         env.update({"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)})
         p = subprocess.run(
             [
+                *self.prefix,
                 str(self.buildpack / "bin" / "build"),
                 str(self.layers),
                 str(self.platform),

@@ -18,10 +18,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # detect imports this module and no pathlib (urllib.parse, ipaddress)
+    from pathlib import Path
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -28,11 +28,31 @@ def test_package_makes_tgz_and_cnb(tmp_path: Path) -> None:
     with tarfile.open(tgz) as tf:
         names = set(tf.getnames())
         mode = tf.getmember("bin/build").mode
+        # PEP 552 flags: 0b01 = hash-based and never checked against the source (no mtime
+        # inside, nothing for Python to re-validate in a dir it cannot write)
+        flags = set()
+        for member in tf.getmembers():
+            if member.name.endswith(".pyc"):
+                f = tf.extractfile(member)
+                assert f is not None
+                flags.add(int.from_bytes(f.read(8)[4:8], "little"))
+    assert flags == {0b01}
     assert {"buildpack.toml", "bin/detect", "bin/build", "src/boot.py"} <= names
     assert mode == 0o755
     for dep in ("requests", "urllib3", "certifi", "idna", "charset_normalizer", "toml", "elftools"):
         assert any(n.startswith(f"vendor/{dep}/") for n in names), dep
-    assert not any(n.endswith((".so", ".pyc")) for n in names), "vendored code is pure Python"
+    assert not any(n.endswith(".so") for n in names), "vendored code is pure Python"
+    # bytecode for every supported minor beside every module (boot.py runs as __main__),
+    # and none that matches no module
+    modules = {n.removesuffix(".py") for n in names if n.endswith(".py")} - {"src/boot"}
+    for minor in ("310", "311", "312", "313"):
+        pycs = {
+            n.replace("/__pycache__/", "/").removesuffix(f".cpython-{minor}.pyc")
+            for n in names
+            if n.endswith(f".cpython-{minor}.pyc")
+        }
+        assert pycs == modules, minor
+    assert len([n for n in names if n.endswith(".pyc")]) == 4 * len(modules)
     assert not any(n.startswith(("tests/", "tools/")) for n in names)
 
     # the .cnb is an OCI image layout with our buildpack in a layer

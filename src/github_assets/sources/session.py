@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 import requests.adapters
+import urllib3.connection
 
 from .. import USER_AGENT
 from . import tls
@@ -27,6 +28,15 @@ class _Adapter(requests.adapters.HTTPAdapter):
         if host.get("scheme") == "https":
             pool["ssl_context"] = tls.TRUST.context()  # made by the first HTTPS connection
         return host, pool
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # urllib3 turns Nagle's algorithm back on for connections to a proxy, so through a
+        # CONNECT tunnel every TLS flight and request could wait on the peer's delayed ACK;
+        # the tunnel carries whole TLS records, as a direct connection does, so it gets
+        # urllib3's own default: TCP_NODELAY.
+        options = urllib3.connection.HTTPConnection.default_socket_options
+        proxy_kwargs.setdefault("socket_options", options)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         # The context holds the trust; requests would load its certifi bundle into it.
