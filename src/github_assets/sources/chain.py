@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
+from .. import bindings
 from ..errors import ConfigError, DownloadError
 from ..log import Log
 from ..parallel import check
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
     from ..config import AssetSpec
     from ..lock import Lock
     from .github import GitHubSource
-
-MAPPING = "dependency-mapping"
-MIRROR = "dependency-mirror"
 
 
 class Origins(NamedTuple):
@@ -57,17 +55,13 @@ class Origins(NamedTuple):
     def from_env(cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path) -> Origins:
         mappings: dict[str, tuple[str, str]] = {}
         mirrors: dict[str, tuple[str, str]] = {}
-        root = Path(env.get("SERVICE_BINDING_ROOT") or platform_dir / "bindings")
-        for binding in sorted(root.iterdir()) if root.is_dir() else ():
-            kind = _read(binding / "type")
-            for entry in sorted(binding.iterdir()) if kind in (MAPPING, MIRROR) else ():
-                if entry.name == "type" or not entry.is_file():
-                    continue
-                value = _read(entry)
-                if kind == MAPPING:
-                    mappings[entry.name.lower()] = (binding.name, value)
-                else:
-                    mirrors.setdefault(entry.name.lower(), (f"binding {binding.name}", value))
+        bound = bindings.read(env, platform_dir)
+        for binding in bindings.of_type(bound, bindings.DEPENDENCY_MAPPING):
+            for key in binding.keys:
+                mappings[key.lower()] = (binding.name, binding.value(key))
+        for binding in bindings.of_type(bound, bindings.DEPENDENCY_MIRROR):
+            for key in binding.keys:
+                mirrors.setdefault(key.lower(), (f"binding {binding.name}", binding.value(key)))
         for key, value in env.items():
             if key == "BP_DEPENDENCY_MIRROR" and value.strip():
                 mirrors["default"] = (key, value.strip())
@@ -84,18 +78,19 @@ class Origins(NamedTuple):
 
     def mirror_for(self, host: str) -> tuple[str, str] | None:
         """BP_DEPENDENCY_MIRROR_<HOST>, else BP_DEPENDENCY_MIRROR, else a binding's."""
-        env_key = "".join(c if c.isalnum() else "_" for c in host).lower()
-        for key in (f"env:{env_key}", "default"):
+        for key in (*(f"env:{name}" for name in mirror_env_names(host)), "default"):
             if key in self.mirrors and self.mirrors[key][0].startswith("BP_"):
                 return self.mirrors[key]
         return self.mirrors.get(host.lower()) or self.mirrors.get("default")
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
+def mirror_env_names(host: str) -> tuple[str, ...]:
+    """The <HOST> suffixes (lower case) of host's mirror variable: libpak's encoding first
+    (`.` -> `_`, `-` -> `__`: github.my-corp.com -> GITHUB_MY__CORP_COM), as Paketo users
+    write it, then 0.2.0's (`_` for every other character), so existing builds keep theirs."""
+    libpak = host.lower().replace("-", "__").replace(".", "_")
+    older = "".join(c if c.isalnum() else "_" for c in host.lower())
+    return (libpak, older) if libpak != older else (libpak,)
 
 
 def server_url(api_url: str, origins: Origins) -> str:

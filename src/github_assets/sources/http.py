@@ -61,8 +61,9 @@ DECODABLE = frozenset({"gzip", "x-gzip", "deflate"})
 """Content-Encodings a download can undo (urllib3's own decoders, no optional module)."""
 CHUNK = 1 << 20
 CA_HINT = (
-    "add the CA that signed it to the build: SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR "
-    "(a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
+    "add the CA that signed it to the build: a binding of type ca-certificates holding the "
+    "PEM file (kpack: a Secret in the Image's services), or SSL_CERT_FILE (a PEM bundle) or "
+    "SSL_CERT_DIR (a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
 )
 
 
