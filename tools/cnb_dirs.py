@@ -107,13 +107,15 @@ class CnbDirs:
     def launch_toml(self) -> dict[str, Any]:
         return toml.loads((self.layers / "launch.toml").read_text())
 
-    def simulate_rebuild(self) -> None:
-        """What the lifecycle restores for a launch-only layer: the toml, not the directory."""
+    def simulate_rebuild(self, *, from_cache: bool = True) -> None:
+        """What the lifecycle restores: a cache = true layer's toml and directory (from the
+        cache), a launch-only layer's toml alone (from the previous image). from_cache=False:
+        the toml alone for every layer (metadata of an image, content nowhere)."""
         for p in self.layers.iterdir():
             if p.is_dir():
                 meta = self.layers / f"{p.name}.toml"
                 cache = meta.exists() and toml.loads(meta.read_text())["types"].get("cache")
-                if not cache:
+                if not cache or not from_cache:
                     shutil.rmtree(p)
             elif p.name in ("launch.toml",) or p.name.endswith(".sbom.cdx.json"):
                 p.unlink()
