@@ -5,6 +5,7 @@ and the probe of the exported image answers a live gRPC server."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 from tools.cnb_lifecycle import BP_ID, Lifecycle, Result
 from tools.engines import EnginePlatform, Registry
-from tools.example_app import PROBE_LAYER, GrpcServer, serve_probe, stage_app
+from tools.example_app import PROBE_LAYER, PROBE_REPO, GrpcServer, serve_probe, stage_app
 from tools.github_standin import StandIn
 
 # kpack speaks 0.9; the newest this lifecycle supports is checked below.
 NEWEST = "0.15"
 LABEL = "probe-assets.github-assets.path.grpc_health_probe"
+TOKEN = "ghp_kpackBindingTOKEN0123456789abcdef"
 
 
 @pytest.fixture
@@ -60,6 +62,13 @@ def test_kpack_shaped_build_and_rebuild(
     api: str,
 ) -> None:
     serve_probe(standin, probe, probe_arm64, probe_tag)
+    # kpack gives Secrets to buildpacks only as service bindings: the repo is private and
+    # the token is in a `github` binding (kpack mounts them under <platform>/bindings)
+    standin.make_private(PROBE_REPO, TOKEN)
+    github = lc.platform / "bindings" / "github-token"
+    github.mkdir(parents=True)
+    (github / "type").write_text("github\n")
+    (github / "token").write_text(TOKEN + "\n")
     source = lc.base / "source"
     source.mkdir()
     stage_app(source, probe_tag, grpc_server.port)
@@ -77,6 +86,7 @@ def test_kpack_shaped_build_and_rebuild(
         # no run-image target data for buildpacks: the build host decides
         assert "target" not in (lc.layers / "analyzed.toml").read_text()
     assert "Target linux/amd64" in first["builder"].out
+    assert any(q.headers.get("authorization") == f"Bearer {TOKEN}" for q in standin.requests)
 
     before = len(standin.requests)
     second = phases_ok(engine.build(source, image), KPACK)
@@ -89,6 +99,13 @@ def test_kpack_shaped_build_and_rebuild(
     exe = labels[LABEL]
     root = lc.base / "exported"
     registry.export(image, root)
+    registry.export(f"{registry.host}/cache", lc.base / "cache-image")
+    # the binding's token: nowhere in the image or the cache image, labels neither
+    for path in [*root.rglob("*"), *(lc.base / "cache-image").rglob("*")]:
+        if path.is_file() and not path.is_symlink():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    assert TOKEN not in json.dumps(registry.config(image))
+    assert TOKEN not in json.dumps(registry.config(f"{registry.host}/cache"))
     done = subprocess.run(
         [str(root / exe.lstrip("/")), f"-addr=127.0.0.1:{grpc_server.port}"],
         capture_output=True, text=True, timeout=30,
