@@ -86,10 +86,11 @@ class Registry:
         done = subprocess.run([str(self.crane), "digest", ref], capture_output=True, timeout=60)
         return done.returncode == 0
 
-    def push_run_image(self, work: Path, name: str = "run") -> str:
+    def push_run_image(self, work: Path, name: str = "run", *, build: bool = False) -> str:
         """A minimal run image: one layer (an os-release and a /tmp), os/arch set, the
-        io.buildpacks labels the lifecycle reads (stack id, the distro), user cnb."""
-        layer = work / "run-layer.tar"
+        io.buildpacks labels the lifecycle reads (stack id, the distro), user cnb. build=True:
+        a build image as pack wants one (CNB_USER_ID and CNB_GROUP_ID in its env)."""
+        layer = work / f"{name}-layer.tar"
         with tarfile.open(layer, "w") as tf:
             for dirname in ("etc", "tmp"):
                 info = tarfile.TarInfo(dirname)
@@ -107,6 +108,7 @@ class Registry:
             "-l", "io.buildpacks.base.distro.name=ubuntu",
             "-l", "io.buildpacks.base.distro.version=22.04",
             "-u", "1001:1001", "-t", f"{ref}:latest",
+            *(["-e", "CNB_USER_ID=1001", "-e", "CNB_GROUP_ID=1001"] if build else []),
         )  # fmt: skip
         return f"{ref}:latest"
 
@@ -232,3 +234,31 @@ class EnginePlatform:
         path = self.lc.layers / "analyzed.toml"
         path.write_text(toml.dumps({"run-image": run_image}))
         os.lchown(path, self.lc.user.pw_uid, self.lc.user.pw_gid)
+
+
+def lifecycle_tgz(dest: Path, version: str) -> Path:
+    """The lifecycle as its releases ship it, for `[lifecycle] uri` in a builder.toml (pack
+    would download one from GitHub): lifecycle.toml plus lifecycle/<binaries>."""
+    # the lifecycle's own API lists (api/apis.go of the version scripts/install-tools.sh builds)
+    descriptor = {
+        "apis": {
+            "buildpack": {"deprecated": [], "supported": [f"0.{n}" for n in range(7, 13)]},
+            "platform": {"deprecated": [], "supported": [f"0.{n}" for n in range(7, 16)]},
+        },
+        "api": {"platform": "0.7", "buildpack": "0.7"},
+        "lifecycle": {"version": version},
+    }
+    out = dest / f"lifecycle-v{version}+linux.x86-64.tgz"
+    binaries = tools_bin()
+    with tarfile.open(out, "w:gz") as tf:
+        data = toml.dumps(descriptor).encode()
+        info = tarfile.TarInfo("lifecycle.toml")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+        for name in ("lifecycle", "launcher"):
+            tf.add(binaries / name, f"lifecycle/{name}")
+        for phase in ("detector", "analyzer", "restorer", "builder", "exporter", "creator"):
+            info = tarfile.TarInfo(f"lifecycle/{phase}")
+            info.type, info.linkname, info.mode = tarfile.SYMTYPE, "lifecycle", 0o755
+            tf.addfile(info)
+    return out
