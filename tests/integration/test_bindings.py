@@ -267,3 +267,21 @@ def test_a_mirror_variable_for_another_host_is_not_used(standin: StandIn, cnb: C
     )
     assert r.rc == 1
     assert "mirror" not in r.out.lower()
+
+
+def test_a_mapping_binding_naming_a_missing_file_says_so_without_its_contents(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish(standin, private=False)
+    secret_path = cnb.base / "secret-share" / "probe"
+    binding(
+        cnb.platform / "bindings",
+        "probes",
+        "dependency-mapping",
+        **{hashlib.sha256(PROBE).hexdigest(): secret_path.as_uri()},
+    )
+    r = build(standin, cnb, PINNED)
+    assert r.rc == 1 and "Traceback" not in r.err
+    first = r.err.splitlines()[0]
+    assert f"binding probes names a file that does not exist, for {ASSET}" in first
+    assert str(secret_path) not in r.all

@@ -213,7 +213,9 @@ class Chain:
             if mirror is not None:
                 given, base = mirror
                 base = base.replace("{originalHost}", _hostname(host)).rstrip("/")
-                out.append(Way(f"mirror {_shown(base)} ({given})", base + self._path(asset)))
+                # a binding's contents are secrets: its mirror is named, not shown
+                shown = "" if given.startswith("binding ") else f"{_shown(base)} "
+                out.append(Way(f"mirror {shown}({given})", base + self._path(asset)))
             if self.spec.token_env is None:
                 server = server_url(self.api.api_url, self.origins)
                 out.append(Way(f"{netloc(server)} (direct)", server + self._path(asset), True))
@@ -342,8 +344,13 @@ def read_file(
                 sink.commit(n)
                 written += n
     except FileNotFoundError as e:
+        message = (
+            f"{label} names a file that does not exist, for {asset.name}"
+            if "binding " in label  # a binding's contents are secrets: no path from it
+            else f"{label} has no file {path} for {asset.name}"
+        )
         raise DownloadError(
-            f"{label} has no file {path} for {asset.name}",
+            message,
             hint="add it there, or remove the mirror or binding",
         ) from e
     return Received(written, {a: h.hexdigest() for a, h in hashers.items()})
