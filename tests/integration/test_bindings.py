@@ -285,3 +285,38 @@ def test_a_mapping_binding_naming_a_missing_file_says_so_without_its_contents(
     first = r.err.splitlines()[0]
     assert f"binding probes names a file that does not exist, for {ASSET}" in first
     assert str(secret_path) not in r.all
+
+
+def test_a_mapping_binding_url_is_named_not_shown_even_at_debug(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish(standin, private=False)
+    secret_path = f"/{REPO}/releases/download/v1/{ASSET}"
+    binding(
+        cnb.platform / "bindings",
+        "probes",
+        "dependency-mapping",
+        **{hashlib.sha256(PROBE).hexdigest(): standin.web_url + secret_path},
+    )
+    r = build(standin, cnb, PINNED, BP_LOG_LEVEL="DEBUG")
+    assert r.rc == 0, r.all
+    assert "[debug] GET binding probes" in r.out
+    assert secret_path not in r.all
+    assert any(q.path == secret_path for q in standin.requests), "the binding's URL was used"
+
+
+def test_a_mapping_binding_with_another_scheme_is_one_line_without_it(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish(standin, private=False)
+    binding(
+        cnb.platform / "bindings",
+        "probes",
+        "dependency-mapping",
+        **{hashlib.sha256(PROBE).hexdigest(): "ftp://files.corp.example/probe"},
+    )
+    r = build(standin, cnb, PINNED)
+    assert r.rc == 1
+    first = r.err.splitlines()[0]
+    assert "binding probes gives a ftp URL, which is neither file:// nor https://" in first
+    assert "files.corp.example" not in r.all
