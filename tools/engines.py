@@ -41,6 +41,8 @@ class Registry:
 
     def __init__(self, disk: Path) -> None:
         self.crane = tools_bin() / "crane"
+        if not self.crane.is_file():
+            raise RuntimeError(f"{self.crane} is missing: run `make tools` (install-tools.sh)")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
