@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ class CnbDirs:
     def project(self, text: str, name: str = "project.toml") -> None:
         (self.app / name).write_text(text)
 
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def env(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        """What a lifecycle passes, plus extra (a None value: the variable is not set)."""
         env = {k: v for k, v in os.environ.items() if k in _KEEP}
         env.update(
             {
@@ -49,10 +51,14 @@ class CnbDirs:
                 "CNB_TARGET_ARCH": "amd64",
             }
         )
-        env.update(extra or {})
+        for name, value in (extra or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         return env
 
-    def detect(self, extra_env: dict[str, str] | None = None) -> Phase:
+    def detect(self, extra_env: Mapping[str, str | None] | None = None) -> Phase:
         env = self.env(extra_env)
         env["CNB_BUILD_PLAN_PATH"] = str(self.plan_path)
         p = subprocess.run(
@@ -77,7 +83,9 @@ class CnbDirs:
         entries += others or []
         self.bp_plan_path.write_text(toml.dumps({"entries": entries}))
 
-    def build(self, extra_env: dict[str, str] | None = None, timeout: float = 300) -> Phase:
+    def build(
+        self, extra_env: Mapping[str, str | None] | None = None, timeout: float = 300
+    ) -> Phase:
         env = self.env(extra_env)
         env.update({"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)})
         p = subprocess.run(
@@ -95,7 +103,7 @@ class CnbDirs:
         )
         return Phase(p.returncode, p.stdout, p.stderr)
 
-    def detect_and_build(self, extra_env: dict[str, str] | None = None) -> Phase:
+    def detect_and_build(self, extra_env: Mapping[str, str | None] | None = None) -> Phase:
         d = self.detect(extra_env)
         assert d.rc == 0, d.all
         self.bp_plan_from_detect()

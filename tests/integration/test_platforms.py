@@ -1,5 +1,7 @@
-"""Service bindings as kpack and pack give them (github token, ca-certificates), and libpak's
-spelling of BP_DEPENDENCY_MIRROR_<HOST>: bin/build as a subprocess against the stand-in."""
+"""What platforms other than pack give a build, as kpack and Paketo users give it: service
+bindings (github token, ca-certificates, dependency-mapping contents kept secret), libpak's
+spelling of BP_DEPENDENCY_MIRROR_<HOST>, no CNB_TARGET_*. bin/build as a subprocess
+against the stand-in."""
 
 from __future__ import annotations
 
@@ -320,3 +322,29 @@ def test_a_mapping_binding_with_another_scheme_is_one_line_without_it(
     first = r.err.splitlines()[0]
     assert "binding probes gives a ftp URL, which is neither file:// nor https://" in first
     assert "files.corp.example" not in r.all
+
+
+# -- CNB_TARGET_* ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unset", [None, ""], ids=["absent", "empty"])
+def test_without_cnb_target_the_build_host_decides(
+    standin: StandIn, cnb: CnbDirs, unset: str | None
+) -> None:
+    """A platform that gives buildpacks no target (Platform API < 0.12 without a lifecycle
+    that fills it in): the build host's os/arch (uname) pick the asset."""
+    publish(standin, private=False)
+    standin.add_release(REPO, "v1", {ASSET: PROBE, "probe-linux-arm64": b"not for this host"})
+    env: dict[str, str | None] = {
+        "GITHUB_API_URL": standin.api_url,
+        "CNB_TARGET_OS": unset,
+        "CNB_TARGET_ARCH": unset,
+        "BP_LOG_LEVEL": "DEBUG",
+    }
+    cnb.project(CONFIG)
+    write_plan(cnb)
+    r = cnb.build(env)
+    assert r.rc == 0, r.all
+    assert "Target linux/amd64, 1 asset" in r.out
+    assert "CNB_TARGET_OS/CNB_TARGET_ARCH not set by the platform: the build host's apply" in r.out
+    assert (cnb.layers / LAYER / "bin" / "probe").read_bytes() == PROBE
