@@ -567,14 +567,17 @@ def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
     ]
 
 
-def token_for(spec: AssetSpec, env: Mapping[str, str]) -> str | None:
-    """The token to send to the API for this asset, or None (public)."""
+def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None) -> str | None:
+    """The token to send to the API for this asset, or None (public): the variable
+    token_env names, else bound (a `github` binding's token for the asset's API host),
+    else GITHUB_TOKEN."""
     if spec.token_env:
         value = env.get(spec.token_env, "")
-        if not value:
+        if not value and not bound:
             raise ConfigError(
                 f"{spec.where}: token_env names {spec.token_env}, which is not set",
-                hint=f"pass it to the build, e.g. pack build --env {spec.token_env}",
+                hint=f"pass it to the build (e.g. pack build --env {spec.token_env}), or give "
+                "the token in a binding of type github (kpack: a Secret in the Image's services)",
             )
-        return value
-    return env.get("GITHUB_TOKEN") or None
+        return value or bound
+    return bound or env.get("GITHUB_TOKEN") or None

@@ -205,9 +205,13 @@ class LayerPlan:
                 log.subprocess(f"Installed {layers_dir / self.name / e}")
 
     def result(self, target: Target, assets: tuple[Installed, ...], *, reused: bool) -> LayerResult:
-        build_time = any(s.build for s in self.specs)
+        # cache = true always: engines without a previous image (Cloud Foundry, a pack build
+        # with a cache but a new image name) restore a layer's metadata only from the cache.
         toml = LayerToml(
-            launch=True, build=build_time, cache=build_time, metadata=metadata(target, assets)
+            launch=True,
+            build=any(s.build for s in self.specs),
+            cache=True,
+            metadata=metadata(target, assets),
         )
         return LayerResult(self.name, toml, assets, reused)
 

@@ -176,6 +176,9 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     log.title(f"GitHub Release Assets {__version__}")
     specs = plan_specs(ctx)
     log.process(f"Target {ctx.target}, {len(specs)} asset{'s' * (len(specs) != 1)}")
+    if not (env.get("CNB_TARGET_OS") and env.get("CNB_TARGET_ARCH")):
+        # Platform API < 0.12 (kpack) gives buildpacks no run-image target: say whose it is
+        log.debug("CNB_TARGET_OS/CNB_TARGET_ARCH not set by the platform: the build host's apply")
     lock, own = read_lock(ctx, specs)
     if lock is not None:
         log.process(f"Using {os.path.relpath(lock.path, ctx.app_dir)} ({len(lock.entries)} assets)")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import bindings
 from .config import AssetSpec, token_for
 from .log import Log
 from .settings import Settings
@@ -60,15 +61,18 @@ def make_services(
     guard = threading.Lock()
     shared: list[Http] = []
     origins: list[Origins] = []
+    bound = bindings.read(env, places[0] if places else None)
 
     def http() -> Http:
         with guard:
             if not shared:
                 from .sources.http import Http, new_session
+                from .sources.tls import TRUST
 
                 # One session for the whole build, every thread: its pools keep a connection
                 # per host for each thread at work, so the API calls and downloads of later
                 # assets (and of the install after a `latest` check) reuse them, TLS and all.
+                TRUST.also_trust(bindings.ca_files(bound))
                 session = new_session(pool_size=settings.parallel)
                 shared.append(Http(lambda: session, settings.retry))
             return shared[0]
@@ -76,7 +80,8 @@ def make_services(
     def source_for(spec: AssetSpec) -> Source:
         from .sources.github import GitHubSource
 
-        api = GitHubSource(http(), api_url(spec, env), token_for(spec, env))
+        base = api_url(spec, env)
+        api = GitHubSource(http(), base, token_for(spec, env, bindings.github_token(bound, base)))
         if places is None:
             return api
         from .sources.chain import Chain

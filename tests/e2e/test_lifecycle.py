@@ -206,13 +206,14 @@ def test_rebuild_reuses_the_layer_of_the_previous_image(
     downloads = len(standin.storage_requests())
     assert downloads == 1
 
-    # same config: the restorer brings back the layer toml, nothing is fetched
+    # same config: the restorer brings back the layer (cache = true), nothing is fetched
     before = len(standin.requests)
     second = _phases_ok(platform.build_image())
     assert len(standin.requests) == before, "a pinned rebuild must make no request"
     assert f"Reusing layer {PROBE_LAYER}" in second["builder"].out
     assert f"Reusing layer '{layer_ref}'" in second["exporter"].all
-    assert not (lc.our_layers / PROBE_LAYER).exists()
+    exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+    assert exe.read_bytes() == probe.read_bytes(), "restored from the cache as it was"
 
     # another tag: downloaded again
     stage_app(lc.app, "v0.0.1-old", 50051)

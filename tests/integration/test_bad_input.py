@@ -150,7 +150,8 @@ def test_token_env_naming_an_unset_variable(standin: StandIn, cnb: CnbDirs) -> N
     )
     assert r.err.splitlines() == [
         f"error: {ENTRY}: token_env names PROBE_TOKEN, which is not set; "
-        "pass it to the build, e.g. pack build --env PROBE_TOKEN"
+        "pass it to the build (e.g. pack build --env PROBE_TOKEN), or give the token in a "
+        "binding of type github (kpack: a Secret in the Image's services)"
     ]
     assert standin.requests == [], "nothing is asked of GitHub without the token"
 
@@ -181,7 +182,7 @@ def test_private_repo_without_a_token(standin: StandIn, cnb: CnbDirs) -> None:
     assert r.err.splitlines() == [
         f"error: {ENTRY}: repository {REPO} not found at {standin.api_url}; check the name; if the "
         "repository is private set token_env (or GITHUB_TOKEN) and pass the variable to the "
-        "build (pack build --env NAME)"
+        "build (pack build --env NAME), or give the token in a binding of type github"
     ]
     assert all("authorization" not in q.headers for q in standin.requests)
 

@@ -372,7 +372,8 @@ def test_a_dependency_mirror_binding_serves_the_host_or_default(
     (binding / "default").write_text((cnb.base / "mirror").as_uri() + "/{originalHost}\n")
     r = build(standin, cnb, PINNED, GITHUB_SERVER_URL="https://github.com")
     assert r.rc == 0, r.all
-    assert "(binding company-mirror)" in r.out
+    assert "from mirror (binding company-mirror)" in r.out
+    assert str(cnb.base / "mirror") not in r.all, "a binding's contents are not printed"
     assert installed(cnb) == AMD
 
 

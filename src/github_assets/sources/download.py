@@ -108,7 +108,8 @@ def _resume(net: Http, job: Download, state: _State) -> requests.Response | None
     if not (state.ranges and state.final_url):
         return None
     headers = {"User-Agent": USER_AGENT, "Range": f"bytes={state.written}-", **IDENTITY}
-    resp = net.get(state.final_url, headers, job.log, stream=True)
+    shown = job.shown if state.final_url == job.url else ""
+    resp = net.get(state.final_url, headers, job.log, stream=True, shown=shown)
     expected = f"bytes {state.written}-"
     if (
         resp.status_code == 206
@@ -134,7 +135,7 @@ def _open(net: Http, job: Download, state: _State) -> requests.Response:
     refreshed = False
     while True:
         try:
-            resp = net.open(job.url, job.headers, job.log, stream=True)
+            resp = net.open(job.url, job.headers, job.log, stream=True, shown=job.shown)
         except Redirected:
             raise DownloadError(
                 f"failed to download {job.name}: redirected more than {MAX_REDIRECTS} times",
@@ -306,6 +307,8 @@ class Download:
     wording of a failure may speak of GitHub."""
     decode: bool = False
     """Undo the body's Content-Encoding (gzip, deflate) instead of taking it as sent."""
+    shown: str = ""
+    """How the DEBUG log names url instead of its host and path (a binding's URL)."""
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}

@@ -328,7 +328,7 @@ class GitHub:
             raise GitHubError(
                 f"the GitHub API at {self.api_url} asks for a token for {what} (HTTP 401)",
                 hint="set token_env (or GITHUB_TOKEN) and pass the variable to the build "
-                "(pack build --env NAME)",
+                "(pack build --env NAME), or give the token in a binding of type github",
             )
         if resp.status_code == 404:
             raise self._not_found(repo, tag)
@@ -342,7 +342,8 @@ class GitHub:
         if not self.repo_exists(repo):
             hint = (
                 "check the name; if the repository is private set token_env (or GITHUB_TOKEN)"
-                " and pass the variable to the build (pack build --env NAME)"
+                " and pass the variable to the build (pack build --env NAME), or give the token"
+                " in a binding of type github"
                 if not self.token
                 else "check the name and that the token can read this repository"
             )

@@ -28,15 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from .. import bindings
 from . import DEFAULT_API
 
 if TYPE_CHECKING:
     from ..config import AssetSpec
     from ..verify import Expected
     from . import ResolvedAsset
-
-MAPPING = "dependency-mapping"
-MIRROR = "dependency-mirror"
 
 
 class Origins(NamedTuple):
@@ -55,17 +53,13 @@ class Origins(NamedTuple):
     def from_env(cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path) -> Origins:
         mappings: dict[str, tuple[str, str]] = {}
         mirrors: dict[str, tuple[str, str]] = {}
-        root = Path(env.get("SERVICE_BINDING_ROOT") or platform_dir / "bindings")
-        for binding in sorted(root.iterdir()) if root.is_dir() else ():
-            kind = _read(binding / "type")
-            for entry in sorted(binding.iterdir()) if kind in (MAPPING, MIRROR) else ():
-                if entry.name == "type" or not entry.is_file():
-                    continue
-                value = _read(entry)
-                if kind == MAPPING:
-                    mappings[entry.name.lower()] = (binding.name, value)
-                else:
-                    mirrors.setdefault(entry.name.lower(), (f"binding {binding.name}", value))
+        bound = bindings.read(env, platform_dir)
+        for binding in bindings.of_type(bound, bindings.DEPENDENCY_MAPPING):
+            for key in binding.keys:
+                mappings[key.lower()] = (binding.name, binding.value(key))
+        for binding in bindings.of_type(bound, bindings.DEPENDENCY_MIRROR):
+            for key in binding.keys:
+                mirrors.setdefault(key.lower(), (f"binding {binding.name}", binding.value(key)))
         for key, value in env.items():
             if key == "BP_DEPENDENCY_MIRROR" and value.strip():
                 mirrors["default"] = (key, value.strip())
@@ -87,18 +81,19 @@ class Origins(NamedTuple):
 
     def mirror_for(self, host: str) -> tuple[str, str] | None:
         """BP_DEPENDENCY_MIRROR_<HOST>, else BP_DEPENDENCY_MIRROR, else a binding's."""
-        env_key = "".join(c if c.isalnum() else "_" for c in host).lower()
-        for key in (f"env:{env_key}", "default"):
+        for key in (*(f"env:{name}" for name in mirror_env_names(host)), "default"):
             if key in self.mirrors and self.mirrors[key][0].startswith("BP_"):
                 return self.mirrors[key]
         return self.mirrors.get(host.lower()) or self.mirrors.get("default")
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
+def mirror_env_names(host: str) -> tuple[str, ...]:
+    """The <HOST> suffixes (lower case) of host's mirror variable: libpak's encoding first
+    (`.` -> `_`, `-` -> `__`: github.my-corp.com -> GITHUB_MY__CORP_COM), as Paketo users
+    write it, then 0.2.0's (`_` for every other character), so existing builds keep theirs."""
+    libpak = host.lower().replace("-", "__").replace(".", "_")
+    older = "".join(c if c.isalnum() else "_" for c in host.lower())
+    return (libpak, older) if libpak != older else (libpak,)
 
 
 def server_url(api_url: str, origins: Origins) -> str:
@@ -146,7 +141,9 @@ def places(
         if mirror is not None:
             given, base = mirror
             base = base.replace("{originalHost}", host).rstrip("/")
-            out.append(Location(f"mirror {shown(base)} ({given})", base + download_path(asset)))
+            # a binding's contents are secrets: its mirror is named, not shown
+            where = "" if given.startswith("binding ") else f"{shown(base)} "
+            out.append(Location(f"mirror {where}({given})", base + download_path(asset)))
     # Resolved without the API (a lock, pins, a named checksum file): a checksum file, and
     # an asset it vouches for, come from GitHub's web host, never from 1-3.
     from_github = not asset.asset_id and (expected.claims or expected.evidence)

@@ -41,9 +41,11 @@ def fetch(
         path = Path(unquote(urlsplit(location.url).path))
         received = read_file(path, location.label, asset, sink, algorithms, cancel)
         return received._replace(origin=location.label)
+    secret = "binding " in location.label  # a binding's contents: named, never shown
     if scheme not in ("http", "https"):
+        given = f"a {scheme or 'schemeless'} URL" if secret else shown(location.url)
         raise DownloadError(
-            f"{location.label} gives {shown(location.url)}, which is neither file:// nor https://",
+            f"{location.label} gives {given}, which is neither file:// nor https://",
             hint="fix the mirror or binding",
         )
     from .download import Download, NotFound, download
@@ -62,6 +64,7 @@ def fetch(
                 issuer=location.label,
                 decode=decoded,
                 github=location.github,
+                shown=location.label if secret else "",
             ),
         )
     except NotFound as e:
@@ -99,8 +102,13 @@ def read_file(
                 sink.commit(n)
                 written += n
     except FileNotFoundError as e:
+        message = (
+            f"{label} names a file that does not exist, for {asset.name}"
+            if "binding " in label  # a binding's contents are secrets: no path from it
+            else f"{label} has no file {path} for {asset.name}"
+        )
         raise DownloadError(
-            f"{label} has no file {path} for {asset.name}",
+            message,
             hint="add it there, or remove the mirror or binding",
         ) from e
     return Received(written, {a: h.hexdigest() for a, h in hashers.items()})
