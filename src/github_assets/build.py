@@ -25,7 +25,7 @@ from .cnb.sbom import Component
 from .config import AssetSpec
 from .errors import ConfigError
 from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
-from .log import Log, OrderedLog, human_size
+from .log import Log, OrderedLog
 from .parallel import run_all
 from .platform import Target
 from .services import Services
@@ -209,13 +209,7 @@ class _Builder:
         def run() -> pipeline.Staged:
             try:
                 asset = job.resolved or pipeline.resolve(self._job(job, job.resolving))
-                facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
-                facts += [human_size(asset.size)] if asset.size >= 0 else []
-                shown = f" ({', '.join(facts)})" if facts else ""
-                via = " from the lock" if asset.claims else ""
-                job.resolving.subprocess(
-                    f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
-                )
+                job.resolving.subprocess(pipeline.resolved_line(asset))
             finally:
                 self.out.close(job.resolving)
             try:

@@ -100,6 +100,15 @@ def resolve(job: Job, etag: str = "") -> ResolvedAsset:
         return job.source.resolve(job.spec, job.target, log=job.log, cancel=job.cancel, etag=etag)
 
 
+def resolved_line(asset: ResolvedAsset) -> str:
+    """The log line that says what an entry resolved to (the build and `install` print it)."""
+    facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
+    facts += [human_size(asset.size)] if asset.size >= 0 else []
+    shown = f" ({', '.join(facts)})" if facts else ""
+    via = " from the lock" if asset.claims else ""
+    return f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
+
+
 def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expected:
     """The size and every checksum known without a download (the config's pin, what the
     resolver vouches for, GitHub's digest); all of them must match."""
