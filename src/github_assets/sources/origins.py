@@ -101,9 +101,12 @@ def _read(path: Path) -> str:
         return ""
 
 
-def server_url(api_url: str, origins: Origins) -> str:
-    """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base."""
-    if origins.server:
+def server_url(api_url: str, origins: Origins, *, own_api: bool = False) -> str:
+    """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base.
+
+    own_api: the entry names its own api_url (GitHub Enterprise), whose web base is derived
+    from it; GITHUB_SERVER_URL (github.com in Actions) is for entries without one."""
+    if origins.server and not own_api:
         return origins.server
     if api_url.rstrip("/") == DEFAULT_API:
         return "https://github.com"

@@ -40,7 +40,7 @@ def fetch(
     if scheme == "file":
         path = Path(unquote(urlsplit(location.url).path))
         received = read_file(path, location.label, asset, sink, algorithms, cancel)
-        return received._replace(origin=location.label)
+        return received._replace(origin=location.label, github=location.github)
     if scheme not in ("http", "https"):
         raise DownloadError(
             f"{location.label} gives {shown(location.url)}, which is neither file:// nor https://",
@@ -55,6 +55,7 @@ def fetch(
                 name=asset.name,
                 url=location.url,
                 size=asset.size,
+                size_from=asset.size_from,
                 sink=sink,
                 log=log,
                 cancel=cancel,
@@ -70,7 +71,7 @@ def fetch(
         raise DownloadError(f"{e.message} (from {location.label})", hint=e.hint) from e
     except DownloadError as e:
         raise DownloadError(f"{e.message} (from {location.label})", hint=e.hint) from e
-    return received._replace(origin=location.label)
+    return received._replace(origin=location.label, github=location.github)
 
 
 def read_file(
