@@ -215,7 +215,8 @@ def test_an_entry_with_its_own_api_url_downloads_from_its_web_base(
     assert f"from {api_host} (direct)" in r.out and "github.invalid" not in r.out
     assert installed(cnb) == AMD
     # the API base serves web downloads too (a stand-in or proxy that serves both)
-    assert [(q.host, q.path) for q in standin.requests][0] == (
+    first = standin.requests[0]
+    assert (first.host, first.path) == (
         WEB,
         f"/{REPO}/releases/download/v1/probe-linux-amd64",
     )
@@ -276,6 +277,26 @@ def test_a_stale_lock_whose_size_disagrees_is_not_a_network_fault(
     assert "re-run github-assets lock" in line, line
     assert "network" not in line and "retry" not in line.lower(), line
     assert len([q for q in standin.web_requests() if "probe-linux-amd64" in q.path]) == 1
+
+
+def test_a_stale_lock_of_a_private_asset_is_caught_before_the_download(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Through the API (a token_env entry): the release's size differs from the lock's."""
+    standin.add_release(REPO, "v1", {"probe-linux-amd64": AMD})
+    standin.make_private(REPO, TOKEN)
+    cnb.project(entry(token_env=PRIVATE_TOKEN_ENV))
+    env = {PRIVATE_TOKEN_ENV: TOKEN}
+    assert command(standin, cnb, "lock", "--target", "linux/amd64", **env).returncode == 0
+    standin.add_release(REPO, "v1", {"probe-linux-amd64": AMD2})
+    standin.make_private(REPO, TOKEN)
+    line = first_line(build(standin, cnb, **env))
+    assert (
+        f"probe-linux-amd64 of {REPO} v1 is {len(AMD2)} bytes now, but github-assets.lock says "
+        f"{len(AMD)} bytes" in line
+    ), line
+    assert "re-run github-assets lock" in line
+    assert standin.storage_requests() == []
 
 
 # -- 20.7 `latest` with version_prefix records the ETag ------------------------------------
