@@ -120,7 +120,9 @@ class Directory:
         InstallError for a path root holds as the other kind."""
         dirs, files = [], []
         for top, subdirs, names in os.walk(self.stage.root):
-            subdirs.sort()
+            # A symlink to a directory (an archive's `current -> lib`) moves as it is.
+            names += [n for n in subdirs if os.path.islink(os.path.join(top, n))]
+            subdirs[:] = sorted(n for n in subdirs if n not in names)
             base = Path(top).relative_to(self.stage.root)
             for name in subdirs:
                 rel = (base / name).as_posix()

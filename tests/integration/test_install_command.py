@@ -6,11 +6,13 @@ it was."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,30 @@ def test_an_os_error_while_moving_in_puts_dest_back(
         assert tree(dest) == before, index
         outcomes.add("moving in" if "failed to move the installed files into" in line else "failed")
     assert outcomes == {"ok", "failed", "moving in"}
+
+
+def test_symlinks_of_an_archive_move_in_as_symlinks(
+    standin: StandIn, dirs: tuple[Path, Path, Path]
+) -> None:
+    conf, cwd, dest = dirs
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in (("kit/lib/tool", TOOL), ("kit/lib/README", b"r\n")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (("kit/current", "lib"), ("kit/tool", "lib/tool")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tf.addfile(info)
+    standin.add_release("acme/kit", "v1", {"kit.tar.gz": buf.getvalue()})
+    conf.write_text(
+        '[[metadata.githubassets]]\nrepo = "acme/kit"\nasset = "kit.tar.gz"\ntag = "v1"\n'
+        'strip_components = 1\ndestination = "opt/kit"\n'
+    )
+    r = install(standin, cwd, "--config", str(conf), "--dest", str(dest))
+    assert r.returncode == 0, r.stdout + r.stderr
+    kit = dest / "opt" / "kit"
+    assert os.readlink(kit / "current") == "lib" and os.readlink(kit / "tool") == "lib/tool"
+    assert (kit / "current" / "tool").read_bytes() == TOOL
+    assert sorted(os.listdir(kit)) == ["current", "lib", "tool"]
