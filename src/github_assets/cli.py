@@ -56,7 +56,10 @@ def _lock_arguments(parser: argparse.ArgumentParser) -> None:
 def _install_arguments(parser: argparse.ArgumentParser) -> None:
     _config_argument(parser)
     parser.add_argument(
-        "--target", default=None, help="os/arch to install for (default: this machine)"
+        "--target",
+        type=_target,
+        default=None,
+        help="os/arch to install for (default: this machine)",
     )
     parser.add_argument(
         "--dest", required=True, help="the directory to install into (made when missing)"
@@ -68,7 +71,7 @@ def _install(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     from .platform import target_from_env
 
     specs, path = _load(args.config, env)
-    target = _targets([args.target])[0] if args.target else target_from_env(env)
+    target = args.target or target_from_env(env)
     install(specs, path, args.dest, target, env, out)
     return 0
 
@@ -101,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     for name, verb in VERBS.items():
         verb.arguments(sub.add_parser(name, help=verb.help))
     return parser
+
+
+def _target(value: str) -> Target:
+    """An --target value; argparse makes a malformed one a usage error (exit 2)."""
+    os_name, sep, arch = value.partition("/")
+    if not sep or not os_name or not arch or "/" in arch:
+        raise argparse.ArgumentTypeError(f"must be os/arch (e.g. linux/arm64), got {value!r}")
+    return Target(os_name, arch)
 
 
 def _targets(raw: Sequence[str] | None) -> list[Target]:

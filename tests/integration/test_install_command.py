@@ -177,6 +177,10 @@ def test_usage_and_bad_dest(standin: StandIn, dirs: tuple[Path, Path, Path]) -> 
     conf, cwd, dest = dirs
     publish(standin)
     assert install(standin, cwd, "--config", str(conf)).returncode == 2  # --dest is required
+    usage = install(standin, cwd, "--target", "linux", "--dest", str(dest))
+    assert (
+        usage.returncode == 2 and "must be os/arch (e.g. linux/arm64), got 'linux'" in usage.stderr
+    )
     dest.parent.mkdir()
     dest.write_text("a file")
     line = failed(install(standin, cwd, "--config", str(conf), "--dest", str(dest)))
