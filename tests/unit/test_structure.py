@@ -129,6 +129,15 @@ def test_the_phase_reaches_sources_only_through_the_pipeline_or_services() -> No
     assert not {m for m in reach(g, "github_assets.services") if m.startswith(CNB)}
 
 
+def test_the_command_reaches_no_cnb_module_and_not_the_build() -> None:
+    """Every verb, install included (a plain directory is the pipeline's other destination)."""
+    g = graph()
+    for name in ("github_assets.cli", "github_assets.cli_install"):
+        reached = reach(g, name)
+        assert not {m for m in reached if m.startswith(CNB)}, name
+        assert "github_assets.build" not in reached and "github_assets.layers" not in reached
+
+
 def test_sources_never_reach_the_phases_or_cnb() -> None:
     g = graph()
     for name in [m for m in g if m.startswith("github_assets.sources")]:
