@@ -122,12 +122,13 @@ def install(
     return placed
 
 
-def _places(env: Mapping[str, str]) -> tuple[Path, Path]:
+def _places(env: Mapping[str, str]) -> tuple[Path, Path | None]:
     """(platform dir, buildpack dir) for the sources besides the API: bindings from
     SERVICE_BINDING_ROOT (or CNB_PLATFORM_DIR/bindings), the offline package of the
-    unpacked buildpack this runs from (a pip-installed package has none)."""
+    unpacked buildpack this runs from (None when pip-installed: there is no buildpack)."""
     platform = Path(env.get("CNB_PLATFORM_DIR") or "/platform")
-    return platform, Path(__file__).resolve().parent.parent.parent
+    buildpack = Path(__file__).resolve().parent.parent.parent
+    return platform, buildpack if (buildpack / "buildpack.toml").is_file() else None
 
 
 def _make_dir(root: Path) -> list[Path]:

@@ -51,7 +51,7 @@ def make_services(
     settings: Settings,
     log: Log,
     *,
-    places: tuple[Path, Path] | None = None,
+    places: tuple[Path, Path | None] | None = None,
     lock: Lock | None = None,
     own: Collection[AssetSpec] = (),
 ) -> Services:

@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tools.github_standin import StandIn
+from tools.github_standin import API, STORAGE, WEB, StandIn
 
 from support import EM_AARCH64, ROOT, elf_bytes, tar_gz, tree
 
@@ -247,3 +247,33 @@ def test_symlinks_of_an_archive_move_in_as_symlinks(
     assert os.readlink(kit / "current") == "lib" and os.readlink(kit / "tool") == "lib/tool"
     assert (kit / "current" / "tool").read_bytes() == TOOL
     assert sorted(os.listdir(kit)) == ["current", "lib", "tool"]
+
+
+def test_from_an_unpacked_offline_buildpack_with_every_host_down(
+    standin: StandIn, dirs: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """Run from an unpacked buildpack, install takes the locked assets from its offline
+    package, as a build does."""
+    conf, cwd, dest = dirs
+    conf.write_text(CONFIG.split("\n\n[[")[0])  # the probe
+    publish(standin)
+    locked = subprocess.run(
+        [sys.executable, "-m", "github_assets", "lock", "--config", str(conf)],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "GITHUB_API_URL": standin.api_url, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
+    assert locked.returncode == 0, locked.stderr
+    bp = tmp_path / "buildpack"
+    shutil.copytree(ROOT / "src", bp / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "buildpack.toml", bp / "buildpack.toml")
+    (bp / "vendor").symlink_to(ROOT / "vendor")
+    (bp / "dependencies" / sha(AMD)).mkdir(parents=True)
+    (bp / "dependencies" / sha(AMD) / "probe-linux-amd64").write_bytes(AMD)
+    standin.down = {API, STORAGE, WEB}
+    standin.requests.clear()
+    r = install(standin, cwd, "--config", str(conf), "--target", "linux/amd64",
+                "--dest", str(dest), PYTHONPATH=str(bp / "src"))  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Downloading probe-linux-amd64 (29.3 KiB) from the offline package" in r.stdout
+    assert (dest / "bin" / "probe").read_bytes() == AMD
+    assert standin.requests == []

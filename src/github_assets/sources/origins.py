@@ -52,7 +52,11 @@ class Origins(NamedTuple):
     """GITHUB_SERVER_URL, or "" (derived from each asset's API base)."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path) -> Origins:
+    def from_env(
+        cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path | None
+    ) -> Origins:
+        """buildpack_dir None: not run from a buildpack (a pip-installed command), so no
+        offline package."""
         mappings: dict[str, tuple[str, str]] = {}
         mirrors: dict[str, tuple[str, str]] = {}
         root = Path(env.get("SERVICE_BINDING_ROOT") or platform_dir / "bindings")
@@ -72,9 +76,9 @@ class Origins(NamedTuple):
             elif key.startswith("BP_DEPENDENCY_MIRROR_") and value.strip():
                 host = key.removeprefix("BP_DEPENDENCY_MIRROR_").lower()
                 mirrors[f"env:{host}"] = (key, value.strip())
-        offline = buildpack_dir / "dependencies"
+        offline = buildpack_dir / "dependencies" if buildpack_dir is not None else None
         return cls(
-            offline=offline if offline.is_dir() else None,
+            offline=offline if offline is not None and offline.is_dir() else None,
             mappings=mappings,
             mirrors=mirrors,
             server=env.get("GITHUB_SERVER_URL", "").strip().rstrip("/"),
