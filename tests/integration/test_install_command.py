@@ -190,11 +190,12 @@ def test_usage_and_bad_dest(standin: StandIn, dirs: tuple[Path, Path, Path]) -> 
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+@pytest.mark.parametrize("calls", ["rename,renameat,renameat2", "mkdir,mkdirat"])
 def test_an_os_error_while_moving_in_puts_dest_back(
-    standin: StandIn, dirs: tuple[Path, Path, Path]
+    standin: StandIn, dirs: tuple[Path, Path, Path], calls: str
 ) -> None:
-    """Every rename of the run fails in turn (strace injects EIO): exit 0 with everything
-    installed, or 1 with one line and DIR exactly as it was."""
+    """Every rename (mkdir) of the run fails in turn (strace injects EIO): exit 0 with
+    everything installed, or 1 with one line and DIR exactly as it was."""
     conf, cwd, dest = dirs
     publish(standin)
     (dest / "bin").mkdir(parents=True)
@@ -208,13 +209,13 @@ def test_an_os_error_while_moving_in_puts_dest_back(
     for index in range(1, 40):
         r = subprocess.run(
             ["strace", "-f", "-qq", "-o", "/dev/null",
-             "-e", f"inject=rename,renameat,renameat2:error=EIO:when={index}", *base],
+             "-e", f"inject={calls}:error=EIO:when={index}", *base],
             cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         if r.returncode == 0:
             assert (dest / "bin" / "probe").read_bytes() == AMD, index
             outcomes.add("ok")
-            break  # past the last rename: nothing was injected
+            break  # past the last such call: nothing was injected
         line = failed(r)
         assert re.search(r"(?i)input/output error", line), (index, line)
         assert tree(dest) == before, index
