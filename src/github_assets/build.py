@@ -25,7 +25,7 @@ from .cnb.sbom import Component
 from .config import AssetSpec
 from .errors import BuildpackError, ConfigError, about
 from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
-from .log import Log, OrderedLog, human_size
+from .log import Log, OrderedLog
 from .parallel import run_all
 from .platform import Target
 from .services import Services
@@ -110,14 +110,15 @@ class _Builder:
             self.out.close_all()
 
     def _run(self) -> list[LayerResult]:
-        # 1. Only the API knows what `latest` is now: ask it for previous layers of latest tags.
+        # 1. Only the API knows what `latest` is now: ask it for previous layers of latest
+        # tags, unless the lock says what it is (then the lock decides, with no request).
         self._resolve(
             [
                 job
                 for plan in self.plans
                 if plan.needs_network_to_decide
                 for job in self.jobs[plan.name]
-                if job.spec.tag == "latest"
+                if job.spec.tag == "latest" and self.svc.locked(job.spec, self.target) is None
             ]
         )
         # 2. Reuse or install, layer by layer: the one place that decides.
@@ -132,6 +133,7 @@ class _Builder:
                 self.target,
                 head,
                 require_checksum=self.svc.settings.require_checksum,
+                locked=[self.svc.locked(spec, self.target) for spec in plan.specs],
             )
             if isinstance(decision, Reuse):
                 plan.log_reused(head, self.layers_dir, decision)
@@ -210,13 +212,7 @@ class _Builder:
         def run() -> pipeline.Staged:
             try:
                 asset = job.resolved or pipeline.resolve(self._job(job, job.resolving))
-                facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
-                facts += [human_size(asset.size)] if asset.size >= 0 else []
-                shown = f" ({', '.join(facts)})" if facts else ""
-                via = " from the lock" if asset.claims else ""
-                job.resolving.subprocess(
-                    f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
-                )
+                job.resolving.subprocess(pipeline.resolved_line(asset))
             finally:
                 self.out.close(job.resolving)
             try:

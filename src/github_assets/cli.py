@@ -1,11 +1,13 @@
-"""The `github-assets` command: lock the assets of a config, check a lock, check a config.
+"""The `github-assets` command: one table of verbs (VERBS), each its arguments and its run.
 
     github-assets lock [--config project.toml] [--target linux/amd64 ...] [--check]
     github-assets check [--config project.toml]
+    github-assets install [--config project.toml] [--target os/arch] --dest DIR
 
 Run as `python3 -m github_assets` from the source tree or the unpacked buildpack, or as
 `github-assets` once pip-installed. Exit codes: 0, 1 (an error: one line, as the build
-prints them), 2 (usage).
+prints them), 2 (usage). A new verb is one more entry of VERBS (its code in a module of
+its own when it is more than a few lines, imported when it runs).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple, TextIO
 
+from . import __version__
 from . import lock as lockfile
-from .config import AssetSpec, config_path, load_project
+from .config import AssetSpec, config_path, load_project, parse_project
 from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
 from .platform import Target, render
@@ -27,25 +30,90 @@ from .probes import command as probe_command
 from .probes import launch_paths
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="github-assets", description="Lock and check GitHub release assets of a config."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    lock = sub.add_parser("lock", help="write or update github-assets.lock beside the config")
-    lock.add_argument("--config", default=None, help="the config file (default: project.toml)")
-    lock.add_argument(
+class Verb(NamedTuple):
+    """One verb of the command: its help line, its arguments, and what runs it."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Mapping[str, str], TextIO], int]
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=None, help="the config file (default: project.toml)")
+
+
+def _lock_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_argument(parser)
+    parser.add_argument(
         "--target",
         action="append",
         default=None,
         help="os/arch to lock (repeat; default: linux/amd64 and linux/arm64)",
     )
-    lock.add_argument(
+    parser.add_argument(
         "--check", action="store_true", help="exit 1 when the lock is missing or stale"
     )
-    check = sub.add_parser("check", help="validate the config as detect would")
-    check.add_argument("--config", default=None, help="the config file (default: project.toml)")
+
+
+def _install_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_argument(parser)
+    parser.add_argument(
+        "--target",
+        type=_target,
+        default=None,
+        help="os/arch to install for (default: this machine)",
+    )
+    parser.add_argument(
+        "--dest", required=True, help="the directory to install into (made when missing)"
+    )
+
+
+def _install(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from .cli_install import install
+    from .platform import target_from_env
+
+    specs, path = _load(args.config, env)
+    target = args.target or target_from_env(env)
+    install(specs, path, args.dest, target, env, out)
+    return 0
+
+
+VERBS: dict[str, Verb] = {
+    "lock": Verb(
+        "write or update github-assets.lock beside the config",
+        _lock_arguments,
+        lambda args, env, out: lock(args.config, args.target, args.check, env, out),
+    ),
+    "check": Verb(
+        "validate the config as detect would",
+        _config_argument,
+        lambda args, env, out: check(args.config, env, out),
+    ),
+    "install": Verb(
+        "install every entry into a directory (Dockerfiles, CI runners, dev containers)",
+        _install_arguments,
+        _install,
+    ),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="github-assets", description="Lock, check and install GitHub release assets."
+    )
+    parser.add_argument("--version", action="version", version=f"github-assets {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, verb in VERBS.items():
+        verb.arguments(sub.add_parser(name, help=verb.help))
     return parser
+
+
+def _target(value: str) -> Target:
+    """An --target value; argparse makes a malformed one a usage error (exit 2)."""
+    os_name, sep, arch = value.partition("/")
+    if not sep or not os_name or not arch or "/" in arch:
+        raise argparse.ArgumentTypeError(f"must be os/arch (e.g. linux/arm64), got {value!r}")
+    return Target(os_name, arch)
 
 
 def _targets(raw: Sequence[str] | None) -> list[Target]:
@@ -59,12 +127,22 @@ def _targets(raw: Sequence[str] | None) -> list[Target]:
 
 
 def _load(config: str | None, env: Mapping[str, str]) -> tuple[list[AssetSpec], str]:
-    """The config's assets and its path, read as detect reads them (app dir = cwd)."""
-    app = os.getcwd()
+    """The config's assets and its path: --config names any file (the app-dir rule is
+    GITHUB_ASSETS_PATH's, for builds); without it, as detect reads the app dir (cwd)."""
     if config:
-        env = {**env, "GITHUB_ASSETS_PATH": config}
-    specs = load_project(app, env)
-    path, shown, _ = config_path(app, env)
+        from .tomlfile import load
+
+        path = os.path.abspath(config)
+        if not os.path.isfile(path):
+            raise ConfigError(
+                f"--config {config} is not a file", hint="give the path of the config file"
+            )
+        specs = parse_project(load(path, config), config)
+        shown = config
+    else:
+        app = os.getcwd()
+        specs = load_project(app, env)
+        path, shown, _ = config_path(app, env)
     if not specs:
         raise ConfigError(f"{shown} configures no [[metadata.githubassets]] assets")
     return specs, path
@@ -201,9 +279,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = dict(os.environ) if env is None else env
     out = sys.stdout
     try:
-        if args.command == "check":
-            return check(args.config, env, out)
-        return lock(args.config, args.target, args.check, env, out)
+        return VERBS[args.command].run(args, env, out)
     except BuildpackError as e:
         report(e, env)
         return 1

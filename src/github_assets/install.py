@@ -60,9 +60,9 @@ def _owner_alive(work: Path) -> bool:
 
 
 @contextmanager
-def work_dir(layers_dir: Path) -> Iterator[Path]:
+def work_dir(layers_dir: Path, shown: str = "the layers dir") -> Iterator[Path]:
     """A fresh work dir inside the layers dir (same filesystem: renames, not copies), owned
-    (locked) by this build until it is removed."""
+    (locked) by this build until it is removed. shown: what the dir is, for errors."""
     import fcntl
     import shutil
     import tempfile
@@ -73,14 +73,14 @@ def work_dir(layers_dir: Path) -> Iterator[Path]:
         fresh = Path(tempfile.mkdtemp(prefix=".github-assets-new-", dir=layers_dir))
         fd = os.open(fresh / LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except OSError as e:
-        raise os_error(e, f"create a work dir in the layers dir {layers_dir}") from e
+        raise os_error(e, f"create a work dir in {shown} {layers_dir}") from e
     work = fresh.with_name(WORK_PREFIX + fresh.name.removeprefix(".github-assets-new-"))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.rename(fresh, work)
         yield work
     except OSError as e:
-        raise os_error(e, f"use the work dir {work.name} in the layers dir") from e
+        raise os_error(e, f"use the work dir {work.name} in {shown}") from e
     finally:
         shutil.rmtree(work if work.exists() else fresh, ignore_errors=True)
         os.close(fd)

@@ -19,6 +19,7 @@ from .platform import Target
 from .verify import Authority, Checksum, Kind
 
 if TYPE_CHECKING:
+    from .lock import Entry
     from .pipeline import ResolvedAsset, Staged
 
 METADATA_SCHEMA = 2
@@ -223,10 +224,13 @@ class LayerPlan:
         log: Log,
         *,
         require_checksum: bool = False,
+        locked: Sequence[Entry | None] = (),
     ) -> Reuse | Install:
         """Reuse when the previous layer holds what is wanted now, else Install with why.
 
-        resolved has, per asset, what `latest` resolves to now (None when not asked).
+        resolved has, per asset, what `latest` resolves to now (None when not asked);
+        locked, the lock's entry (None when it has none): the tag, asset and sha256 it
+        names are wanted content, so a re-lock reinstalls.
         """
         if self.previous is None:
             return Install("no previous layer")
@@ -238,7 +242,8 @@ class LayerPlan:
             return Install("the set of assets changed")
         olds = [Installed.from_toml(a) for a in raw]
         many = len(self.specs) > 1
-        for spec, old, res in zip(self.specs, olds, resolved, strict=True):
+        entries = list(locked) or [None] * len(self.specs)
+        for spec, old, res, entry in zip(self.specs, olds, resolved, entries, strict=True):
             if old is None:
                 return Install("previous layer metadata is unreadable")
             changes = diff(old.want, spec.wanted(target))
@@ -246,6 +251,10 @@ class LayerPlan:
                 log.debug(f"reuse {spec.repo} {spec.asset}: {line}")
             if changes:
                 return Install(f"{spec.asset}: {changes[0]}" if many else changes[0])
+            if entry is not None:
+                cause = _relocked(spec, old, entry)
+                if cause:
+                    return Install(cause)
             if res is not None:
                 cause = _upstream_change(spec, old, res)
                 if cause:
@@ -262,6 +271,23 @@ class LayerPlan:
         log.debug(f"reuse {self.name}: no wanted field differs")
         tags = ", ".join(sorted({f"{a.repo} {a.resolved_tag}" for a in assets}))
         return Reuse(assets, f"same {tags}, assets and checksums")
+
+
+def _relocked(spec: AssetSpec, old: Installed, entry: Entry) -> str:
+    """Why the lock's entry is not what the layer holds, or ''."""
+    if entry.resolved_tag != old.resolved_tag:
+        return (
+            f"the lock now says {spec.repo} {entry.resolved_tag} "
+            f"(the layer holds {old.resolved_tag})"
+        )
+    if entry.name != old.asset:
+        return f"the lock now says {entry.name} (the layer holds {old.asset})"
+    if entry.checksum != Checksum(old.sha256):
+        return (
+            f"the lock now says sha256:{entry.sha256} for {entry.name} "
+            f"(the layer holds sha256:{old.sha256})"
+        )
+    return ""
 
 
 def _upstream_change(spec: AssetSpec, old: Installed, now: ResolvedAsset) -> str:

@@ -1,5 +1,5 @@
-"""One asset, from spec to checked files in a work dir: resolve -> evidence -> fetch ->
-verify -> proofs -> unpack -> place -> check. Free of CNB: it imports nothing of cnb/,
+"""One asset, from spec to checked files in a work dir: resolve -> evidence (evidence.py)
+-> fetch -> verify -> proofs -> unpack -> place -> check. Free of CNB: it imports nothing of cnb/,
 layers, install or build, so any caller (the build, `github-assets install`) installs an
 asset and then hands the Staged result to a destination of its own (destinations.py).
 
@@ -18,20 +18,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from . import checksums, selection
+from . import selection
 from .archive import Unpacked
 from .config import AssetSpec
 from .errors import BuildpackError, DownloadError, InstallError, about, os_error
+from .evidence import evidence, expected_for
 from .log import Log, human_size
 from .platform import Target
 from .settings import Settings
 from .sources import ResolvedAsset, Source, Unchanged, fetch_verified
-from .verify import DIGEST, PINNED, Authority, Checksum, Claim, Expected, Verified
+from .verify import Authority, Expected, Verified
 
 if TYPE_CHECKING:
     from .elf import ElfInfo
 
-__all__ = ["Job", "Proof", "ResolvedAsset", "Source", "Staged", "Unchanged"]
+__all__ = [
+    "Job",
+    "Proof",
+    "ResolvedAsset",
+    "Source",
+    "Staged",
+    "Unchanged",
+    "evidence",
+    "expected_for",
+]
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
 """Kinds that unpack to a single file."""
@@ -105,34 +115,13 @@ def resolve(job: Job, etag: str = "") -> ResolvedAsset:
         return job.source.resolve(job.spec, job.target, log=job.log, cancel=job.cancel, etag=etag)
 
 
-def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expected:
-    """The size and every checksum known without a download (the config's pin, what the
-    resolver vouches for, GitHub's digest); all of them must match."""
-    claims = []
-    pin = spec.pin_for(target.arch)
-    if pin is not None:
-        claims.append(Claim(pin, PINNED))
-    claims += asset.claims
-    if asset.digest:
-        published = Checksum.parse(asset.digest)
-        if published is None:
-            raise DownloadError(
-                f"GitHub published a digest for {asset.name} that is not sha256: {asset.digest}",
-                hint="pin sha256 in the config to verify it yourself",
-            )
-        claims.append(Claim(published, DIGEST))
-    return Expected(asset.name, asset.size, tuple(claims))
-
-
-def evidence(job: Job, asset: ResolvedAsset) -> Expected:
-    """Every authority's word, before a byte of the asset is fetched: expected_for, then
-    the release's checksum file (checksums.py). The one place the build, `lock` and the
-    offline packager learn who vouches for an asset."""
-    expected = expected_for(job.spec, job.target, asset)
-    from_file = checksums.claims(
-        job.spec, job.target, asset, job.source, log=job.log, cancel=job.cancel
-    )
-    return expected._replace(claims=expected.claims + tuple(from_file))
+def resolved_line(asset: ResolvedAsset) -> str:
+    """The log line that says what an entry resolved to (the build and `install` print it)."""
+    facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
+    facts += [human_size(asset.size)] if asset.size >= 0 else []
+    shown = f" ({', '.join(facts)})" if facts else ""
+    via = " from the lock" if asset.claims else ""
+    return f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
 
 
 def install_path(spec: AssetSpec, archive: bool) -> str:

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from . import bindings
 from .config import AssetSpec, token_for
+from .errors import ConfigError
 from .log import Log
 from .settings import Settings
 from .sources import DEFAULT_API, Source
 
 if TYPE_CHECKING:
-    from .lock import Lock
+    from .lock import Entry, Lock
     from .pipeline import Proof
+    from .platform import Target
     from .sources.http import Http
     from .sources.origins import Origins
 
@@ -35,6 +37,9 @@ class Services(NamedTuple):
     proofs_for: Callable[[AssetSpec], Sequence[Proof]] = lambda spec: ()
     """The proofs of provenance an entry asks for (its `provenance` table), run by the
     pipeline between the checksum check and the unpacked files (pipeline.Proof)."""
+    locked: Callable[[AssetSpec, Target], Entry | None] = lambda spec, target: None
+    """The lock's entry for an asset on a target: its resolved tag, name and sha256 are part
+    of what a layer must hold (a re-lock reinstalls), known without a request."""
 
 
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
@@ -47,7 +52,7 @@ def make_services(
     settings: Settings,
     log: Log,
     *,
-    places: tuple[Path, Path] | None = None,
+    places: tuple[Path, Path | None] | None = None,
     lock: Lock | None = None,
     own: Collection[AssetSpec] = (),
 ) -> Services:
@@ -81,9 +86,16 @@ def make_services(
         from .sources.github import GitHubSource
 
         base = api_url(spec, env)
-        api = GitHubSource(http(), base, token_for(spec, env, bindings.github_token(bound, base)))
-        if places is None:
-            return api
+        bound_token = bindings.github_token(bound, base)
+        if places is None:  # the API is all there is: its token must be there
+            return GitHubSource(http(), base, token_for(spec, env, bound_token))
+        try:
+            token, missing = token_for(spec, env, bound_token), None
+        except ConfigError as e:
+            # A pinned private asset may come from a mirror, a binding or the offline
+            # package, which receive no token: the API raises this if it is asked.
+            token, missing = None, e
+        api = GitHubSource(http(), base, token, missing=missing)
         from .sources.chain import Chain
         from .sources.origins import Origins
 
@@ -92,4 +104,7 @@ def make_services(
                 origins.append(Origins.from_env(env, *places))
         return Chain(spec, api, http(), origins[0], lock, own=spec in own)
 
-    return Services(source_for=source_for, log=log, settings=settings)
+    def locked(spec: AssetSpec, target: Target) -> Entry | None:
+        return lock.find(spec, target) if lock is not None else None
+
+    return Services(source_for=source_for, log=log, settings=settings, locked=locked)

@@ -257,13 +257,24 @@ class GitHub:
         resp.close()
         return resp.status_code == 200
 
-    def latest_with_prefix(self, repo: str, prefix: str) -> Release:
+    def latest_with_prefix(self, repo: str, prefix: str, etag: str = "") -> Release:
         """The newest published non-prerelease release whose tag starts with prefix (monorepos
-        release several components; GitHub's `latest` may be another one's)."""
+        release several components; GitHub's `latest` may be another one's).
+
+        Found on the first page (the newest releases), it carries that page's ETag: a new
+        release or a replaced asset changes the page. With etag, a 304 raises Unchanged.
+        """
         what = f"{repo} releases"
         url = f"/repos/{repo}/releases?per_page=100"
-        for _ in range(MAX_PAGES):
-            resp = self._get(url, what)
+        for page in range(MAX_PAGES):
+            self._etag = etag if page == 0 else ""
+            try:
+                resp = self._get(url, what)
+            finally:
+                self._etag = ""
+            if resp.status_code == 304 and etag:
+                resp.close()
+                raise Unchanged(etag)
             if resp.status_code != 200:
                 resp.close()
                 return self.release(repo, "latest")  # the same errors as for latest
@@ -278,7 +289,8 @@ class GitHub:
                 if tag.startswith(prefix) and not data.get("draft") and not data.get("prerelease"):
                     release = _parse_release(data)
                     self._moved(repo, resp, release)
-                    return release
+                    first = resp.headers.get("etag", "") if page == 0 else ""
+                    return replace(release, etag=first)
             url = _next_page(resp.headers.get("link", ""), self.api_url)
             if not url:
                 break
@@ -365,8 +377,13 @@ class GitHubSource:
 
     name = "GitHub API"
 
-    def __init__(self, http: Http, api_url: str, token: str | None) -> None:
+    def __init__(
+        self, http: Http, api_url: str, token: str | None, *, missing: BuildpackError | None = None
+    ) -> None:
         self.http = http
+        self.missing = missing
+        """Why the token the entry asks for cannot be had (its token_env is not set), raised
+        at the first request to the API: the places besides it need no token."""
         self.api_url = api_url.rstrip("/")
         self.api_host = netloc(self.api_url)
         # A token read from a file (<platform>/env/GITHUB_TOKEN) often ends in a newline,
@@ -375,6 +392,8 @@ class GitHubSource:
         self.secrets: tuple[str, ...] = tuple(dict.fromkeys(t for t in (token, self.token) if t))
 
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
+        if self.missing is not None:
+            raise self.missing
         return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
 
     def resolve(
@@ -388,7 +407,7 @@ class GitHubSource:
     ) -> ResolvedAsset:
         client = self.client(log, cancel)
         if spec.tag == "latest" and spec.version_prefix:
-            release = client.latest_with_prefix(spec.repo, spec.version_prefix)
+            release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
         else:
             release = client.release(spec.repo, spec.tag, etag)
         name = asset_name(spec, target, release.tag, [a.name for a in release.assets])
@@ -431,6 +450,8 @@ class GitHubSource:
         cancel: threading.Event | None,
         decoded: bool = False,
     ) -> Received:
+        if self.missing is not None:
+            raise self.missing
         received = download(
             self.http,
             Download(

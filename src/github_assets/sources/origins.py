@@ -50,7 +50,11 @@ class Origins(NamedTuple):
     """GITHUB_SERVER_URL, or "" (derived from each asset's API base)."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path) -> Origins:
+    def from_env(
+        cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path | None
+    ) -> Origins:
+        """buildpack_dir None: not run from a buildpack (a pip-installed command), so no
+        offline package."""
         mappings: dict[str, tuple[str, str]] = {}
         mirrors: dict[str, tuple[str, str]] = {}
         bound = bindings.read(env, platform_dir)
@@ -66,9 +70,9 @@ class Origins(NamedTuple):
             elif key.startswith("BP_DEPENDENCY_MIRROR_") and value.strip():
                 host = key.removeprefix("BP_DEPENDENCY_MIRROR_").lower()
                 mirrors[f"env:{host}"] = (key, value.strip())
-        offline = buildpack_dir / "dependencies"
+        offline = buildpack_dir / "dependencies" if buildpack_dir is not None else None
         return cls(
-            offline=offline if offline.is_dir() else None,
+            offline=offline if offline is not None and offline.is_dir() else None,
             mappings=mappings,
             mirrors=mirrors,
             server=env.get("GITHUB_SERVER_URL", "").strip().rstrip("/"),
@@ -96,9 +100,12 @@ def mirror_env_names(host: str) -> tuple[str, ...]:
     return (libpak, older) if libpak != older else (libpak,)
 
 
-def server_url(api_url: str, origins: Origins) -> str:
-    """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base."""
-    if origins.server:
+def server_url(api_url: str, origins: Origins, *, own_api: bool = False) -> str:
+    """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base.
+
+    own_api: the entry names its own api_url (GitHub Enterprise), whose web base is derived
+    from it; GITHUB_SERVER_URL (github.com in Actions) is for entries without one."""
+    if origins.server and not own_api:
         return origins.server
     if api_url.rstrip("/") == DEFAULT_API:
         return "https://github.com"

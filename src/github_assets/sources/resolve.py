@@ -54,7 +54,7 @@ def without_api(
     if lock is not None and entry is not None:
         log.debug(f"resolved from {os.path.basename(lock.path)}")
         return known(spec, entry.resolved_tag, entry.name, entry.size, web)._replace(
-            claims=(entry.claim,)
+            claims=(entry.claim,), size_from=os.path.basename(lock.path)
         )
     if lock is not None and own:
         raise ConfigError(

@@ -40,7 +40,7 @@ def fetch(
     if scheme == "file":
         path = Path(unquote(urlsplit(location.url).path))
         received = read_file(path, location.label, asset, sink, algorithms, cancel)
-        return received._replace(origin=location.label)
+        return received._replace(origin=location.label, github=location.github)
     secret = "binding " in location.label  # a binding's contents: named, never shown
     if scheme not in ("http", "https"):
         given = f"a {scheme or 'schemeless'} URL" if secret else shown(location.url)
@@ -57,6 +57,7 @@ def fetch(
                 name=asset.name,
                 url=location.url,
                 size=asset.size,
+                size_from=asset.size_from,
                 sink=sink,
                 log=log,
                 cancel=cancel,
@@ -73,7 +74,7 @@ def fetch(
         raise DownloadError(f"{e.message} (from {location.label})", hint=e.hint) from e
     except DownloadError as e:
         raise DownloadError(f"{e.message} (from {location.label})", hint=e.hint) from e
-    return received._replace(origin=location.label)
+    return received._replace(origin=location.label, github=location.github)
 
 
 def read_file(
