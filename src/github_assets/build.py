@@ -298,7 +298,7 @@ def _launch(
     sbom: dict[str, tuple[Component, ...]] = {}
     for layer in layers:
         sbom[layer.name] = tuple(
-            Component(a.repo, a.resolved_tag, a.asset, a.sha256, a.release_url)
+            Component(a.repo, a.resolved_tag, a.asset, a.sha256, a.release_url, a.source)
             for a in layer.assets
         )
         for spec, inst in zip(by_layer[layer.name], layer.assets, strict=True):
@@ -317,6 +317,7 @@ def _launch(
                     "tag": inst.resolved_tag,
                     "asset": inst.asset,
                     "sha256": inst.sha256,
+                    "source": inst.source,
                     "layer": layer.name,
                     "executables": abs_exes,
                 }

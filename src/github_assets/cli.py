@@ -17,9 +17,10 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from . import lock as lockfile
+from . import redact
 from .config import AssetSpec, config_path, load_project
 from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
@@ -193,7 +194,9 @@ class _Hashing:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     env = dict(os.environ) if env is None else env
-    out = sys.stdout
+    redact.environment(env)
+    # What the command prints goes through the one redaction, as the build's log does.
+    out = cast(TextIO, redact.stream(sys.stdout))
     try:
         if args.command == "check":
             return check(args.config, env, out)

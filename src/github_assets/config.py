@@ -559,6 +559,8 @@ def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
 
 def token_for(spec: AssetSpec, env: Mapping[str, str]) -> str | None:
     """The token to send to the API for this asset, or None (public)."""
+    from . import redact
+
     if spec.token_env:
         value = env.get(spec.token_env, "")
         if not value:
@@ -566,5 +568,7 @@ def token_for(spec: AssetSpec, env: Mapping[str, str]) -> str | None:
                 f"{spec.where}: token_env names {spec.token_env}, which is not set",
                 hint=f"pass it to the build, e.g. pack build --env {spec.token_env}",
             )
+        redact.secret(value)  # whatever the variable's name: never printed, never written
         return value
+    redact.secret(env.get("GITHUB_TOKEN"))
     return env.get("GITHUB_TOKEN") or None

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import __version__
+from . import __version__, redact
 from .cnb.layer import LayerToml
 from .config import AssetSpec
 from .log import Log
@@ -171,7 +171,8 @@ class LayerPlan:
         for spec, old, res in zip(self.specs, olds, resolved, strict=True):
             if old is None:
                 return Install("previous layer metadata is unreadable")
-            changes = diff(old.want, spec.wanted(target))
+            # As the toml holds it: written through the one redaction (cnb/files.py).
+            changes = diff(old.want, redact.value(spec.wanted(target)))
             for line in changes:
                 log.debug(f"reuse {spec.repo} {spec.asset}: {line}")
             if changes:

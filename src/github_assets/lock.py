@@ -26,6 +26,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import redact
 from .errors import ConfigError
 from .verify import Checksum
 
@@ -90,8 +91,10 @@ class Entry(NamedTuple):
 
 
 def picks(spec: AssetSpec) -> tuple[tuple[str, Any], ...]:
+    """spec's picking keys as the lock file holds them: redacted (an api_url's userinfo is
+    never written), so what the file says and what the config says compare equal."""
     meta = spec.to_metadata()
-    return tuple((k, meta[k]) for k in _PICKS if k in meta)
+    return tuple((k, redact.value(meta[k])) for k in _PICKS if k in meta)
 
 
 class Lock(NamedTuple):
@@ -160,7 +163,7 @@ def render(entries: Sequence[Entry]) -> str:
     ]
     for entry in sorted(entries, key=lambda e: e.key):
         lines += ["", "[[assets]]"]
-        table = entry.as_table()
+        table = redact.value(entry.as_table())
         lines += [f"{key} = {_value(table[key])}" for key in _ORDER if key in table]
     return "\n".join(lines) + "\n"
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import BUILDPACK_ID, __version__
+from . import BUILDPACK_ID, __version__, redact
 from . import lock as lockfile
 from .build import BuildResult, Link, build
 from .cnb.context import BuildContext, build_context
@@ -166,6 +166,7 @@ def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
 
 def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     ctx = build_context(args, env, Path.cwd(), bp_dir)
+    redact.environment(env)  # before the first line: a secret env shows is never printed
     settings = Settings.from_env(env)  # a bad knob fails before anything is written
     log = Log(sys.stdout, debug=settings.debug)
     log.title(f"GitHub Release Assets {__version__}")

@@ -31,9 +31,11 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_toml(path: Path, data: Mapping[str, Any]) -> None:
+    """data as TOML, every string through the one redaction: these files ship in the image."""
+    from .. import redact
     from ..tomlfile import dumps
 
-    write_text_atomic(path, dumps(data))
+    write_text_atomic(path, dumps(redact.value(data)))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -44,4 +46,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """data as JSON (SBOMs), every string through the one redaction, as write_toml."""
+    from .. import redact
+
+    write_text_atomic(path, json.dumps(redact.value(data), indent=2, sort_keys=True) + "\n")

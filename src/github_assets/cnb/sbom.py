@@ -15,6 +15,8 @@ class Component(NamedTuple):
     asset: str
     sha256: str
     release_url: str
+    source: str = ""
+    """Where the bytes came from, as the log says it ("the GitHub API", "mirror ...")."""
 
 
 def document(tool: str, version: str, components: Sequence[Component]) -> dict[str, Any]:
@@ -36,6 +38,7 @@ def document(tool: str, version: str, components: Sequence[Component]) -> dict[s
                 "purl": f"pkg:github/{c.repo}@{c.tag}",
                 "hashes": [{"alg": "SHA-256", "content": c.sha256}],
                 "externalReferences": [{"type": "distribution", "url": c.release_url}],
+                "properties": [{"name": f"{tool}:source", "value": c.source}],
             }
             for c in components
         ],

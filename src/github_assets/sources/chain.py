@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
+from .. import redact
 from ..errors import ConfigError, DownloadError
 from ..log import Log
 from ..parallel import check
@@ -64,14 +65,18 @@ class Origins(NamedTuple):
                 if entry.name == "type" or not entry.is_file():
                     continue
                 value = _read(entry)
+                # A binding's contents are secrets: every output shows the binding's name.
+                redact.url(value, f"{kind} binding {binding.name}")
                 if kind == MAPPING:
                     mappings[entry.name.lower()] = (binding.name, value)
                 else:
                     mirrors.setdefault(entry.name.lower(), (f"binding {binding.name}", value))
         for key, value in env.items():
             if key == "BP_DEPENDENCY_MIRROR" and value.strip():
+                redact.url(value)
                 mirrors["default"] = (key, value.strip())
             elif key.startswith("BP_DEPENDENCY_MIRROR_") and value.strip():
+                redact.url(value)
                 host = key.removeprefix("BP_DEPENDENCY_MIRROR_").lower()
                 mirrors[f"env:{host}"] = (key, value.strip())
         offline = buildpack_dir / "dependencies"
@@ -212,13 +217,18 @@ class Chain:
                     out.append(Way("the offline package", path.as_uri()))
             if sha and sha in self.origins.mappings:
                 binding, uri = self.origins.mappings[sha]
-                out.append(Way(f"binding {binding}", uri))
+                out.append(Way(f"{MAPPING} binding {binding}", uri))
             host = netloc(server_url(self.api.api_url, self.origins))
             mirror = self.origins.mirror_for(_hostname(host))
             if mirror is not None:
                 given, base = mirror
                 base = base.replace("{originalHost}", _hostname(host)).rstrip("/")
-                out.append(Way(f"mirror {_shown(base)} ({given})", base + self._path(asset)))
+                if given.startswith("binding "):
+                    shown = f"{MIRROR} {given}"
+                    redact.url(base, shown)  # as used, {originalHost} filled in
+                else:
+                    shown = f"mirror {_shown(base)} ({given})"
+                out.append(Way(shown, base + self._path(asset)))
             if self.spec.token_env is None:
                 server = server_url(self.api.api_url, self.origins)
                 out.append(Way(f"{netloc(server)} (direct)", server + self._path(asset), True))
