@@ -50,7 +50,7 @@ class Registry:
     def url(self, url: str | None, shown: str | None = None) -> None:
         """A URL the build uses: its userinfo hidden always; with shown (a binding's name),
         the whole URL too, in every form a message may quote it (with or without scheme
-        and userinfo; a file:// URL as its path)."""
+        and userinfo, its host alone; a file:// URL as its path)."""
         from urllib.parse import unquote, urlsplit  # here: detect parses no URL
 
         url = (url or "").strip().rstrip("/")
@@ -61,9 +61,6 @@ class Registry:
         except ValueError:
             parts = None
         forms = {url}
-        bare = {"", "/"}  # a host alone stays: the API or the web host may share it
-        if parts is not None:
-            bare |= {parts.netloc, parts.netloc.rpartition("@")[2]}
         if parts is not None and "@" in parts.netloc:
             userinfo, _, host = parts.netloc.rpartition("@")
             with self._lock:
@@ -73,13 +70,14 @@ class Registry:
             for word in (password, unquote(password), user if not password else ""):
                 self.secret(word)
             clean = parts._replace(netloc=host).geturl()
-            forms |= {clean, f"{userinfo}@{host}{parts.path}", f"{host}{parts.path}"}
+            forms |= {clean, f"{userinfo}@{host}{parts.path}", f"{host}{parts.path}", host}
         elif parts is not None and parts.netloc:
-            forms.add(f"{parts.netloc}{parts.path}")
+            forms |= {f"{parts.netloc}{parts.path}", parts.netloc}
         if parts is not None and parts.scheme == "file":
             forms.add(unquote(parts.path))
         if shown is not None:
-            for form in forms - bare:
+            # The host too: where a binding points is its contents (errors name hosts).
+            for form in forms - {"", "/"}:
                 self.secret(form, shown)
 
     def environment(self, env: Mapping[str, str]) -> None:
