@@ -56,7 +56,8 @@ def with_userinfo(url: str, user: str = USER, password: str = PASSWORD) -> str:
 def build(s: StandIn, cnb: CnbDirs, text: str = PINNED, **env: str) -> Phase:
     cnb.project(text)
     write_plan(cnb)
-    debug = {"GITHUB_API_URL": s.api_url, "BP_GITHUB_ASSETS_BACKOFF": "0.01", "BP_LOG_LEVEL": "DEBUG"}
+    debug = {"GITHUB_API_URL": s.api_url, "BP_GITHUB_ASSETS_BACKOFF": "0.01"}
+    debug["BP_LOG_LEVEL"] = "DEBUG"
     return cnb.build({**debug, **env})
 
 
