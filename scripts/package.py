@@ -69,7 +69,10 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     from github_assets.verify import Claim, Expected
 
     env = dict(os.environ)
-    lock = lockfile.read(str(lock_path), str(lock_path))
+    try:
+        lock = lockfile.read(str(lock_path), str(lock_path))
+    except BuildpackError as e:  # a malformed lock: one line naming the file and the key
+        raise SystemExit(f"error: {e.first_line()}") from None
     if lock is None:
         raise SystemExit(f"error: {lock_path} does not exist; run github-assets lock first")
     log = Log(sys.stderr)
@@ -77,7 +80,10 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     out = []
     for entry in lock.entries:
         table = {**dict(entry.picks), "tag": entry.resolved_tag}
-        spec = parse_entry(table, f"{lock_path.name}: {table['repo']} {entry.name}")
+        try:
+            spec = parse_entry(table, f"{lock_path.name}: {table['repo']} {entry.name}")
+        except BuildpackError as e:
+            raise SystemExit(f"error: {e.first_line()}") from None
         target = Target(*entry.target.split("/", 1))
         rel = f"dependencies/{entry.sha256}/{entry.name}"
         if any(r == rel for r, _ in out):

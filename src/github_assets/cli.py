@@ -21,7 +21,7 @@ from typing import TextIO, cast
 
 from . import lock as lockfile
 from . import redact
-from .config import AssetSpec, config_path, load_project
+from .config import AssetSpec, config_path, load_project, parse_project
 from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
 from .platform import Target, render
@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         "--target",
         action="append",
         default=None,
+        type=_target,
         help="os/arch to lock (repeat; default: linux/amd64 and linux/arm64)",
     )
     lock.add_argument(
@@ -48,23 +49,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _targets(raw: Sequence[str] | None) -> list[Target]:
-    out = []
-    for value in raw or lockfile.DEFAULT_TARGETS:
-        os_name, sep, arch = value.partition("/")
-        if not sep or not os_name or not arch or "/" in arch:
-            raise ConfigError(f"--target must be os/arch, got {value!r}", hint="e.g. linux/arm64")
-        out.append(Target(os_name, arch))
-    return out
+def _target(value: str) -> Target:
+    """An --target value; argparse makes a malformed one a usage error (exit 2)."""
+    os_name, sep, arch = value.partition("/")
+    if not sep or not os_name or not arch or "/" in arch:
+        raise argparse.ArgumentTypeError(f"must be os/arch (e.g. linux/arm64), got {value!r}")
+    return Target(os_name, arch)
+
+
+def _targets(chosen: Sequence[Target] | None) -> list[Target]:
+    return list(chosen or (_target(t) for t in lockfile.DEFAULT_TARGETS))
 
 
 def _load(config: str | None, env: Mapping[str, str]) -> tuple[list[AssetSpec], str]:
-    """The config's assets and its path, read as detect reads them (app dir = cwd)."""
-    app = os.getcwd()
+    """The config's assets and its path: --config names any file (the app-dir rule is
+    GITHUB_ASSETS_PATH's, for builds); without it, as detect reads the app dir (cwd)."""
     if config:
-        env = {**env, "GITHUB_ASSETS_PATH": config}
-    specs = load_project(app, env)
-    path, shown, _ = config_path(app, env)
+        from .tomlfile import load
+
+        path = os.path.abspath(config)
+        if not os.path.isfile(path):
+            raise ConfigError(
+                f"--config {config} is not a file", hint="give the path of the config file"
+            )
+        specs = parse_project(load(path, config), config)
+        shown = config
+    else:
+        app = os.getcwd()
+        specs = load_project(app, env)
+        path, shown, _ = config_path(app, env)
     if not specs:
         raise ConfigError(f"{shown} configures no [[metadata.githubassets]] assets")
     return specs, path
@@ -86,7 +99,7 @@ def check(config: str | None, env: Mapping[str, str], out: TextIO) -> int:
 
 def lock(
     config: str | None,
-    targets: Sequence[str] | None,
+    targets: Sequence[Target] | None,
     check_only: bool,
     env: Mapping[str, str],
     out: TextIO,
@@ -94,26 +107,25 @@ def lock(
     specs, path = _load(config, env)
     lock_path = lockfile.path_for(path)
     shown = os.path.relpath(lock_path)
-    old = lockfile.read(lock_path, shown)
-    wanted = [
-        (s, t) for s in specs for t in _targets(targets) if not s.targets or str(t) in s.targets
-    ]
+    chosen = _targets(targets)
+    try:
+        old = lockfile.read(lock_path, shown, root=os.path.dirname(path))
+    except ConfigError as broken:
+        if check_only:
+            raise
+        # The lock is what this command makes: a broken one is replaced, not a dead end.
+        out.write(f"replacing {shown}: {broken.message}\n")
+        old = None
+    wanted = [(s, t) for s in specs for t in chosen if not s.targets or str(t) in s.targets]
+    scope = {str(t) for t in chosen}
+    previous = old.entries if old else ()
     if check_only:
-        if old is None:
-            out.write(f"{shown} is missing; run github-assets lock\n")
-            return 1
-        stale = [f"{s.repo} {s.asset} on {t}" for s, t in wanted if old.find(s, t) is None]
-        extra = len(old.entries) - (len(wanted) - len(stale))
-        for line in stale:
-            out.write(f"{shown} has no entry for {line}; re-run github-assets lock\n")
-        if extra > 0:
-            out.write(f"{shown} has {extra} entries the config no longer asks for\n")
-        if stale or extra > 0:
-            return 1
-        out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
-        return 0
+        return _check(old, wanted, scope, shown, out)
     entries = [_locked(s, t, env) for s, t in wanted]
-    before = {e.key: e for e in (old.entries if old else ())}
+    # --target updates those targets; every other target's entries stay as they are.
+    known = {lockfile.picks(s) for s in specs}
+    entries += [e for e in previous if e.target not in scope and e.picks in known]
+    before = {e.key: e for e in previous}
     for e in entries:
         was = before.get(e.key)
         label = f"{dict(e.picks)['repo']} {e.name} ({e.target})"
@@ -131,6 +143,42 @@ def lock(
 
     write_text_atomic(Path(lock_path), text)
     out.write(f"wrote {shown} ({len(entries)} assets)\n")
+    return 0
+
+
+def _check(
+    old: lockfile.Lock | None,
+    wanted: Sequence[tuple[AssetSpec, Target]],
+    scope: set[str],
+    shown: str,
+    out: TextIO,
+) -> int:
+    """lock --check: 1 when an entry is missing, disagrees with a sha256 pin, or is one the
+    config no longer asks for (among the targets checked); 0 when the lock is up to date."""
+    if old is None:
+        out.write(f"{shown} is missing; run github-assets lock\n")
+        return 1
+    stale, used = [], set()
+    for s, t in wanted:
+        entry = old.find(s, t)
+        if entry is None:
+            stale.append(f"{shown} has no entry for {s.repo} {s.asset} on {t}")
+            continue
+        used.add(entry.key)
+        pin = s.pin_for(t.arch)
+        if pin is not None and pin != entry.checksum:
+            stale.append(
+                f"{shown} locks sha256:{entry.sha256} for {s.repo} {entry.name} on {t}, "
+                f"but the config pins {pin}"
+            )
+    extra = [e for e in old.entries if e.target in scope and e.key not in used]
+    for line in stale:
+        out.write(f"{line}; re-run github-assets lock\n")
+    if extra:
+        out.write(f"{shown} has {len(extra)} entries the config no longer asks for\n")
+    if stale or extra:
+        return 1
+    out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
     return 0
 
 

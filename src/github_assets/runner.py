@@ -66,7 +66,8 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
         return None, []
     own = [s for s in specs if s.where.startswith(f"{shown}: ")]
     lock_path = lockfile.path_for(path)
-    return lockfile.read(lock_path, os.path.relpath(lock_path, ctx.app_dir)), own
+    shown = os.path.relpath(lock_path, ctx.app_dir)
+    return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
 
 
 def _key(meta: Mapping[str, Any]) -> str:

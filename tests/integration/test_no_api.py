@@ -158,7 +158,7 @@ def test_command_check_and_usage(standin: StandIn, cnb: CnbDirs) -> None:
     r = command(standin, cnb, "check")
     assert r.returncode == 0
     assert "  linux/arm64: probe-linux-arm64" in r.stdout
-    assert command(standin, cnb, "lock", "--target", "linux").returncode == 1
+    assert command(standin, cnb, "lock", "--target", "linux").returncode == 2
     assert command(standin, cnb, "frobnicate").returncode == 2
     cnb.project('[[metadata.githubassets]]\nrepo = "acme"\n')
     bad = command(standin, cnb, "check")
