@@ -130,3 +130,24 @@ def test_an_unreadable_file_mirror_path_names_it(standin: StandIn, cnb: CnbDirs)
     first = failed(r, cnb)
     assert f"cannot read {path} for probe-linux-amd64: Permission denied" in first, first
     assert "write" not in first
+
+
+@pytest.mark.parametrize("checksums", ["checksums.txt", "auto"])
+def test_a_checksum_file_whose_lines_disagree_is_refused_as_ambiguous(
+    standin: StandIn, cnb: CnbDirs, checksums: str
+) -> None:
+    """#20.7: every line for the asset must agree, as `sha256sum -c` requires; the first
+    one does not win, and the error is about the file, not a mismatch of the bytes."""
+    other = "b" * 64
+    sums = f"{SHA}  probe-linux-amd64\n{other}  probe-linux-amd64\n".encode()
+    assets = {"probe-linux-amd64": AMD, "checksums.txt": sums}
+    standin.add_release(REPO, "v1", assets, null_digest=list(assets))
+    text = PINNED.replace(f'sha256 = "{SHA}"', f'checksums = "{checksums}"')
+    first = failed(build(standin, cnb, text), cnb)
+    assert first == (
+        f"error: {ENTRY}: checksum file checksums.txt is ambiguous: its lines for "
+        f"probe-linux-amd64 disagree (sha256:{SHA}, sha256:{other}); nothing was installed; "
+        "the release's checksum file must list one value per asset: set 'checksums' to "
+        "another file, or pin sha256 yourself"
+    )
+    assert "mismatch" not in first
