@@ -12,6 +12,7 @@ Detect imports this module (through log and errors): stdlib only, nothing slow.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -93,6 +94,29 @@ class Registry:
             if "://" in value and "@" in value:
                 self.url(value)
 
+    def bindings(self, root: str | os.PathLike[str]) -> None:
+        """Every binding's contents under root (`<binding>/<key>`, or the older layout's
+        `secret/<key>`), as secrets: a URL shows as `<type> binding <name>`, anything else
+        as [REDACTED]. Not the keys that name rather than hold (type, kind, provider, host),
+        nor large files (CA certificates, trusted roots: public, and no token is that long).
+        """
+        for name in _listed(root):
+            binding = os.path.join(root, name)
+            if not os.path.isdir(binding):
+                continue
+            kind = _small(os.path.join(binding, "type"))
+            kind = kind or _small(os.path.join(binding, "metadata", "kind"))
+            shown = f"{kind or 'a'} binding {name}"
+            secret_dir = os.path.join(binding, "secret")
+            files = [os.path.join(binding, k) for k in _listed(binding) if k not in _NAMING]
+            files += [os.path.join(secret_dir, k) for k in _listed(secret_dir)]
+            for file in files:
+                value = _small(file)
+                if "://" in value:
+                    self.url(value, shown)
+                else:
+                    self.secret(value)
+
     def text(self, text: str) -> str:
         """text with every known secret replaced, URL userinfo and queries dropped,
         Authorization values hidden."""
@@ -123,6 +147,26 @@ class Registry:
             return self._pattern
 
 
+_NAMING = frozenset({"type", "kind", "provider", "host"})
+
+
+def _small(path: str) -> str:
+    """A binding file's text, stripped; '' when not a readable text file of up to 4 KiB."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4097)
+        return data.decode("utf-8").strip() if len(data) <= 4096 else ""
+    except (OSError, UnicodeDecodeError):  # a directory, unreadable, not text
+        return ""
+
+
+def _listed(directory: str | os.PathLike[str]) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except OSError:
+        return []
+
+
 class Stream:
     """A text stream whose writes go through the registry (the command's stdout)."""
 
@@ -145,6 +189,7 @@ url = REGISTRY.url
 environment = REGISTRY.environment
 text = REGISTRY.text
 value = REGISTRY.value
+bindings = REGISTRY.bindings
 
 
 def stream(out: TextIO) -> Stream:

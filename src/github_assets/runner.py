@@ -167,7 +167,9 @@ def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
 
 def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     ctx = build_context(args, env, Path.cwd(), bp_dir)
-    redact.environment(env)  # before the first line: a secret env shows is never printed
+    # Before the first line: what env and the bindings hold is never printed nor written.
+    redact.environment(env)
+    redact.bindings(env.get("SERVICE_BINDING_ROOT") or ctx.platform_dir / "bindings")
     settings = Settings.from_env(env)  # a bad knob fails before anything is written
     log = Log(sys.stdout, debug=settings.debug)
     log.title(f"GitHub Release Assets {__version__}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from github_assets.redact import REDACTED, Registry
 
 
@@ -54,3 +56,20 @@ def test_values_for_files_are_redacted_string_by_string() -> None:
     r.secret("tok-0123456789")
     data = {"a": ["x tok-0123456789", 3, True], "b": {"url": "https://u:p@h/x"}}
     assert r.value(data) == {"a": [f"x {REDACTED}", 3, True], "b": {"url": "https://h/x"}}
+
+
+def test_every_bindings_contents_are_secrets_in_both_layouts(tmp_path: Path) -> None:
+    gh = tmp_path / "gh"
+    gh.mkdir()
+    (gh / "type").write_text("github\n")
+    (gh / "token").write_text("ghp_bindingToken123\n")
+    (gh / "host").write_text("api.github.com\n")
+    old = tmp_path / "mirror" / "secret"
+    old.mkdir(parents=True)
+    (tmp_path / "mirror" / "metadata").mkdir()
+    (tmp_path / "mirror" / "metadata" / "kind").write_text("dependency-mirror\n")
+    (old / "default").write_text("https://u:pw-7777777@mirror.corp/gh\n")
+    r = Registry()
+    r.bindings(tmp_path)
+    text = r.text("ghp_bindingToken123 api.github.com https://mirror.corp/gh/a/b github")
+    assert text == f"{REDACTED} api.github.com dependency-mirror binding mirror/a/b github"
