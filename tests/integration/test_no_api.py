@@ -248,7 +248,8 @@ def test_a_binding_pointing_at_wrong_bytes_fails_naming_it(standin: StandIn, cnb
     (cnb.base / "probe").write_bytes(b"wrong")
     mapping_binding(cnb, (cnb.base / "probe").as_uri(), sha(AMD))
     r = build(standin, cnb, PINNED)
-    assert r.rc == 1 and "checksum mismatch" in r.err and "from dependency-mapping binding probes" in r.out
+    assert r.rc == 1 and "checksum mismatch" in r.err
+    assert "from dependency-mapping binding probes" in r.out
     assert not (cnb.layers / LAYER).exists()
 
 
