@@ -44,8 +44,8 @@ class Registry:
         if len(value) < _MIN or value == shown:
             return
         with self._lock:
-            if self._shown.get(value) != shown:
-                self._shown.setdefault(value, shown)
+            if value not in self._shown:  # the first registration says how it shows
+                self._shown[value] = shown
                 self._pattern = None
 
     def url(self, url: str | None, shown: str | None = None) -> None:
@@ -65,8 +65,9 @@ class Registry:
         if parts is not None and "@" in parts.netloc:
             userinfo, _, host = parts.netloc.rpartition("@")
             with self._lock:
-                self._shown[userinfo + "@"] = ""
-                self._pattern = None
+                if self._shown.get(userinfo + "@") != "":
+                    self._shown[userinfo + "@"] = ""
+                    self._pattern = None
             user, _, password = userinfo.partition(":")
             for word in (password, unquote(password), user if not password else ""):
                 self.secret(word)
