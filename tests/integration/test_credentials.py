@@ -237,3 +237,22 @@ api_url = "{api}"
     assert r.rc == 0, r.all
     assert "from the lock" in r.out
     assert_nowhere(cnb, r, PASSWORD, f"{USER}:")
+
+
+def test_a_github_bindings_token_is_hidden_when_an_error_echoes_it(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Every binding's contents are secrets from the build's first line on, whoever reads
+    them (here a `github` binding in the older layout, metadata/kind + secret/token)."""
+    token = "ghp_fromAbinding0123456789"
+    binding = cnb.platform / "bindings" / "gh"
+    (binding / "metadata").mkdir(parents=True)
+    (binding / "secret").mkdir()
+    (binding / "metadata" / "kind").write_text("github\n")
+    (binding / "secret" / "token").write_text(token + "\n")
+    standin.fail(API, 422, body=json.dumps({"message": f"bad credentials {token}"}).encode())
+    text = PINNED.replace(f'sha256 = "{SHA}"\n', "")
+    r = build(standin, cnb, text.replace('tag = "v1"', 'tag = "latest"'))
+    assert r.rc == 1, r.all
+    assert "HTTP 422" in r.err and "bad credentials [REDACTED]" in r.err, r.err
+    assert_nowhere(cnb, r, token)
