@@ -324,6 +324,7 @@ def _launch(
                     "tag": inst.resolved_tag,
                     "asset": inst.asset,
                     "sha256": inst.sha256,
+                    "source": inst.source,
                     "layer": layer.name,
                     "executables": abs_exes,
                 }

@@ -18,9 +18,9 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, TextIO
+from typing import NamedTuple, TextIO, cast
 
-from . import __version__
+from . import __version__, redact
 from . import lock as lockfile
 from .config import AssetSpec, config_path, load_project, parse_project
 from .errors import BuildpackError, ConfigError, os_error, report
@@ -48,6 +48,7 @@ def _lock_arguments(parser: argparse.ArgumentParser) -> None:
         "--target",
         action="append",
         default=None,
+        type=_target,
         help="os/arch to lock (repeat; default: linux/amd64 and linux/arm64)",
     )
     parser.add_argument(
@@ -116,14 +117,8 @@ def _target(value: str) -> Target:
     return Target(os_name, arch)
 
 
-def _targets(raw: Sequence[str] | None) -> list[Target]:
-    out = []
-    for value in raw or lockfile.DEFAULT_TARGETS:
-        os_name, sep, arch = value.partition("/")
-        if not sep or not os_name or not arch or "/" in arch:
-            raise ConfigError(f"--target must be os/arch, got {value!r}", hint="e.g. linux/arm64")
-        out.append(Target(os_name, arch))
-    return out
+def _targets(chosen: Sequence[Target] | None) -> list[Target]:
+    return list(chosen or (_target(t) for t in lockfile.DEFAULT_TARGETS))
 
 
 def _load(config: str | None, env: Mapping[str, str]) -> tuple[list[AssetSpec], str]:
@@ -169,7 +164,7 @@ def check(config: str | None, env: Mapping[str, str], out: TextIO) -> int:
 
 def lock(
     config: str | None,
-    targets: Sequence[str] | None,
+    targets: Sequence[Target] | None,
     check_only: bool,
     env: Mapping[str, str],
     out: TextIO,
@@ -177,26 +172,25 @@ def lock(
     specs, path = _load(config, env)
     lock_path = lockfile.path_for(path)
     shown = os.path.relpath(lock_path)
-    old = lockfile.read(lock_path, shown)
-    wanted = [
-        (s, t) for s in specs for t in _targets(targets) if not s.targets or str(t) in s.targets
-    ]
+    chosen = _targets(targets)
+    try:
+        old = lockfile.read(lock_path, shown, root=os.path.dirname(path))
+    except ConfigError as broken:
+        if check_only:
+            raise
+        # The lock is what this command makes: a broken one is replaced, not a dead end.
+        out.write(f"replacing {shown}: {broken.message}\n")
+        old = None
+    wanted = [(s, t) for s in specs for t in chosen if not s.targets or str(t) in s.targets]
+    scope = {str(t) for t in chosen}
+    previous = old.entries if old else ()
     if check_only:
-        if old is None:
-            out.write(f"{shown} is missing; run github-assets lock\n")
-            return 1
-        stale = [f"{s.repo} {s.asset} on {t}" for s, t in wanted if old.find(s, t) is None]
-        extra = len(old.entries) - (len(wanted) - len(stale))
-        for line in stale:
-            out.write(f"{shown} has no entry for {line}; re-run github-assets lock\n")
-        if extra > 0:
-            out.write(f"{shown} has {extra} entries the config no longer asks for\n")
-        if stale or extra > 0:
-            return 1
-        out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
-        return 0
+        return _check(old, wanted, scope, shown, out)
     entries = [_locked(s, t, env) for s, t in wanted]
-    before = {e.key: e for e in (old.entries if old else ())}
+    # --target updates those targets; every other target's entries stay as they are.
+    known = [lockfile.picks(s) for s in specs]  # a list: picks may hold a table
+    entries += [e for e in previous if e.target not in scope and e.picks in known]
+    before = {e.key: e for e in previous}
     for e in entries:
         was = before.get(e.key)
         label = f"{dict(e.picks)['repo']} {e.name} ({e.target})"
@@ -211,6 +205,42 @@ def lock(
             out.write(f"removed {dict(was.picks)['repo']} {was.name} ({was.target})\n")
     lockfile.write(lock_path, entries)
     out.write(f"wrote {shown} ({len(entries)} assets)\n")
+    return 0
+
+
+def _check(
+    old: lockfile.Lock | None,
+    wanted: Sequence[tuple[AssetSpec, Target]],
+    scope: set[str],
+    shown: str,
+    out: TextIO,
+) -> int:
+    """lock --check: 1 when an entry is missing, disagrees with a sha256 pin, or is one the
+    config no longer asks for (among the targets checked); 0 when the lock is up to date."""
+    if old is None:
+        out.write(f"{shown} is missing; run github-assets lock\n")
+        return 1
+    stale, used = [], set()
+    for s, t in wanted:
+        entry = old.find(s, t)
+        if entry is None:
+            stale.append(f"{shown} has no entry for {s.repo} {s.asset} on {t}")
+            continue
+        used.add(entry.key)
+        pin = s.pin_for(t.arch)
+        if pin is not None and pin != entry.checksum:
+            stale.append(
+                f"{shown} locks sha256:{entry.sha256} for {s.repo} {entry.name} on {t}, "
+                f"but the config pins {pin}"
+            )
+    extra = [e for e in old.entries if e.target in scope and e.key not in used]
+    for line in stale:
+        out.write(f"{line}; re-run github-assets lock\n")
+    if extra:
+        out.write(f"{shown} has {len(extra)} entries the config no longer asks for\n")
+    if stale or extra:
+        return 1
+    out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
     return 0
 
 
@@ -277,7 +307,9 @@ class _Hashing:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     env = dict(os.environ) if env is None else env
-    out = sys.stdout
+    redact.environment(env)
+    # What the command prints goes through the one redaction, as the build's log does.
+    out = cast(TextIO, redact.stream(sys.stdout))
     try:
         return VERBS[args.command].run(args, env, out)
     except BuildpackError as e:

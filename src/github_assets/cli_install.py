@@ -53,7 +53,7 @@ def install(
         else:
             wanted.append(spec)
     lock_path = lockfile.path_for(config_path)
-    lock = lockfile.read(lock_path, os.path.relpath(lock_path))
+    lock = lockfile.read(lock_path, os.path.relpath(lock_path), root=os.path.dirname(lock_path))
     if lock is not None:
         log.process(f"Using {os.path.relpath(lock.path)} ({len(lock.entries)} assets)")
     svc = make_services(env, settings, log, places=_places(env), lock=lock, own=specs)

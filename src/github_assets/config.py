@@ -571,6 +571,8 @@ def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None)
     """The token to send to the API for this asset, or None (public): the variable
     token_env names, else bound (a `github` binding's token for the asset's API host),
     else GITHUB_TOKEN."""
+    from . import redact
+
     if spec.token_env:
         value = env.get(spec.token_env, "")
         if not value and not bound:
@@ -579,5 +581,7 @@ def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None)
                 hint=f"pass it to the build (e.g. pack build --env {spec.token_env}), or give "
                 "the token in a binding of type github (kpack: a Secret in the Image's services)",
             )
+        redact.secret(value or bound)  # whatever the variable's name: never printed
         return value or bound
+    redact.secret(env.get("GITHUB_TOKEN"))
     return bound or env.get("GITHUB_TOKEN") or None

@@ -8,6 +8,7 @@ build removes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -121,8 +122,46 @@ def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
             done.append(name)
             os.replace(stage, layer_dir)
     except OSError as e:
-        import shutil
-
         for name in done:
-            shutil.rmtree(layers_dir / name, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                take_away(layers_dir, name)
         raise os_error(e, f"rename layer {current} into the layers dir") from e
+
+
+def take_away(layers_dir: Path, name: str) -> None:
+    """Remove layer `name`: its dir, its toml and its SBOMs, never one without the other.
+
+    The dir is renamed aside first (one syscall: it is there whole or gone), then the toml
+    is unlinked; when that fails and the toml is still there, the dir is renamed back, so
+    the layer stays whole, and the error is raised. What was renamed aside is deleted
+    after; what the OS refused to delete is a leftover the next build removes (it has the
+    work-dir prefix and no owner lock).
+    """
+    import shutil
+
+    layer_dir = layers_dir / name
+    aside = layers_dir / f"{WORK_PREFIX}removed-{os.getpid()}-{name}"
+    moved = False
+    if layer_dir.exists() or layer_dir.is_symlink():
+        os.replace(layer_dir, aside)
+        moved = True
+    toml = layers_dir / f"{name}.toml"
+    try:
+        toml.unlink(missing_ok=True)
+    except OSError:
+        if os.path.lexists(toml):  # no toml (not written yet): the dir goes all the same
+            if moved:
+                os.replace(aside, layer_dir)
+            raise
+    for sbom in layers_dir.glob(f"{glob_escape(name)}.sbom.*.json"):
+        with contextlib.suppress(OSError):
+            sbom.unlink()
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    """name as a glob pattern that matches only itself."""
+    import glob
+
+    return glob.escape(name)

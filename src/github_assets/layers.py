@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import __version__
+from . import __version__, redact
 from .cnb.layer import LayerToml
 from .config import AssetSpec
 from .gobuildinfo import GoBuild
@@ -246,7 +246,8 @@ class LayerPlan:
         for spec, old, res, entry in zip(self.specs, olds, resolved, entries, strict=True):
             if old is None:
                 return Install("previous layer metadata is unreadable")
-            changes = diff(old.want, spec.wanted(target))
+            # As the toml holds it: written through the one redaction (tomlfile.write).
+            changes = diff(old.want, redact.value(spec.wanted(target)))
             for line in changes:
                 log.debug(f"reuse {spec.repo} {spec.asset}: {line}")
             if changes:

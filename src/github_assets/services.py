@@ -44,7 +44,11 @@ class Services(NamedTuple):
 
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
     """The API base of an asset: its api_url, else GITHUB_API_URL, else GitHub's."""
-    return (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+    from . import redact
+
+    base = (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+    redact.url(base)  # userinfo in it is a credential: never printed, never written
+    return base
 
 
 def make_services(

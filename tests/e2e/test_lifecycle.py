@@ -249,7 +249,7 @@ def test_air_gapped_build_from_a_dependency_mapping_binding(
         assert lc.detect(default_order(lc)).rc == 0
         b = lc.build()
         assert b.rc == 0, b.all
-        assert "from binding probes" in b.out
+        assert "from dependency-mapping binding probes" in b.out
         assert dead.requests == []
     r = lc.launch(process="health")
     assert r.rc == 0 and "status: SERVING" in r.all, r.all

@@ -41,7 +41,7 @@ class Component(NamedTuple):
     sha256: str
     release_url: str
     source: str = ""
-    """Where the bytes came from ("GitHub API", "mirror https://...", ...)."""
+    """Where the bytes came from, as the log says it ("the GitHub API", "mirror ...")."""
     go: tuple[tuple[str, GoBuild], ...] = ()
     """(file in the layer, its Go build info) for each Go executable the asset installed."""
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from .. import bindings
+from .. import bindings, redact
 from . import DEFAULT_API
 
 if TYPE_CHECKING:
@@ -60,14 +60,21 @@ class Origins(NamedTuple):
         bound = bindings.read(env, platform_dir)
         for binding in bindings.of_type(bound, bindings.DEPENDENCY_MAPPING):
             for key in binding.keys:
-                mappings[key.lower()] = (binding.name, binding.value(key))
+                value = binding.value(key)
+                # A binding's contents are secrets: every output shows the binding's name.
+                redact.url(value, f"{bindings.DEPENDENCY_MAPPING} binding {binding.name}")
+                mappings[key.lower()] = (binding.name, value)
         for binding in bindings.of_type(bound, bindings.DEPENDENCY_MIRROR):
             for key in binding.keys:
-                mirrors.setdefault(key.lower(), (f"binding {binding.name}", binding.value(key)))
+                value = binding.value(key)
+                redact.url(value, f"{bindings.DEPENDENCY_MIRROR} binding {binding.name}")
+                mirrors.setdefault(key.lower(), (f"binding {binding.name}", value))
         for key, value in env.items():
             if key == "BP_DEPENDENCY_MIRROR" and value.strip():
+                redact.url(value)
                 mirrors["default"] = (key, value.strip())
             elif key.startswith("BP_DEPENDENCY_MIRROR_") and value.strip():
+                redact.url(value)
                 host = key.removeprefix("BP_DEPENDENCY_MIRROR_").lower()
                 mirrors[f"env:{host}"] = (key, value.strip())
         offline = buildpack_dir / "dependencies" if buildpack_dir is not None else None
@@ -142,15 +149,18 @@ def places(
                 out.append(Location("the offline package", path.as_uri()))
         if sha in origins.mappings:
             binding, uri = origins.mappings[sha]
-            out.append(Location(f"binding {binding}", uri))
+            out.append(Location(f"{bindings.DEPENDENCY_MAPPING} binding {binding}", uri))
         host = hostname(netloc(web))
         mirror = origins.mirror_for(host)
         if mirror is not None:
             given, base = mirror
             base = base.replace("{originalHost}", host).rstrip("/")
-            # a binding's contents are secrets: its mirror is named, not shown
-            where = "" if given.startswith("binding ") else f"{shown(base)} "
-            out.append(Location(f"mirror {where}({given})", base + download_path(asset)))
+            if given.startswith("binding "):
+                label = f"{bindings.DEPENDENCY_MIRROR} {given}"
+                redact.url(base, label)  # as used, {originalHost} filled in
+            else:
+                label = f"mirror {shown(base)} ({given})"
+            out.append(Location(label, base + download_path(asset)))
     # Resolved without the API (a lock, pins, a named checksum file): a checksum file, and
     # an asset it vouches for, come from GitHub's web host, never from 1-3.
     from_github = not asset.asset_id and (expected.claims or expected.evidence)

@@ -91,17 +91,7 @@ def read_file(
     hashers = {a: hashlib.new(a) for a in sorted(algorithms)}
     written = 0
     try:
-        with path.open("rb") as file:
-            while True:
-                check(cancel)
-                buf = sink.buffer()
-                n = file.readinto(buf)
-                if not n:
-                    break
-                for hasher in hashers.values():
-                    hasher.update(buf[:n])
-                sink.commit(n)
-                written += n
+        file = path.open("rb")
     except FileNotFoundError as e:
         message = (
             f"{label} names a file that does not exist, for {asset.name}"
@@ -112,4 +102,33 @@ def read_file(
             message,
             hint="add it there, or remove the mirror or binding",
         ) from e
+    except OSError as e:
+        raise _unreadable(label, path, asset, e) from e
+    with file:
+        while True:
+            check(cancel)
+            buf = sink.buffer()
+            try:  # only the source's read: a write of the unpack is the sink's own error
+                n = file.readinto(buf)
+            except OSError as e:
+                raise _unreadable(label, path, asset, e) from e
+            if not n:
+                break
+            for hasher in hashers.values():
+                hasher.update(buf[:n])
+            sink.commit(n)
+            written += n
     return Received(written, {a: h.hexdigest() for a, h in hashers.items()})
+
+
+def _unreadable(label: str, path: Path, asset: ResolvedAsset, e: OSError) -> DownloadError:
+    """The source's file cannot be read: say so, naming it (never advice about writing)."""
+    if isinstance(e, IsADirectoryError):
+        return DownloadError(
+            f"{label} has a directory at {path}, where the file {asset.name} should be",
+            hint="put the asset's file there, or fix the mirror or binding",
+        )
+    return DownloadError(
+        f"{label}: cannot read {path} for {asset.name}: {e.strerror or e}",
+        hint="make it readable for the build user, or fix the mirror or binding",
+    )
