@@ -14,9 +14,12 @@ Beside the assets, each copy carries what a user would write to install it
 that must install on each target (``Installed``): the rendered asset, the
 layer-relative paths, the executables and the checksum authority.
 
-Deliberately left out of every copy (named in ``tools/releases.md``): other
-operating systems and architectures, .deb/.rpm/.apk packages, SBOMs and
-provenance files. A checksum file here lists only the assets of the copy.
+Every asset of the release is listed, so that asset selection sees what it
+would see on GitHub: other operating systems and architectures, .deb/.rpm/.apk
+packages, source archives, signatures and checksum files. Only the linux/amd64
+and linux/arm64 programs (and their archives) have real content; the others are
+short stand-in texts under their real names (``stand_ins``), covered by the
+checksum files that cover them in the real release.
 
 Facts come from each tool's own release configuration at the copied tag and
 from aquaproj/aqua-registry (``pkgs/<owner>/<name>/registry.yaml``); each
@@ -210,6 +213,13 @@ def minisign_signature(label: str) -> bytes:
     ).encode()
 
 
+def stand_ins(tool: str, names: Iterable[str]) -> dict[str, bytes]:
+    """Assets no linux/amd64 or linux/arm64 build installs (other OSes and arches,
+    packages, SBOMs, signatures of those): short texts under their real names, so that a
+    copy lists every asset of the release, as asset selection sees it on GitHub."""
+    return {n: text(f"{tool} release asset {n}") for n in names}
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -285,10 +295,16 @@ def _skipped(layer: str) -> Installed:
 def _grpc_health_probe() -> ReleaseCopy:
     # .goreleaser.yml@v0.4.40: archives format binary, name "{{ .Binary }}-{{ .Os }}-{{ .Arch }}",
     # builds CGO_ENABLED=0 (static), checksum name_template "checksums.txt" (sha256).
+    # goos linux darwin windows x goarch 386 amd64 arm(v6) arm64 ppc64le s390x riscv64, minus
+    # the ignored and invalid pairs; windows binaries get .exe.
     tag = "v0.4.40"
     bins = {f"grpc_health_probe-linux-{a}": elf("grpc_health_probe", a) for a in MACHINES}
-    assets = {**bins}
-    assets["checksums.txt"] = goreleaser_sums(assets, bins)
+    others = [f"grpc_health_probe-linux-{a}" for a in ("386", "arm", "ppc64le", "s390x", "riscv64")]
+    others += ["grpc_health_probe-darwin-amd64", "grpc_health_probe-darwin-arm64"]
+    others += ["grpc_health_probe-windows-amd64.exe", "grpc_health_probe-windows-arm64.exe"]
+    assets = {**bins, **stand_ins("grpc_health_probe", others)}
+    covered = sorted(assets)
+    assets["checksums.txt"] = goreleaser_sums(assets, covered)
     layer = "grpc-ecosystem_grpc-health-probe"
     entry = Entry(
         config={
@@ -313,7 +329,7 @@ def _grpc_health_probe() -> ReleaseCopy:
         tag=tag,
         assets=assets,
         entries=(entry,),
-        checksum_files={"checksums.txt": tuple(bins)},
+        checksum_files={"checksums.txt": tuple(covered)},
         sources=(
             "grpc-ecosystem/grpc-health-probe:.goreleaser.yml@v0.4.40",
             "aquaproj/aqua-registry:pkgs/grpc-ecosystem/grpc-health-probe/registry.yaml",
@@ -338,6 +354,21 @@ def _grpcurl() -> ReleaseCopy:
         ]
         assets[name] = tar_bytes(members, fmt="ustar")
         archives.append(name)
+    others = [
+        f"grpcurl_{version}_{o}_{a}.{'zip' if o == 'windows' else 'tar.gz'}"
+        for o, a in (
+            ("linux", "ppc64le"),
+            ("linux", "s390x"),
+            ("linux", "x86_32"),
+            ("osx", "arm64"),
+            ("osx", "x86_64"),
+            ("windows", "arm64"),
+            ("windows", "x86_32"),
+            ("windows", "x86_64"),
+        )
+    ]
+    assets.update(stand_ins("grpcurl", others))
+    archives += others
     sums = f"grpcurl_{version}_checksums.txt"
     assets[sums] = goreleaser_sums(assets, archives)
     layer = "fullstorydev_grpcurl"
@@ -365,7 +396,7 @@ def _grpcurl() -> ReleaseCopy:
         tag=tag,
         assets=assets,
         entries=(entry,),
-        checksum_files={sums: tuple(archives)},
+        checksum_files={sums: tuple(sorted(archives))},
         format="tar.gz",
         sources=(
             "fullstorydev/grpcurl:.goreleaser.yml@v1.9.1",
@@ -402,7 +433,9 @@ def _jq_16() -> ReleaseCopy:
     # build and no checksum asset (jqlang/jq:sig/v1.6/sha256sum.txt was committed to the
     # repo later, commit dfdce8c6 "Add checksum signature of old release artifacts").
     tag = "jq-1.6"
+    others = ["jq-linux32", "jq-osx-amd64", "jq-win32.exe", "jq-win64.exe"]
     assets = {"jq-linux64": elf("jq-1.6", "amd64"), **_jq_source("1.6")}
+    assets.update(stand_ins("jq", others))
     layer = "jqlang_jq"
     entry = Entry(
         config={
@@ -452,10 +485,15 @@ def _jq_17() -> ReleaseCopy:
     # commit 0ff997f7) and are not in sha256sum.txt.
     tag = "jq-1.7"
     bins = {f"jq-linux-{a}": elf("jq-1.7", a) for a in MACHINES}
-    assets: dict[str, bytes] = {**_jq_source("1.7"), **bins}
+    linux = "armel armhf i386 mips mips64 mips64el mips64r6 mips64r6el mipsel mipsr6 mipsr6el"
+    linux += " powerpc ppc64el riscv64 s390x"
+    others = [f"jq-linux-{a}" for a in linux.split()]
+    others += ["jq-macos-amd64", "jq-macos-arm64", "jq-windows-amd64.exe", "jq-windows-i386.exe"]
+    assets: dict[str, bytes] = {**_jq_source("1.7"), **bins, **stand_ins("jq", others)}
     covered = sorted(assets)  # jq-1.7.tar.gz, jq-1.7.zip, jq-linux-amd64, jq-linux-arm64
     assets["sha256sum.txt"] = gnu_sums(assets, covered, sep=" ")
     assets["jq-linux64"] = bins["jq-linux-amd64"]
+    assets.update(stand_ins("jq", ["jq-linux32", "jq-osx-amd64", "jq-win32.exe", "jq-win64.exe"]))
     layer = "jqlang_jq"
     entry = Entry(
         config={
@@ -520,6 +558,32 @@ def _yq() -> ReleaseCopy:
                 executable("install-man-page.sh", installer),
             ]
         )
+    # gox's other platforms at this tag: raw + tar.gz each, windows .exe + .zip instead.
+    for platform in [
+        "darwin_amd64",
+        "darwin_arm64",
+        "freebsd_386",
+        "freebsd_amd64",
+        "freebsd_arm",
+        "linux_386",
+        "linux_arm",
+        "linux_mips",
+        "linux_mips64",
+        "linux_mips64le",
+        "linux_mipsle",
+        "linux_ppc64",
+        "linux_ppc64le",
+        "linux_riscv64",
+        "linux_s390x",
+        "netbsd_386",
+        "netbsd_amd64",
+        "netbsd_arm",
+        "openbsd_386",
+        "openbsd_amd64",
+    ]:
+        assets.update(stand_ins("yq", [f"yq_{platform}", f"yq_{platform}.tar.gz"]))
+    for platform in ("windows_386", "windows_amd64"):
+        assets.update(stand_ins("yq", [f"yq_{platform}.exe", f"yq_{platform}.zip"]))
     assets["yq_man_page_only.tar.gz"] = tar_bytes(
         [regular("yq.1", man), executable("install-man-page.sh", installer)]
     )
@@ -612,6 +676,27 @@ def _ripgrep() -> ReleaseCopy:
         assets[name] = tar_bytes(members)
         assets[f"{name}.sha256"] = gnu_sums(assets, [name])
         covers[f"{name}.sha256"] = (name,)
+    others = [
+        f"ripgrep-{version}-{t}.tar.gz"
+        for t in (
+            "aarch64-apple-darwin",
+            "armv7-unknown-linux-gnueabihf",
+            "armv7-unknown-linux-musleabi",
+            "armv7-unknown-linux-musleabihf",
+            "i686-unknown-linux-gnu",
+            "powerpc64-unknown-linux-gnu",
+            "s390x-unknown-linux-gnu",
+            "x86_64-apple-darwin",
+        )
+    ]
+    others += [
+        f"ripgrep-{version}-{t}.zip" for t in ("i686-pc-windows-msvc", "x86_64-pc-windows-gnu")
+    ]
+    others += [f"ripgrep-{version}-x86_64-pc-windows-msvc.zip", f"ripgrep_{version}-1_amd64.deb"]
+    assets.update(stand_ins("ripgrep", others))
+    for name in others:
+        assets[f"{name}.sha256"] = gnu_sums(assets, [name])
+        covers[f"{name}.sha256"] = (name,)
     layer = "BurntSushi_ripgrep"
     entry = Entry(
         config={
@@ -671,6 +756,15 @@ def _gh() -> ReleaseCopy:
         ]
         assets[f"{top}.tar.gz"] = tar_bytes(members, fmt="ustar")
         archives.append(f"{top}.tar.gz")
+    others = [f"gh_{version}_linux_{a}.tar.gz" for a in ("386", "armv6")]
+    others += [
+        f"gh_{version}_linux_{a}.{p}" for a in ("386", *MACHINES, "armv6") for p in ("deb", "rpm")
+    ]
+    others += [f"gh_{version}_macOS_{a}.zip" for a in MACHINES]
+    others += [f"gh_{version}_windows_{a}.{p}" for a in ("386", "amd64") for p in ("msi", "zip")]
+    others += [f"gh_{version}_windows_arm64.zip"]
+    assets.update(stand_ins("gh", others))
+    archives += others
     sums = f"gh_{version}_checksums.txt"
     assets[sums] = goreleaser_sums(assets, archives)
     layer = "cli_cli"
@@ -698,7 +792,7 @@ def _gh() -> ReleaseCopy:
         tag=tag,
         assets=assets,
         entries=(entry,),
-        checksum_files={sums: tuple(archives)},
+        checksum_files={sums: tuple(sorted(archives))},
         format="tar.gz",
         sources=(
             "cli/cli:.goreleaser.yml@v2.40.1",
@@ -735,6 +829,13 @@ def _protoc() -> ReleaseCopy:
             regular("readme.txt", text("protoc readme.txt")),
         ]
         assets[f"protoc-{version}-linux-{c}.zip"] = zip_bytes(members)
+    others = [
+        f"protoc-{version}-{p}.zip" for p in ("linux-ppcle_64", "linux-s390_64", "linux-x86_32")
+    ]
+    others += [f"protoc-{version}-osx-{c}.zip" for c in ("aarch_64", "universal_binary", "x86_64")]
+    others += [f"protoc-{version}-{w}.zip" for w in ("win32", "win64")]
+    others += [f"protobuf-{version}.tar.gz", f"protobuf-{version}.zip"]
+    assets.update(stand_ins("protobuf", others))
     layer = "protocolbuffers_protobuf"
     files = sorted(
         [
@@ -800,6 +901,19 @@ def _tini() -> ReleaseCopy:
     for a in MACHINES:
         variants[f"tini-{a}"] = (a, GLIBC_INTERP[a])
         variants[f"tini-static-{a}"] = (a, None)
+    # The other .travis.yml rows (muslc-amd64 is built with musl-gcc), and the packages of
+    # the native rows ("", amd64, muslc-amd64).
+    suffixes = ("armel", "armhf", "i386", "muslc-amd64", "ppc64el", "s390x", "mips64el")
+    others = [f"{t}-{x}" for x in suffixes for t in ("tini", "tini-static")]
+    others += [
+        f"tini_0.19.0{x}.{p}" for x in ("", "-amd64", "-muslc-amd64") for p in ("deb", "rpm")
+    ]
+    for name in others:
+        assets[name] = text(f"tini release asset {name}")
+        assets[f"{name}.asc"] = pgp_signature(name)
+        assets[f"{name}.sha1sum"] = f"{hashlib.sha1(assets[name]).hexdigest()}  {name}\n".encode()
+        assets[f"{name}.sha256sum"] = gnu_sums(assets, [name])
+        covers[f"{name}.sha256sum"] = (name,)
     for name, (a, interp) in variants.items():
         assets[name] = elf(name, a, interp=interp)
         assets[f"{name}.asc"] = pgp_signature(name)
@@ -854,8 +968,15 @@ def _dumb_init() -> ReleaseCopy:
     tag, version = "v1.2.5", "1.2.5"
     uname = {"amd64": "x86_64", "arm64": "aarch64"}
     bins = {f"dumb-init_{version}_{m}": elf("dumb-init", a) for a, m in uname.items()}
-    assets: dict[str, bytes] = {**bins}
-    assets["sha256sums"] = gnu_sums(assets, bins, sep=" *")
+    others = [f"dumb-init_{version}_{m}" for m in ("ppc64le", "s390x")]
+    others += [f"dumb-init_{version}_{d}.deb" for d in ("amd64", "arm64", "ppc64el", "s390x")]
+    assets: dict[str, bytes] = {**bins, **stand_ins("dumb-init", others)}
+    # the Makefile's order: per arch, the .deb then the binary
+    order = ("amd64", "x86_64"), ("arm64", "aarch64"), ("ppc64el", "ppc64le"), ("s390x", "s390x")
+    covered = [
+        n for d, m in order for n in (f"dumb-init_{version}_{d}.deb", f"dumb-init_{version}_{m}")
+    ]
+    assets["sha256sums"] = gnu_sums(assets, covered, sep=" *")
     layer = "Yelp_dumb-init"
     entry = Entry(
         config={
@@ -881,7 +1002,7 @@ def _dumb_init() -> ReleaseCopy:
         tag=tag,
         assets=assets,
         entries=(entry,),
-        checksum_files={"sha256sums": tuple(bins)},
+        checksum_files={"sha256sums": tuple(covered)},
         sources=("Yelp/dumb-init:Makefile@v1.2.5",),
         notes=(
             "uname -m names (x86_64, aarch64) for the raw binaries but Debian names "
@@ -904,6 +1025,10 @@ def _hadolint() -> ReleaseCopy:
     for a, m in machine.items():
         name = f"hadolint-Linux-{m}"
         assets[name] = elf("hadolint", a)
+        assets[f"{name}.sha256"] = gnu_sums(assets, [name], sep=" *")
+        covers[f"{name}.sha256"] = (name,)
+    for name in ("hadolint-Darwin-x86_64", "hadolint-Windows-x86_64.exe"):
+        assets[name] = text(f"hadolint release asset {name}")
         assets[f"{name}.sha256"] = gnu_sums(assets, [name], sep=" *")
         covers[f"{name}.sha256"] = (name,)
     layer = "hadolint_hadolint"
@@ -979,6 +1104,11 @@ def _buf() -> ReleaseCopy:
             regular("buf/share/zsh/site-functions/_buf", text("buf zsh completion")),
         ]
         assets[f"buf-Linux-{m}.tar.gz"] = tar_bytes(members)
+    for b in binaries:
+        assets.update(stand_ins("buf", [f"{b}-Darwin-{m}" for m in ("arm64", "x86_64")]))
+        assets.update(stand_ins("buf", [f"{b}-Windows-{m}.exe" for m in ("arm64", "x86_64")]))
+    for m in ("arm64", "x86_64"):
+        assets.update(stand_ins("buf", [f"buf-Darwin-{m}.tar.gz", f"buf-Windows-{m}.zip"]))
     covered = sorted(assets)
     assets["sha256.txt"] = gnu_sums(assets, covered)
     assets["sha256.txt.minisig"] = minisign_signature("buf sha256.txt")
@@ -1044,6 +1174,14 @@ def _trivy() -> ReleaseCopy:
         ]
         assets[name] = tar_bytes(members, fmt="ustar")
         archives.append(name)
+    labels = ("32bit", "64bit", "ARM", "ARM64", "PPC64LE", "s390x")
+    others = [f"trivy_{version}_Linux-{x}.tar.gz" for x in ("32bit", "ARM", "PPC64LE", "s390x")]
+    others += [f"trivy_{version}_Linux-{x}.{p}" for x in labels for p in ("deb", "rpm")]
+    others += [f"trivy_{version}_macOS-{x}.tar.gz" for x in ("64bit", "ARM64")]
+    others += [f"trivy_{version}_FreeBSD-{x}.tar.gz" for x in ("32bit", "64bit")]
+    others += [f"trivy_{version}_windows-64bit.zip"]
+    assets.update(stand_ins("trivy", others))
+    archives = sorted([*archives, *others])
     sums = f"trivy_{version}_checksums.txt"
     assets[sums] = goreleaser_sums(assets, archives)
     for name in [*archives, sums]:
@@ -1105,6 +1243,12 @@ def _k9s() -> ReleaseCopy:
         ]
         assets[name] = tar_bytes(members, fmt="ustar")
         archives.append(name)
+    others = [f"k9s_Linux_{a}.tar.gz" for a in ("armv7", "ppc64le", "s390x")]
+    others += [f"k9s_Darwin_{a}.tar.gz" for a in MACHINES] + ["k9s_Freebsd_amd64.tar.gz"]
+    others += [f"k9s_Windows_{a}.zip" for a in MACHINES]
+    others += [f"k9s_linux_{a}.{p}" for a in MACHINES for p in ("apk", "deb", "rpm")]
+    assets.update(stand_ins("k9s", others))
+    archives = sorted([*archives, *others])
     assets["checksums.sha256"] = goreleaser_sums(assets, archives)
     layer = "derailed_k9s"
     entry = Entry(
@@ -1156,8 +1300,15 @@ def _cosign() -> ReleaseCopy:
     for a in MACHINES:
         bins[f"cosign-linux-{a}"] = elf("cosign", a)
         bins[f"cosign-linux-pivkey-pkcs11key-{a}"] = elf("cosign-pivkey", a, interp=GLIBC_INTERP[a])
-    assets: dict[str, bytes] = {**bins}
-    assets["cosign_checksums.txt"] = goreleaser_sums(assets, bins)
+    others = [f"cosign-linux-{a}" for a in ("arm", "ppc64le", "riscv64", "s390x")]
+    others += [f"cosign-darwin-{a}" for a in MACHINES] + ["cosign-windows-amd64.exe"]
+    packages = ["cosign-2.2.1-1.aarch64.rpm", "cosign-2.2.1-1.x86_64.rpm"]
+    packages += ["cosign_2.2.1_amd64.deb", "cosign_2.2.1_arm64.deb"]
+    packages += ["cosign_2.2.1_aarch64.apk", "cosign_2.2.1_x86_64.apk"]
+    bins.update(stand_ins("cosign", others))
+    assets: dict[str, bytes] = {**bins, **stand_ins("cosign", packages)}
+    assets["cosign_checksums.txt"] = goreleaser_sums(assets, [*bins, *packages])
+    assets.update(stand_ins("cosign", ["release-cosign.pub"]))
     for name in bins:
         assets[f"{name}.sig"] = cosign_signature(name)
         assets[f"{name}-keyless.sig"] = cosign_signature(name + "-keyless")
@@ -1183,7 +1334,7 @@ def _cosign() -> ReleaseCopy:
         tag=tag,
         assets=assets,
         entries=(entry,),
-        checksum_files={"cosign_checksums.txt": tuple(sorted(bins))},
+        checksum_files={"cosign_checksums.txt": tuple(sorted([*bins, *packages]))},
         sources=(
             "sigstore/cosign:.goreleaser.yml@v2.2.1",
             "aquaproj/aqua-registry:pkgs/sigstore/cosign/registry.yaml",
@@ -1206,6 +1357,9 @@ def _grpc_gateway() -> ReleaseCopy:
     arch = {"amd64": "x86_64", "arm64": "arm64"}
     plugins = ("protoc-gen-grpc-gateway", "protoc-gen-openapiv2")
     bins = {f"{p}-{tag}-linux-{arch[a]}": elf(p, a) for p in plugins for a in MACHINES}
+    for p in plugins:
+        bins.update(stand_ins(p, [f"{p}-{tag}-darwin-{m}" for m in ("arm64", "x86_64")]))
+        bins.update(stand_ins(p, [f"{p}-{tag}-windows-{m}.exe" for m in ("arm64", "x86_64")]))
     sums = f"grpc-gateway_{version}_checksums.txt"
     assets: dict[str, bytes] = {**bins, sums: goreleaser_sums(bins, bins)}
     entries = tuple(
@@ -1268,6 +1422,13 @@ def _migrate() -> ReleaseCopy:
         ]
         assets[name] = tar_bytes(members, fmt="ustar")
         archives.append(name)
+    others = [
+        f"migrate.{p}.tar.gz" for p in ("darwin-amd64", "darwin-arm64", "linux-386", "linux-armv7")
+    ]
+    others += [f"migrate.windows-{a}.zip" for a in ("386", "amd64")]
+    others += [f"migrate.linux-{a}.deb" for a in ("386", "amd64", "arm64", "armv7")]
+    assets.update(stand_ins("migrate", others))
+    archives = sorted([*archives, *others])
     assets["sha256sum.txt"] = goreleaser_sums(assets, archives)
     layer = "golang-migrate_migrate"
     entry = Entry(
@@ -1321,6 +1482,9 @@ def _gosu() -> ReleaseCopy:
     for a in MACHINES:
         assets[f"gosu-{a}"] = elf("gosu", a)
         assets[f"gosu-{a}.asc"] = pgp_signature(f"gosu-{a}")
+    for a in ("armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x"):
+        assets[f"gosu-{a}"] = text(f"gosu release asset gosu-{a}")
+        assets[f"gosu-{a}.asc"] = pgp_signature(f"gosu-{a}")
     covered = sorted(assets)
     assets["SHA256SUMS"] = gnu_sums(assets, covered)
     assets["SHA256SUMS.asc"] = pgp_signature("SHA256SUMS")
@@ -1370,6 +1534,11 @@ def _kustomize() -> ReleaseCopy:
         name = f"kustomize_v5.3.0_linux_{a}.tar.gz"
         assets[name] = tar_bytes([executable("kustomize", elf("kustomize", a))])
         archives.append(name)
+    others = [f"kustomize_v5.3.0_{p}.tar.gz" for p in ("darwin_amd64", "darwin_arm64")]
+    others += [f"kustomize_v5.3.0_linux_{a}.tar.gz" for a in ("ppc64le", "s390x")]
+    others += [f"kustomize_v5.3.0_windows_{a}.zip" for a in MACHINES]
+    assets.update(stand_ins("kustomize", others))
+    archives = sorted([*archives, *others])
     assets["checksums.txt"] = gnu_sums(assets, archives)
     layer = "kubernetes-sigs_kustomize"
     entry = Entry(
@@ -1440,6 +1609,10 @@ def _upx() -> ReleaseCopy:
             regular(f"{top}/upx.1", text("upx man page")),
         ]
         assets[f"{top}.tar.xz"] = tar_bytes(members, compression="xz")
+    arches = ("arm", "armeb", "i386", "mips", "mipsel", "powerpc", "powerpc64le")
+    others = [f"upx-{version}-{a}_linux.tar.xz" for a in arches]
+    others += [f"upx-{version}-{w}.zip" for w in ("win32", "win64")] + [f"upx-{version}-src.tar.xz"]
+    assets.update(stand_ins("upx", others))
     layer = "upx_upx"
     entry = Entry(
         config={

@@ -65,12 +65,14 @@ _ARCH_WORDS = {
     "arm64": _words("arm64 aarch64 aarch_64"),
     "386": _words("386 i386 i486 i586 i686 x86 x86_32 x86-32 x32 ia32 32bit 32-bit"),
     "arm": _words("arm arm32 armv5 armv5l armv6 armv6l armv6hf armv7 armv7l armv7a armv7hf")
-    + _words("armel armhf arm5 arm6 arm7"),
+    + _words("armel armhf armeb arm5 arm6 arm7"),
     "ppc64le": _words("ppc64le ppc64el powerpc64le ppcle_64"),
     "ppc64": _words("ppc64 powerpc64 ppc powerpc"),
     "s390x": _words("s390x s390_64"),
     "riscv64": _words("riscv64 riscv"),
-    "mips": _words("mips mipsle mipsel mips64 mips64le mips64el"),
+    "mips": _words(
+        "mips mipsle mipsel mips64 mips64le mips64el mipsr6 mipsr6el mips64r6 mips64r6el"
+    ),
     "loong64": _words("loong64 loongarch64"),
     "sparc64": _words("sparc64 sparcv9 sparc"),
     "wasm": _words("wasm wasm32 wasi"),
