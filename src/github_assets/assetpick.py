@@ -13,7 +13,7 @@ that removed it or ``tie``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
 from .errors import GitHubError
@@ -311,3 +311,28 @@ def derived_name(asset: str) -> str:
         if lower.endswith(suffix) and len(asset) > len(suffix):
             return asset[: -len(suffix)]
     return asset
+
+
+# Distros whose C library is musl; the ones named glibc are those the ELF check knows.
+_MUSL_DISTROS = frozenset({"alpine", "chimera", "postmarketos"})
+_GLIBC_DISTROS = frozenset(
+    {"ubuntu", "debian", "rhel", "centos", "fedora", "rocky", "almalinux", "amzn", "ol"}
+    | {"sles", "opensuse-leap", "opensuse-tumbleweed", "azurelinux", "mariner", "wolfi"}
+)
+
+
+def distro_libc(env: Mapping[str, str], os_release: str = "/etc/os-release") -> Libc:
+    """The run image's libc: from CNB_TARGET_DISTRO_NAME, else the build image's os-release ID."""
+    name = env.get("CNB_TARGET_DISTRO_NAME", "").strip().lower()
+    if not name:
+        try:
+            with open(os_release, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    key, _, value = line.strip().partition("=")
+                    if key == "ID":
+                        name = value.strip().strip("\"'").lower()
+        except OSError:
+            return "unknown"
+    if name in _MUSL_DISTROS:
+        return "musl"
+    return "glibc" if name in _GLIBC_DISTROS else "unknown"
