@@ -14,13 +14,23 @@ BUILD_ERROR = 1
 
 def main(argv: Sequence[str]) -> int:
     """Run a phase; expected failures and OS errors print one line, bugs a traceback too."""
-    if argv and argv[0] in ("lock", "check", "-h", "--help"):
+    if argv and argv[0] in (
+        "lock",
+        "check",
+        "add",
+        "outdated",
+        "upgrade",
+        "-h",
+        "--help",
+        "--version",
+    ):
         from .cli import main as cli
 
         return cli(argv)
     if not argv or argv[0] not in ("detect", "build"):
         sys.stderr.write(
-            "usage: python3 -m github_assets lock|check [options]  (the github-assets command)\n"
+            "usage: python3 -m github_assets lock|check|add|outdated|upgrade [options]"
+            "  (the github-assets command)\n"
             "       python3 -m github_assets detect|build [CNB args...]  (what bin/* run)\n"
         )
         return 2

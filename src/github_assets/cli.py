@@ -1,7 +1,13 @@
-"""The `github-assets` command: lock the assets of a config, check a lock, check a config.
+"""The `github-assets` command: lock the assets of a config, check a lock, check a config,
+add an entry, and keep tags moving.
 
-    github-assets lock [--config project.toml] [--target linux/amd64 ...] [--check]
-    github-assets check [--config project.toml]
+    github-assets lock [--config project.toml] [--target linux/amd64 ...] [--check] [--json]
+    github-assets check [--config project.toml] [--json]
+    github-assets add OWNER/REPO[@TAG] [--asset NAME] [--process NAME] [--args ...]
+                      [--link PATH] [--config project.toml]
+    github-assets outdated [--config project.toml] [--json]
+    github-assets upgrade [REPO ...] [--config project.toml]
+    github-assets --version
 
 Run as `python3 -m github_assets` from the source tree or the unpacked buildpack, or as
 `github-assets` once pip-installed. Exit codes: 0, 1 (an error: one line, as the build
@@ -12,26 +18,34 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TextIO
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
 
 from . import lock as lockfile
 from .config import AssetSpec, config_path, load_project
 from .errors import BuildpackError, ConfigError, os_error, report
-from .log import Log
+from .log import Log, human_size
 from .platform import Target, render
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="github-assets", description="Lock and check GitHub release assets of a config."
     )
+    parser.add_argument("--version", action="version", version=f"github-assets {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    config_help = "the config file, any path (default: project.toml, or GITHUB_ASSETS_PATH)"
     lock = sub.add_parser("lock", help="write or update github-assets.lock beside the config")
-    lock.add_argument("--config", default=None, help="the config file (default: project.toml)")
+    lock.add_argument("--config", default=None, help=config_help)
     lock.add_argument(
         "--target",
         action="append",
@@ -41,8 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     lock.add_argument(
         "--check", action="store_true", help="exit 1 when the lock is missing or stale"
     )
+    lock.add_argument("--json", action="store_true", help="one JSON document on stdout")
     check = sub.add_parser("check", help="validate the config as detect would")
-    check.add_argument("--config", default=None, help="the config file (default: project.toml)")
+    check.add_argument("--config", default=None, help=config_help)
+    check.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add = sub.add_parser("add", help="append an entry to the config and lock it")
+    add.add_argument("repo", metavar="OWNER/REPO[@TAG]")
+    add.add_argument("--asset", default=None, help="the asset name or template (default: chosen)")
+    add.add_argument("--process", default=None, help="a launch process type running it")
+    add.add_argument("--args", nargs="*", default=[], help="the process's arguments")
+    add.add_argument("--link", default=None, help="a path in the app dir pointing at it")
+    add.add_argument("--config", default=None, help=config_help)
+    outdated = sub.add_parser("outdated", help="entries behind their repo's newest release")
+    outdated.add_argument("--config", default=None, help=config_help)
+    outdated.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    upgrade = sub.add_parser("upgrade", help="move entries' tags to the newest release")
+    upgrade.add_argument("repos", nargs="*", metavar="REPO", help="owner/name (default: all)")
+    upgrade.add_argument("--config", default=None, help=config_help)
     return parser
 
 
@@ -57,10 +86,12 @@ def _targets(raw: Sequence[str] | None) -> list[Target]:
 
 
 def _load(config: str | None, env: Mapping[str, str]) -> tuple[list[AssetSpec], str]:
-    """The config's assets and its path, read as detect reads them (app dir = cwd)."""
+    """The config's assets and its path, read as detect reads them. --config takes any
+    path: its directory plays the app dir (the app-dir rule is GITHUB_ASSETS_PATH's)."""
     app = os.getcwd()
     if config:
-        env = {**env, "GITHUB_ASSETS_PATH": config}
+        full = os.path.abspath(config)
+        app, env = os.path.dirname(full), {**env, "GITHUB_ASSETS_PATH": os.path.basename(full)}
     specs = load_project(app, env)
     path, shown, _ = config_path(app, env)
     if not specs:
@@ -68,17 +99,51 @@ def _load(config: str | None, env: Mapping[str, str]) -> tuple[list[AssetSpec], 
     return specs, path
 
 
-def check(config: str | None, env: Mapping[str, str], out: TextIO) -> int:
-    specs, _ = _load(config, env)
+_OS_ARCH = re.compile(r"\{(os|arch)\}")
+
+
+def _name_before_release(spec: AssetSpec, target: Target) -> tuple[str | None, str]:
+    """The asset's name on target as far as the config tells it, and what is left to the
+    release: ("", why) when the release's assets choose it, a partly rendered template
+    when {version}/{tag} need the latest release's tag."""
+    if not spec.asset:
+        return None, "chosen from the release's assets (asset left out)"
+    if spec.tag != "latest":
+        return render(
+            spec.asset, target, spec.tag, spec.replacement_map, prefix=spec.version_prefix
+        ), ""
+    values = {"os": target.os, "arch": target.arch}
+    name = _OS_ARCH.sub(lambda m: spec.replacement_map.get(values[m[1]], values[m[1]]), spec.asset)
+    needs = [p for p in ("{version}", "{tag}") if p in name]
+    return name, (f"{' and '.join(needs)} from the latest release" if needs else "")
+
+
+def check(config: str | None, env: Mapping[str, str], out: TextIO, as_json: bool = False) -> int:
+    specs, path = _load(config, env)
+    doc: list[dict[str, Any]] = []
     for spec in specs:
-        out.write(f"{spec.where}\n")
+        targets: dict[str, Any] = {}
         for target in _targets(None):
             if spec.targets and str(target) not in spec.targets:
-                out.write(f"  {target}: skipped (targets)\n")
+                targets[str(target)] = {"skipped": True}
                 continue
-            tag = spec.tag if spec.tag != "latest" else "{tag}"
-            name = render(spec.asset, target, tag, spec.replacement_map, prefix=spec.version_prefix)
-            out.write(f"  {target}: {name}\n")
+            name, needs = _name_before_release(spec, target)
+            targets[str(target)] = {"asset": name, "needs_release": needs}
+        doc.append({"entry": spec.where, "repo": spec.repo, "tag": spec.tag, "targets": targets})
+    if as_json:
+        json.dump({"config": path, "entries": doc}, out, indent=2)
+        out.write("\n")
+        return 0
+    for item in doc:
+        out.write(f"{item['entry']}\n")
+        for target, about in item["targets"].items():
+            if about.get("skipped"):
+                out.write(f"  {target}: skipped (targets)\n")
+            elif about["asset"] is None:
+                out.write(f"  {target}: {about['needs_release']}\n")
+            else:
+                needs = f" ({about['needs_release']})" if about["needs_release"] else ""
+                out.write(f"  {target}: {about['asset']}{needs}\n")
     return 0
 
 
@@ -88,48 +153,148 @@ def lock(
     check_only: bool,
     env: Mapping[str, str],
     out: TextIO,
+    as_json: bool = False,
+    err: TextIO | None = None,
 ) -> int:
     specs, path = _load(config, env)
     lock_path = lockfile.path_for(path)
     shown = os.path.relpath(lock_path)
     old = lockfile.read(lock_path, shown)
-    wanted = [
-        (s, t) for s in specs for t in _targets(targets) if not s.targets or str(t) in s.targets
-    ]
+    chosen = _targets(targets)
+    wanted = [(s, t) for s in specs for t in chosen if not s.targets or str(t) in s.targets]
     if check_only:
-        if old is None:
-            out.write(f"{shown} is missing; run github-assets lock\n")
-            return 1
-        stale = [f"{s.repo} {s.asset} on {t}" for s, t in wanted if old.find(s, t) is None]
-        extra = len(old.entries) - (len(wanted) - len(stale))
-        for line in stale:
-            out.write(f"{shown} has no entry for {line}; re-run github-assets lock\n")
-        if extra > 0:
-            out.write(f"{shown} has {extra} entries the config no longer asks for\n")
-        if stale or extra > 0:
-            return 1
-        out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
-        return 0
-    entries = [_locked(s, t, env) for s, t in wanted]
+        return _check_lock(old, wanted, shown, out, as_json)
+    # A concrete tag whose picking keys did not change keeps its entry: no request, no
+    # download. A `latest` entry is resolved again (one API call).
+    kept = {
+        i: found
+        for i, (s, t) in enumerate(wanted)
+        if s.tag != "latest" and old is not None and (found := old.find(s, t)) is not None
+    }
+    todo = [i for i in range(len(wanted)) if i not in kept]
+    progress = _Progress(err or sys.stderr, len(todo))
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(todo)))) as pool:
+        fresh = dict(
+            zip(todo, pool.map(lambda i: _locked(*wanted[i], env, progress), todo), strict=True)
+        )
+    entries = [kept[i] if i in kept else fresh[i] for i in range(len(wanted))]
+    # --target updates those targets and keeps every other target's entries.
+    others = [e for e in (old.entries if old else ()) if e.target not in {str(t) for t in chosen}]
     before = {e.key: e for e in (old.entries if old else ())}
-    for e in entries:
-        was = before.get(e.key)
-        label = f"{dict(e.picks)['repo']} {e.name} ({e.target})"
-        if was is None:
-            out.write(f"added   {label}: {e.resolved_tag} sha256:{e.sha256} ({e.authority})\n")
-        elif was != e:
-            out.write(
-                f"changed {label}: {was.resolved_tag} -> {e.resolved_tag} sha256:{e.sha256}\n"
-            )
-    for key, was in before.items():
-        if key not in {e.key for e in entries}:
-            out.write(f"removed {dict(was.picks)['repo']} {was.name} ({was.target})\n")
-    lockfile.write(lock_path, entries)
-    out.write(f"wrote {shown} ({len(entries)} assets)\n")
+    changes = _changes(before, entries, others)
+    lockfile.write(lock_path, [*entries, *others])
+    total = len(entries) + len(others)
+    if as_json:
+        doc = {
+            "lock": shown,
+            "changes": changes,
+            "assets": [e.as_table() for e in sorted([*entries, *others], key=lambda e: e.key)],
+        }
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+        return 0
+    for c in changes:
+        label = f"{c['repo']} {c['name']} ({c['target']})"
+        if c["change"] == "added":
+            out.write(f"added   {label}: {c['tag']} sha256:{c['sha256']} ({c['authority']})\n")
+        elif c["change"] == "changed":
+            out.write(f"changed {label}: {c['old']} -> {c['new']}\n")
+        elif c["change"] == "removed":
+            out.write(f"removed {label}\n")
+    out.write(f"wrote {shown} ({total} assets)\n")
     return 0
 
 
-def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile.Entry:
+def _changes(
+    before: Mapping[str, lockfile.Entry],
+    entries: Sequence[lockfile.Entry],
+    others: Sequence[lockfile.Entry],
+) -> list[dict[str, Any]]:
+    """What a re-lock changed, per entry and target: added, changed (tags, or the full
+    sha256 when the same tag now serves other bytes), removed; unchanged ones are left out."""
+    out: list[dict[str, Any]] = []
+    for e in entries:
+        about = {"repo": dict(e.picks)["repo"], "name": e.name, "target": e.target}
+        was = before.get(e.key)
+        if was is None:
+            out.append(
+                {**about, "change": "added", "tag": e.resolved_tag, "sha256": e.sha256}
+                | {"authority": e.authority}
+            )
+        elif was != e:
+            if was.resolved_tag != e.resolved_tag:
+                old, new = was.resolved_tag, e.resolved_tag
+            else:
+                old, new = f"sha256:{was.sha256}", f"sha256:{e.sha256}"
+            out.append({**about, "change": "changed", "old": old, "new": new})
+    keep = {e.key for e in [*entries, *others]}
+    for key, was in before.items():
+        if key not in keep:
+            out.append(
+                {"repo": dict(was.picks)["repo"], "name": was.name, "target": was.target}
+                | {"change": "removed"}
+            )
+    return out
+
+
+def _check_lock(
+    old: lockfile.Lock | None,
+    wanted: Sequence[tuple[AssetSpec, Target]],
+    shown: str,
+    out: TextIO,
+    as_json: bool,
+) -> int:
+    """`lock --check`: 1 when the lock is missing, lacks an entry, or has extra ones."""
+    if old is None:
+        stale = [f"{s.repo} {s.shown_asset} on {t}" for s, t in wanted]
+        extra = 0
+    else:
+        stale = [f"{s.repo} {s.shown_asset} on {t}" for s, t in wanted if old.find(s, t) is None]
+        extra = len(old.entries) - (len(wanted) - len(stale))
+    ok = old is not None and not stale and extra <= 0
+    if as_json:
+        doc = {"lock": shown, "present": old is not None, "up_to_date": ok, "missing": stale}
+        json.dump({**doc, "extra": max(extra, 0)}, out, indent=2)
+        out.write("\n")
+        return 0 if ok else 1
+    if old is None:
+        out.write(f"{shown} is missing; run github-assets lock\n")
+        return 1
+    for line in stale:
+        out.write(f"{shown} has no entry for {line}; re-run github-assets lock\n")
+    if extra > 0:
+        out.write(f"{shown} has {extra} entries the config no longer asks for\n")
+    if not ok:
+        return 1
+    out.write(f"{shown} is up to date ({len(wanted)} assets)\n")
+    return 0
+
+
+class _Progress:
+    """Progress of `lock` on stderr: one line per asset resolved, and while a download is
+    hashed, a line at each quarter of its size (lines, not carriage returns: CI logs)."""
+
+    def __init__(self, err: TextIO, total: int) -> None:
+        self.err = err
+        self.total = total
+        self.done = 0
+        self.guard = threading.Lock()
+
+    def say(self, text: str) -> None:
+        with self.guard:
+            self.err.write(text + "\n")
+            self.err.flush()
+
+    def resolved(self, label: str) -> None:
+        with self.guard:
+            self.done += 1
+            n = self.done
+        self.say(f"[{n}/{self.total}] {label}")
+
+
+def _locked(
+    spec: AssetSpec, target: Target, env: Mapping[str, str], progress: _Progress | None = None
+) -> lockfile.Entry:
     """Resolve spec on target through the GitHub API and say who vouches for its sha256,
     from the evidence the build gathers (pipeline.evidence): GitHub's digest, else the
     release's checksum file, else `lock` hashes the download (trust on first use)."""
@@ -158,12 +323,20 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
         if lockfile.authority_of(expected.claims) is None:
             expected = pipeline.evidence(job, asset)
         vouched = lockfile.authority_of(expected.claims)
+        label = f"{spec.repo} {asset.name} ({target})"
         if vouched is not None:
             authority, file, checksum = vouched
+            if progress is not None:
+                progress.resolved(f"{label}: {asset.tag}, sha256 from the {authority}")
             return entry._replace(sha256=checksum.hex, authority=authority, checksums_file=file)
         # No sha256 published: hash the bytes (trust on first use), checked against every
         # other claim (a pin, a sha512 line of the checksum file).
-        fetched = fetch_verified(source, asset, _Hashing(), expected, log=log, cancel=job.cancel)
+        if progress is not None:
+            progress.say(f"downloading {label} ({human_size(asset.size)}) to hash it")
+        sink = _Hashing(asset.size, label, progress)
+        fetched = fetch_verified(source, asset, sink, expected, log=log, cancel=job.cancel)
+        if progress is not None:
+            progress.resolved(f"{label}: {asset.tag}, sha256 of the downloaded bytes")
         files = [
             c.authority.name for c in expected.claims if c.authority.kind is Kind.CHECKSUM_FILE
         ]
@@ -174,19 +347,155 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
 
 
 class _Hashing:
-    """A sink that keeps nothing: `lock` only needs the digest of the bytes."""
+    """A sink that keeps nothing (`lock` only needs the digest of the bytes), and says how
+    far the download got."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int, label: str, progress: _Progress | None) -> None:
         self._buffer = memoryview(bytearray(1 << 20))
+        self.size, self.label, self.progress = size, label, progress
+        self.got = 0
+        self.quarter = 0
 
     def buffer(self) -> memoryview:
         return self._buffer
 
     def commit(self, n: int) -> None:
-        pass
+        self.got += n
+        if self.progress is None or self.size <= 0:
+            return
+        quarter = min(4, self.got * 4 // self.size)
+        if 0 < quarter < 4 and quarter > self.quarter:
+            self.quarter = quarter
+            self.progress.say(f"  {self.label}: {quarter * 25}% of {human_size(self.size)}")
 
     def restart(self) -> None:
-        pass
+        self.got = self.quarter = 0
+
+
+def outdated(config: str | None, env: Mapping[str, str], out: TextIO, as_json: bool) -> int:
+    """Per entry with a concrete tag, the newest release; exit 1 when any is behind."""
+    from .upgrades import outdated as rows_of
+
+    specs, path = _load(config, env)
+    rows = rows_of(specs, env)
+    behind = [r for r in rows if r.behind]
+    if as_json:
+        json.dump({"config": path, "entries": [r.as_json() for r in rows]}, out, indent=2)
+        out.write("\n")
+        return 1 if behind else 0
+    for r in rows:
+        state = f"{r.spec.tag} -> {r.newest}" if r.behind else f"{r.spec.tag} (newest)"
+        out.write(f"{r.spec.repo} {state}\n")
+    if not rows:
+        out.write("no entry has a concrete tag (latest entries move by themselves)\n")
+    return 1 if behind else 0
+
+
+def upgrade(repos: Sequence[str], config: str | None, env: Mapping[str, str], out: TextIO) -> int:
+    """Move the entries' tags (of repos, or all) to the newest release in place, update or
+    drop their sha256 pins by the new evidence, and re-lock."""
+    from .configedit import read
+    from .upgrades import check as parse_text
+    from .upgrades import moved_text, repinned
+    from .upgrades import outdated as rows_of
+
+    specs, path = _load(config, env)
+    shown = os.path.basename(path)
+    unknown = sorted(set(repos) - {s.repo for s in specs})
+    if unknown:
+        raise ConfigError(f"{shown} has no entry for {unknown[0]}", hint="name a configured repo")
+    rows = [r for r in rows_of(specs, env) if r.behind and (not repos or r.spec.repo in repos)]
+    if not rows:
+        out.write("every entry is at its newest release\n")
+        return 0
+    text = read(path, shown)
+    moved, said = moved_text(text, rows)
+    parse_text(moved, shown)
+    with _restored_on_error(path, text):
+        _write(path, moved)
+        lock(path, None, False, env, io.StringIO())
+        locked = lockfile.read(lockfile.path_for(path), lockfile.NAME)
+        new_specs = parse_text(moved, shown)
+        for row in rows:
+            if row.spec.sha256 is None or locked is None:
+                continue
+            spec = new_specs[row.position]
+            evidence = {
+                t.arch: (e.sha256, e.authority != lockfile.DOWNLOADED)
+                for t in _targets(None)
+                if (e := locked.find(spec, t)) is not None
+            }
+            moved, line = repinned(moved, row, evidence)
+            said.insert(said.index(_upgraded(row)) + 1, line)
+        parse_text(moved, shown)
+        _write(path, moved)
+    for line in said:
+        out.write(line + "\n")
+    return 0
+
+
+def _upgraded(row: Any) -> str:
+    return f"upgraded {row.spec.repo} {row.spec.tag} -> {row.newest}"
+
+
+def add(
+    value: str,
+    options: argparse.Namespace,
+    env: Mapping[str, str],
+    out: TextIO,
+) -> int:
+    """Append an entry (the tag as given, else the latest release's; `asset` left out when
+    selection is unambiguous on every target), lock it, and print the probe path."""
+    from . import BUILDPACK_ID
+    from .config import parse_entry
+    from .configedit import append_entry, read
+    from .upgrades import add_table, check, newest_tag, parse_repo_at_tag, probe_path
+
+    repo, tag = parse_repo_at_tag(value)
+    path = os.path.abspath(options.config or "project.toml")
+    shown = os.path.basename(path)
+    text = read(path, shown) if os.path.exists(path) else None
+    tag = tag or newest_tag(parse_entry({"repo": repo}, repo), env, Log(io.StringIO()))
+    table = add_table(
+        repo, tag, asset=options.asset, process=options.process, args=options.args,
+        link=options.link,
+    )  # fmt: skip
+    new_text = append_entry(text or "", table)
+    spec = check(new_text, shown)[-1]
+    # Locking chooses (or renders) the asset on every target; a tie fails there, listing
+    # the release's assets, and the file is put back as it was.
+    with _restored_on_error(path, text):
+        _write(path, new_text)
+        lock(path, None, False, env, io.StringIO())
+    locked = lockfile.read(lockfile.path_for(path), lockfile.NAME)
+    chosen = [e.name for t in _targets(None) if locked and (e := locked.find(spec, t))]
+    out.write(f"added {repo} {tag} to {shown}: {', '.join(chosen)}\n")
+    out.write(f"probe path: {probe_path(spec, chosen, BUILDPACK_ID.replace('/', '_'))}\n")
+    return 0
+
+
+def _write(path: str, text: str) -> None:
+    from .atomic import write_text_atomic
+
+    write_text_atomic(Path(path), text)
+
+
+class _restored_on_error:
+    """Puts the config's text back when an edit's lock fails: nothing half done."""
+
+    def __init__(self, path: str, text: str | None) -> None:
+        self.path, self.text = path, text
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        if error is None:
+            return
+        if self.text is None:
+            Path(self.path).unlink(missing_ok=True)
+        else:
+            _write(self.path, self.text)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -195,8 +504,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     out = sys.stdout
     try:
         if args.command == "check":
-            return check(args.config, env, out)
-        return lock(args.config, args.target, args.check, env, out)
+            return check(args.config, env, out, args.json)
+        if args.command == "add":
+            return add(args.repo, args, env, out)
+        if args.command == "outdated":
+            return outdated(args.config, env, out, args.json)
+        if args.command == "upgrade":
+            return upgrade(args.repos, args.config, env, out)
+        return lock(args.config, args.target, args.check, env, out, args.json)
     except BuildpackError as e:
         report(e, env)
         return 1
