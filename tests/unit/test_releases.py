@@ -117,6 +117,12 @@ AUTO_FIXED = ("checksums.txt", "checksums.sha256", "SHA256SUMS", "sha256sums.txt
 # -- independent readers ---------------------------------------------------------------
 
 
+def written(entry: Entry) -> dict[str, Any]:
+    """The entry as first written by hand: its config plus the asset (and replacements)
+    the shortest config leaves to asset selection."""
+    return {**entry.config, **entry.written}
+
+
 def render(template: str, config: Mapping[str, Any], target: str, **extra: str) -> str:
     """The contract's placeholders: {os} {arch} (after replacements), {tag}, {version}."""
     os_name, arch = target.split("/")
@@ -195,7 +201,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def install(copy: ReleaseCopy, entry: Entry, target: str) -> dict[str, tuple[int, bytes]]:
     """What the contract says the layer gets: layer path -> (mode, bytes)."""
-    cfg = entry.config
+    cfg = written(entry)
     asset = render(cfg["asset"], cfg, target)
     data = copy.assets[asset]
     members = read_archive(data)
@@ -429,7 +435,7 @@ def test_toml_text_is_the_same_config(copy: ReleaseCopy) -> None:
 def test_asset_template_renders_to_a_real_asset(
     copy: ReleaseCopy, index: int, entry: Entry, target: str
 ) -> None:
-    cfg = entry.config
+    cfg = written(entry)
     want = entry.expected[target]
     if want.skipped:
         assert target not in cfg["targets"], "skipped only through 'targets'"
