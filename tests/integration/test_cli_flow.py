@@ -205,3 +205,33 @@ def test_lock_keeps_unchanged_entries_and_other_targets(standin: StandIn, cnb: C
     one = command(standin, cnb.app, "lock", "--target", "linux/amd64")
     assert one.returncode == 0
     assert (cnb.app / "github-assets.lock").read_text() == text, "arm64 entries kept"
+    ok = command(standin, cnb.app, "lock", "--check", "--json")
+    assert (ok.returncode, json.loads(ok.stdout)["up_to_date"]) == (0, True)
+    (cnb.app / "project.toml").write_text(
+        (cnb.app / "project.toml").read_text().replace("v0.4.40", "v0.4.39")
+    )
+    stale = command(standin, cnb.app, "lock", "--check", "--json")
+    assert stale.returncode == 1
+    assert json.loads(stale.stdout)["missing"] == [
+        "grpc-ecosystem/grpc-health-probe (asset chosen per target) on linux/amd64",
+        "grpc-ecosystem/grpc-health-probe (asset chosen per target) on linux/arm64",
+    ]
+
+
+def test_lock_says_how_far_a_download_it_hashes_got(standin: StandIn, cnb: CnbDirs) -> None:
+    big = bytes(range(256)) * (4 * 4096)  # 4 MiB, no checksum published: lock hashes it
+    standin.add_release("acme/big", "v1", {"big-linux-amd64": big}, null_digest=["big-linux-amd64"])
+    (cnb.app / "project.toml").write_text(
+        '[[metadata.githubassets]]\nrepo = "acme/big"\ntag = "v1"\ntargets = ["linux/amd64"]\n'
+    )
+    r = command(standin, cnb.app, "lock")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == "downloading acme/big big-linux-amd64 (linux/amd64) (4.0 MiB) to hash it"
+    assert [line.split(": ")[1] for line in lines[1:-1]] == [
+        "25% of 4.0 MiB",
+        "50% of 4.0 MiB",
+        "75% of 4.0 MiB",
+    ]
+    assert lines[-1].startswith("[1/1] acme/big big-linux-amd64 (linux/amd64): v1, sha256 of")
+    assert r.stdout.endswith("wrote github-assets.lock (1 assets)\n")
