@@ -77,3 +77,30 @@ def test_the_lock_records_the_choice_and_a_locked_build_never_chooses(
     assert len(standin.api_requests()) == before, "a locked build asks the API nothing"
     installed = cnb.layers / "hadolint_hadolint" / "bin" / "hadolint"
     assert installed.read_bytes() == get("hadolint").assets["hadolint-Linux-arm64"]
+
+
+def test_on_a_musl_run_image_a_gnu_build_is_never_chosen(standin: StandIn, cnb: CnbDirs) -> None:
+    publish(standin, get("bat"))
+    cnb.project('[[metadata.githubassets]]\nrepo = "sharkdp/bat"\ntag = "v0.24.0"\n'
+                'strip_components = 1\nfiles = { "bin/bat" = "bat" }\n')  # fmt: skip
+    env = {"GITHUB_API_URL": standin.api_url, "CNB_TARGET_DISTRO_NAME": "alpine"}
+    amd = cnb.detect_and_build({**env, "CNB_TARGET_ARCH": "amd64"})
+    assert amd.rc == 0, amd.all
+    assert "Selected bat-v0.24.0-x86_64-unknown-linux-musl.tar.gz for linux/amd64" in amd.out
+    arm = cnb.detect_and_build({**env, "CNB_TARGET_ARCH": "arm64"})
+    assert arm.rc == 1
+    assert "for linux/arm64: none of its" in arm.err
+    assert "  bat-v0.24.0-aarch64-unknown-linux-gnu.tar.gz: gnu build on a musl distro" in arm.err
+
+
+def test_a_rebuild_reuses_the_layer_without_choosing_again(standin: StandIn, cnb: CnbDirs) -> None:
+    publish(standin, get("hadolint"))
+    cnb.project(HADOLINT)
+    env = {"GITHUB_API_URL": standin.api_url, "CNB_TARGET_ARCH": "amd64"}
+    assert cnb.detect_and_build(env).rc == 0
+    cnb.simulate_rebuild()
+    before = len(standin.requests)
+    r = cnb.detect_and_build(env)
+    assert r.rc == 0, r.all
+    assert "Reusing layer hadolint_hadolint" in r.out and "Selected" not in r.out
+    assert len(standin.requests) == before, "a pinned tag's rebuild asks nothing"

@@ -275,3 +275,27 @@ def test_choice_does_not_depend_on_the_order_of_assets() -> None:
 )
 def test_derived_name(asset: str, name: str) -> None:
     assert derived_name(asset) == name
+
+
+@pytest.mark.parametrize(
+    ("env", "os_release", "libc"),
+    [
+        ({"CNB_TARGET_DISTRO_NAME": "alpine"}, "", "musl"),
+        ({"CNB_TARGET_DISTRO_NAME": "ubuntu"}, "ID=alpine\n", "glibc"),
+        ({}, 'NAME="Alpine Linux"\nID=alpine\n', "musl"),
+        ({}, 'ID="debian"\n', "glibc"),
+        ({}, "ID=nixos\n", "unknown"),
+        ({}, None, "unknown"),
+    ],
+)
+def test_distro_libc(
+    tmp_path: object, env: dict[str, str], os_release: str | None, libc: str
+) -> None:
+    from pathlib import Path
+
+    from github_assets.assetpick import distro_libc
+
+    path = Path(str(tmp_path)) / "os-release"
+    if os_release is not None:
+        path.write_text(os_release)
+    assert distro_libc(env, str(path)) == libc
