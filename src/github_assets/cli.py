@@ -169,7 +169,10 @@ def lock(
     kept = {
         i: found
         for i, (s, t) in enumerate(wanted)
-        if s.tag != "latest" and old is not None and (found := old.find(s, t)) is not None
+        if s.tag != "latest"
+        and old is not None
+        and (found := old.find(s, t)) is not None
+        and (s.pin_for(t.arch) is None or s.pin_for(t.arch) == found.checksum)
     }
     todo = [i for i in range(len(wanted)) if i not in kept]
     progress = _Progress(err or sys.stderr, len(todo))
