@@ -313,6 +313,53 @@ def derived_name(asset: str) -> str:
     return asset
 
 
+def template_for(chosen: Mapping[Target, str], tag: str) -> tuple[str, dict[str, str]] | None:
+    """An `asset` template (and its `replacements`) that renders to each target's chosen
+    name at tag, or None when the names differ by more than their OS and arch words.
+
+    For `github-assets add`, which writes a template where selection alone cannot decide:
+    the OS word becomes {os}, the arch word {arch}, the tag {tag} (or {version} when the
+    name carries it without its v), and a word that is not Go's name a replacement.
+    """
+    from .platform import render
+
+    version = tag[1:] if tag[:1] in ("v", "V") and tag[1:2].isdigit() else tag
+    templates = set()
+    replacements: dict[str, str] = {}
+    for target, name in chosen.items():
+        lower = name.lower()
+        spans = []
+        for rx, key, go in ((_OS_RE, "os", target.os), (_ARCH_RE, "arch", target.arch)):
+            m = rx.search(lower)
+            if m is None:
+                if key == "arch":
+                    return None
+                continue
+            word = name[m.start() : m.end()]
+            if word in _FUSED or word.lower() in _FUSED:
+                return None  # linux64 names the OS and the arch at once
+            spans.append((m.start(), m.end(), key))
+            if word != go:
+                if replacements.get(go, word) != word:
+                    return None
+                replacements[go] = word
+        template = name
+        for start, end, key in sorted(spans, reverse=True):
+            template = template[:start] + "{" + key + "}" + template[end:]
+        if tag and tag in template:
+            template = template.replace(tag, "{tag}")
+        elif version and version in template:
+            template = template.replace(version, "{version}")
+        templates.add(template)
+    if len(templates) != 1:
+        return None
+    template = templates.pop()
+    for target, name in chosen.items():
+        if render(template, target, tag, replacements) != name:
+            return None
+    return template, replacements
+
+
 # Distros whose C library is musl; the ones named glibc are those the ELF check knows.
 _MUSL_DISTROS = frozenset({"alpine", "chimera", "postmarketos"})
 _GLIBC_DISTROS = frozenset(

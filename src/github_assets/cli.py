@@ -452,16 +452,28 @@ def add(
     from . import BUILDPACK_ID
     from .config import parse_entry
     from .configedit import append_entry, read
-    from .upgrades import add_table, check, newest_tag, parse_repo_at_tag, probe_path
+    from .upgrades import (
+        add_table,
+        asset_for_add,
+        check,
+        newest_tag,
+        parse_repo_at_tag,
+        probe_path,
+    )
 
     repo, tag = parse_repo_at_tag(value)
     path = os.path.abspath(options.config or "project.toml")
     shown = os.path.basename(path)
     text = read(path, shown) if os.path.exists(path) else None
     tag = tag or newest_tag(parse_entry({"repo": repo}, repo), env, Log(io.StringIO()))
+    asset, replacements = options.asset, None
+    if not asset:
+        made = asset_for_add(parse_entry({"repo": repo, "tag": tag}, repo), _targets(None), env)
+        if made is not None:
+            asset, replacements = made
     table = add_table(
-        repo, tag, asset=options.asset, process=options.process, args=options.args,
-        link=options.link,
+        repo, tag, asset=asset, replacements=replacements, process=options.process,
+        args=options.args, link=options.link,
     )  # fmt: skip
     new_text = append_entry(text or "", table)
     spec = check(new_text, shown)[-1]
@@ -472,7 +484,8 @@ def add(
         lock(path, None, False, env, io.StringIO())
     locked = lockfile.read(lockfile.path_for(path), lockfile.NAME)
     chosen = [e.name for t in _targets(None) if locked and (e := locked.find(spec, t))]
-    out.write(f"added {repo} {tag} to {shown}: {', '.join(chosen)}\n")
+    how = f" (asset = {asset!r}: selection alone ties)" if asset and not options.asset else ""
+    out.write(f"added {repo} {tag} to {shown}: {', '.join(chosen)}{how}\n")
     out.write(f"probe path: {probe_path(spec, chosen, BUILDPACK_ID.replace('/', '_'))}\n")
     return 0
 

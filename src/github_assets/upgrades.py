@@ -11,13 +11,17 @@ import io
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import configedit
 from .config import AssetSpec, parse_project
 from .errors import ConfigError
 from .log import Log
+from .platform import Target
 from .tomlfile import loads
+
+if TYPE_CHECKING:
+    from .sources.github import GitHub
 
 
 class Row(NamedTuple):
@@ -46,23 +50,57 @@ def _numbers(tag: str, prefix: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", tag.removeprefix(prefix)))
 
 
-def newest_tag(spec: AssetSpec, env: Mapping[str, str], log: Log) -> str:
-    """The newest published non-prerelease release's tag (honouring version_prefix)."""
+def _client(spec: AssetSpec, env: Mapping[str, str], log: Log) -> GitHub:
     from .config import token_for
     from .services import api_url
     from .settings import Settings
     from .sources.github import GitHubSource
     from .sources.http import Http, new_session
 
-    settings = Settings.from_env(env)
     session = new_session(pool_size=1)
-    http = Http(lambda: session, settings.retry)
-    client = GitHubSource(http, api_url(spec, env), token_for(spec, env)).client(
-        log, threading.Event()
-    )
+    http = Http(lambda: session, Settings.from_env(env).retry)
+    source = GitHubSource(http, api_url(spec, env), token_for(spec, env))
+    return source.client(log, threading.Event())
+
+
+def newest_tag(spec: AssetSpec, env: Mapping[str, str], log: Log) -> str:
+    """The newest published non-prerelease release's tag (honouring version_prefix)."""
+    client = _client(spec, env, log)
     if spec.version_prefix:
         return client.latest_with_prefix(spec.repo, spec.version_prefix).tag
     return client.release(spec.repo, "latest").tag
+
+
+def asset_for_add(
+    spec: AssetSpec, targets: Sequence[Target], env: Mapping[str, str]
+) -> tuple[str, dict[str, str]] | None:
+    """What `add` writes for `asset`: None (left out) when selection picks one asset on
+    every target; else a template (and replacements) made from the shortest of the tied
+    names on each target; a GitHubError (every asset and its rule) when that fails too."""
+    from .assetpick import choose, consider, distro_libc, template_for
+
+    release = _client(spec, env, Log(io.StringIO())).release(spec.repo, spec.tag)
+    names = [a.name for a in release.assets]
+    libc = distro_libc(env)
+    picks: dict[Target, str] = {}
+    tied = False
+    for target in targets:
+        outcomes = consider(names, target, libc=libc, files=bool(spec.files), repo=spec.repo)
+        ties = sorted((c.name for c in outcomes if c.outcome == "tie"), key=lambda n: (len(n), n))
+        chosen = [c.name for c in outcomes if c.outcome == "chosen"]
+        if chosen:
+            picks[target] = chosen[0]
+        elif ties:
+            picks[target], tied = ties[0], True
+        else:
+            choose(names, target, libc=libc, files=bool(spec.files), repo=spec.repo)
+    if not tied:
+        return None
+    made = template_for(picks, release.tag)
+    if made is None:
+        for target in targets:  # raises the tie's error, listing every asset
+            choose(names, target, libc=libc, files=bool(spec.files), repo=spec.repo)
+    return made
 
 
 def outdated(specs: Sequence[AssetSpec], env: Mapping[str, str]) -> list[Row]:
@@ -124,6 +162,7 @@ def add_table(
     tag: str,
     *,
     asset: str | None,
+    replacements: Mapping[str, str] | None = None,
     process: str | None,
     args: Sequence[str],
     link: str | None,
@@ -133,6 +172,8 @@ def add_table(
     if asset:
         table["asset"] = asset
     table["tag"] = tag
+    if replacements:
+        table["replacements"] = dict(replacements)
     if process:
         table["process"] = process
     if args:

@@ -89,18 +89,35 @@ def test_add_appends_an_entry_that_builds(standin: StandIn, cnb: CnbDirs) -> Non
     )
 
 
-def test_add_of_an_ambiguous_release_leaves_the_file_as_it_was(
-    standin: StandIn, cnb: CnbDirs
-) -> None:
+def test_add_writes_a_template_where_selection_ties(standin: StandIn, cnb: CnbDirs) -> None:
     publish(standin, get("cosign"))
     (cnb.app / "project.toml").write_text("# nothing yet\n")
     r = command(standin, cnb.app, "add", "sigstore/cosign@v2.2.1")
+    assert r.returncode == 0, r.stderr
+    assert (cnb.app / "project.toml").read_text() == (
+        '# nothing yet\n\n[[metadata.githubassets]]\nrepo = "sigstore/cosign"\n'
+        'asset = "cosign-{os}-{arch}"\ntag = "v2.2.1"\n'
+    )
+    assert r.stdout.splitlines() == [
+        "added sigstore/cosign v2.2.1 to project.toml: cosign-linux-amd64, cosign-linux-arm64 "
+        "(asset = 'cosign-{os}-{arch}': selection alone ties)",
+        "probe path: /layers/probe-assets_github-assets/sigstore_cosign/bin/cosign",
+    ]
+
+
+def test_add_of_a_release_no_template_fits_leaves_the_file_as_it_was(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    names = ["tool-amd64-linux", "tool-linux-amd64", "tool-linux-arm64"]
+    standin.add_release("acme/tool", "v1", {n: n.encode() for n in names}, null_digest=names)
+    (cnb.app / "project.toml").write_text("# nothing yet\n")
+    r = command(standin, cnb.app, "add", "acme/tool@v1")
     assert r.returncode == 1
-    assert "2 assets tie (cosign-linux-amd64, cosign-linux-pivkey-pkcs11key-amd64)" in r.stderr
+    assert r.stderr.startswith(
+        "error: failed to choose an asset of acme/tool for linux/amd64: 2 assets tie "
+        "(tool-amd64-linux, tool-linux-amd64)"
+    ), r.stderr
     assert (cnb.app / "project.toml").read_text() == "# nothing yet\n"
-    ok = command(standin, cnb.app, "add", "sigstore/cosign@v2.2.1", "--asset", "cosign-{os}-{arch}")
-    assert ok.returncode == 0, ok.stderr
-    assert "probe path: /layers/probe-assets_github-assets/sigstore_cosign/bin/cosign" in ok.stdout
 
 
 def test_outdated_and_upgrade_move_the_tag_and_pins_in_place(

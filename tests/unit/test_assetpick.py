@@ -299,3 +299,17 @@ def test_distro_libc(
     if os_release is not None:
         path.write_text(os_release)
     assert distro_libc(env, str(path)) == libc
+
+
+def test_template_for_turns_os_arch_and_tag_words_into_placeholders() -> None:
+    from github_assets.assetpick import template_for
+
+    got = template_for({AMD64: "hadolint-Linux-x86_64", ARM64: "hadolint-Linux-arm64"}, "v2")
+    assert got == ("hadolint-{os}-{arch}", {"linux": "Linux", "amd64": "x86_64"})
+    names = {AMD64: "t_1.9.1_linux_x86_64.tar.gz", ARM64: "t_1.9.1_linux_arm64.tar.gz"}
+    assert template_for(names, "v1.9.1") == ("t_{version}_{os}_{arch}.tar.gz", {"amd64": "x86_64"})
+    assert template_for({AMD64: "p-v2.1-linux-amd64"}, "v2.1") == ("p-{tag}-{os}-{arch}", {})
+    # names that differ by more than their OS/arch words, or a fused alias: no template
+    assert template_for({AMD64: "a-amd64-linux", ARM64: "a-linux-arm64"}, "v1") is None
+    assert template_for({AMD64: "jq-linux64"}, "jq-1.6") is None
+    assert template_for({AMD64: "gosu"}, "1.17") is None

@@ -91,3 +91,25 @@ def test_selection_matches_the_cookbook_for_19_of_every_20(libc: Libc) -> None:
         print("  miss:", miss)
     assert total >= 60, "the copies cover at least 30 tools"
     assert len(matches) * 20 >= total * 19, misses
+
+
+def test_add_templates_the_shortest_tied_name_as_written_by_hand() -> None:
+    """Where selection ties (tini, cosign), `add` writes a template from the shortest tied
+    name per target: it renders to the hand-written asset on both targets."""
+    from github_assets.assetpick import consider, template_for
+    from github_assets.platform import render
+
+    for key in ("tini", "cosign"):
+        copy = COPIES[key]
+        entry = copy.entries[0]
+        picks = {}
+        for target in TARGETS:
+            t = Target(*target.split("/"))
+            outcomes = consider(list(copy.assets), t, libc="glibc", files=False, repo=copy.repo)
+            best = [c.name for c in outcomes if c.outcome in ("chosen", "tie")]
+            picks[t] = min(best, key=lambda n: (len(n), n))
+        made = template_for(picks, copy.tag)
+        assert made is not None, key
+        template, replacements = made
+        for t in picks:
+            assert render(template, t, copy.tag, replacements) == entry.expected[str(t)].asset
