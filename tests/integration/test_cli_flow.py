@@ -252,3 +252,23 @@ def test_lock_says_how_far_a_download_it_hashes_got(standin: StandIn, cnb: CnbDi
     ]
     assert lines[-1].startswith("[1/1] acme/big big-linux-amd64 (linux/amd64): v1, sha256 of")
     assert r.stdout.endswith("wrote github-assets.lock (1 assets)\n")
+
+
+def test_lock_locks_assets_in_parallel(standin: StandIn, cnb: CnbDirs) -> None:
+    import time
+
+    from tools.github_standin import STORAGE
+
+    entries = ""
+    for repo in ("acme/one", "acme/two"):
+        names = [f"{repo[5:]}-linux-{a}" for a in ("amd64", "arm64")]
+        standin.add_release(repo, "v1", {n: n.encode() * 64 for n in names}, null_digest=names)
+        entries += f'[[metadata.githubassets]]\nrepo = "{repo}"\ntag = "v1"\n\n'
+    (cnb.app / "project.toml").write_text(entries)
+    standin.delay(STORAGE, 1.5, times=4)  # each download waits 1.5 s: 6 s one after another
+    started = time.monotonic()
+    r = command(standin, cnb.app, "lock")
+    took = time.monotonic() - started
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("wrote github-assets.lock (4 assets)\n")
+    assert 1.5 < took < 4.5, f"4 downloads of 1.5 s each took {took:.1f} s"
