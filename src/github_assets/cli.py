@@ -407,7 +407,7 @@ def upgrade(repos: Sequence[str], config: str | None, env: Mapping[str, str], ou
     unknown = sorted(set(repos) - {s.repo for s in specs})
     if unknown:
         raise ConfigError(f"{shown} has no entry for {unknown[0]}", hint="name a configured repo")
-    rows = [r for r in rows_of(specs, env) if r.behind and (not repos or r.spec.repo in repos)]
+    rows = [r for r in rows_of(specs, env, repos) if r.behind]
     if not rows:
         out.write("every entry is at its newest release\n")
         return 0

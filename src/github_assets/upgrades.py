@@ -103,12 +103,15 @@ def asset_for_add(
     return made
 
 
-def outdated(specs: Sequence[AssetSpec], env: Mapping[str, str]) -> list[Row]:
-    """Every entry with a concrete tag, with its newest release (the API, one call each)."""
+def outdated(
+    specs: Sequence[AssetSpec], env: Mapping[str, str], repos: Sequence[str] = ()
+) -> list[Row]:
+    """Every entry with a concrete tag (of repos, when given), with its newest release
+    (the API, one call each)."""
     log = Log(io.StringIO())
     rows = []
     for index, spec in enumerate(specs):
-        if spec.tag == "latest":
+        if spec.tag == "latest" or (repos and spec.repo not in repos):
             continue
         newest = newest_tag(spec, env, log)
         row = Row(index, spec, newest)
