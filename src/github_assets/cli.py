@@ -104,7 +104,7 @@ _OS_ARCH = re.compile(r"\{(os|arch)\}")
 
 def _name_before_release(spec: AssetSpec, target: Target) -> tuple[str | None, str]:
     """The asset's name on target as far as the config tells it, and what is left to the
-    release: ("", why) when the release's assets choose it, a partly rendered template
+    release: (None, why) when the release's assets choose it, a partly rendered template
     when {version}/{tag} need the latest release's tag."""
     if not spec.asset:
         return None, "chosen from the release's assets (asset left out)"
@@ -181,8 +181,10 @@ def lock(
             zip(todo, pool.map(lambda i: _locked(*wanted[i], env, progress), todo), strict=True)
         )
     entries = [kept[i] if i in kept else fresh[i] for i in range(len(wanted))]
-    # --target updates those targets and keeps every other target's entries.
-    others = [e for e in (old.entries if old else ()) if e.target not in {str(t) for t in chosen}]
+    # --target updates those targets and keeps every other target's entries; without it
+    # the lock holds exactly what the config asks for on the default targets.
+    asked = {str(t) for t in chosen}
+    others = [e for e in (old.entries if old and targets else ()) if e.target not in asked]
     before = {e.key: e for e in (old.entries if old else ())}
     changes = _changes(before, entries, others)
     lockfile.write(lock_path, [*entries, *others])
