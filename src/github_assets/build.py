@@ -280,7 +280,7 @@ def build(
     for spec in specs:
         if spec.targets and str(target) not in spec.targets:
             svc.log.process(
-                f"Skipping {spec.repo} {spec.asset}: not available for {target} (targets)"
+                f"Skipping {spec.repo} {spec.shown_asset}: not available for {target} (targets)"
             )
             continue
         by_layer.setdefault(spec.layer_name, []).append(spec)

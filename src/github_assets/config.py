@@ -41,7 +41,8 @@ class AssetSpec(NamedTuple):
     """
 
     repo: str
-    asset: str
+    asset: str = ""
+    """The asset's name or template; "" = chosen from the release per target (assetpick)."""
     tag: str = "latest"
     token_env: str | None = None
     destination: str | None = None
@@ -85,8 +86,14 @@ class AssetSpec(NamedTuple):
 
     @property
     def name(self) -> str:
-        """The executable name a raw asset installs as (see platform.executable_name)."""
-        return executable_name(self.asset)
+        """The executable name a raw asset installs as (see platform.executable_name);
+        "" when the asset is chosen at build (then its name is derived from the choice)."""
+        return executable_name(self.asset) if self.asset else ""
+
+    @property
+    def shown_asset(self) -> str:
+        """The asset as a log line names it."""
+        return self.asset or "(asset chosen per target)"
 
     @property
     def replacement_map(self) -> dict[str, str]:
@@ -402,7 +409,7 @@ class Field(NamedTuple):
 
 FIELDS = (
     Field("repo", _string, content=True),
-    Field("asset", _asset, content=True),
+    Field("asset", _asset, "", content=True),
     Field("tag", _string, "latest", content=True),
     Field("token_env", _token_env),
     Field("destination", lambda v, k, w: _relative_path(v, k, w), content=True),
@@ -446,11 +453,6 @@ def parse_entry(table: object, where: str) -> AssetSpec:
             hint='for example repo = "grpc-ecosystem/grpc-health-probe"',
         )
     where = f"{where} (repo {repo})"
-    if "asset" not in table:
-        raise ConfigError(
-            f"{where}: missing required key 'asset'",
-            hint='name the release asset, e.g. asset = "grpc_health_probe-{os}-{arch}"',
-        )
     values = {f.name: f.parse(table[f.name], f.name, where) for f in FIELDS if f.name in table}
     values["repo"] = repo
     spec = AssetSpec(**values, where=where)
@@ -465,7 +467,8 @@ def parse_entry(table: object, where: str) -> AssetSpec:
         )
     if not spec.layer:
         _layer_name_ok(spec.layer_name, "repo", where)
-    _check_components(spec.name, "asset", where)  # a raw asset is installed under this name
+    if spec.asset:
+        _check_components(spec.name, "asset", where)  # a raw asset is installed under this name
     return spec
 
 

@@ -197,7 +197,7 @@ class LayerPlan:
     def log_head(self, log: Log) -> None:
         log.process(f"Layer {self.name}")
         for spec in self.specs:
-            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.asset}")
+            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.shown_asset}")
 
     def log_reused(self, log: Log, layers_dir: Path, reuse: Reuse) -> None:
         log.subprocess(f"Reusing layer {self.name}: {reuse.why} (no download)")
@@ -249,9 +249,9 @@ class LayerPlan:
             # As the toml holds it: written through the one redaction (tomlfile.write).
             changes = diff(old.want, redact.value(spec.wanted(target)))
             for line in changes:
-                log.debug(f"reuse {spec.repo} {spec.asset}: {line}")
+                log.debug(f"reuse {spec.repo} {spec.shown_asset}: {line}")
             if changes:
-                return Install(f"{spec.asset}: {changes[0]}" if many else changes[0])
+                return Install(f"{spec.shown_asset}: {changes[0]}" if many else changes[0])
             if entry is not None:
                 cause = _relocked(spec, old, entry)
                 if cause:

@@ -124,18 +124,31 @@ def resolved_line(asset: ResolvedAsset) -> str:
     return f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
 
 
-def install_path(spec: AssetSpec, archive: bool) -> str:
-    """Where the asset goes, relative to its root: an archive's directory, or a raw file's path."""
+def installed_name(spec: AssetSpec, asset_name: str) -> str:
+    """<name>: from 'asset', else cut from the asset the build chose (assetpick)."""
+    if spec.asset:
+        return spec.name
+    from .assetpick import derived_name
+
+    return derived_name(asset_name)
+
+
+def install_path(spec: AssetSpec, archive: bool, name: str = "") -> str:
+    """Where the asset goes, relative to its root: an archive's directory, or a raw file's path.
+
+    name: the raw file's <name> (installed_name); spec.name when not given.
+    """
+    name = name or spec.name
     if archive:
         return (spec.destination or ".").rstrip("/") or "."
     if spec.destination is None:
-        return f"bin/{spec.name}"
+        return f"bin/{name}"
     if spec.destination.endswith("/") or spec.destination == ".":
-        return f"{spec.destination.rstrip('/')}/{spec.name}".lstrip("./") or spec.name
+        return f"{spec.destination.rstrip('/')}/{name}".lstrip("./") or name
     return spec.destination
 
 
-def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
+def pick_main(spec: AssetSpec, executables: Sequence[str], name: str = "") -> str:
     """The executable `process` and `link` use: the one named like the asset, else the only one."""
     if not executables:
         if spec.process or spec.link:
@@ -144,15 +157,16 @@ def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
                 hint="check 'asset' and 'files', or drop process/link",
             )
         return ""
+    name = name or spec.name
     for e in executables:
-        if Path(e).name == spec.name:
+        if Path(e).name == name:
             return e
     if len(executables) == 1:
         return executables[0]
     if spec.process or spec.link:
         raise InstallError(
             f"the archive has {len(executables)} executables and none is named "
-            f"{spec.name!r}, so 'process'/'link' cannot tell which to use",
+            f"{name!r}, so 'process'/'link' cannot tell which to use",
             hint="name the asset after its executable or drop process/link",
             details="executables: " + ", ".join(executables),
         )
@@ -167,6 +181,7 @@ def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> 
     are verified (and every proof held), and on failure the caller throws work away.
     """
     spec, log = job.spec, job.log
+    name = installed_name(spec, asset.name)
     with naming(spec, f"install {asset.name}"):
         started = job.clock()
         expected = evidence(job, asset)
@@ -181,17 +196,17 @@ def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> 
             f"Downloading {asset.name} ({size}) from {job.source.origin(asset, expected)}"
         )
         rules = selection.rendered(spec.files, lambda p: spec.render(p, job.target, asset.tag))
-        verified, origin, result = _fetch(job, asset, work, expected, rules)
+        verified, origin, result = _fetch(job, asset, work, expected, rules, name)
         if not verified.authorities:
             log.subprocess(
                 f"Warning: only the size of {asset.name} was checked; {_pin_advice(spec)}"
             )
-        placed = _place(spec, asset, result, rules, work)
+        placed = _place(spec, asset, result, rules, work, name)
         log.subprocess(
             f"Unpacked {result.kind}: {len(placed.files)} file{'s' * (len(placed.files) != 1)}"
         )
         executables, elves = _check_elves(job, asset, placed, shown_root)
-        main = pick_main(spec, executables)
+        main = pick_main(spec, executables, name)
         for rel in executables:
             log.subprocess(f"Installed {shown_root / rel}")
         log.subprocess(f"Done in {job.clock() - started:.1f} s")
@@ -222,6 +237,7 @@ def _fetch(
     work: Path,
     expected: Expected,
     rules: Sequence[selection.Rule],
+    name: str,
 ) -> tuple[Verified, str, Unpacked]:
     """The asset's bytes, verified and proven, unpacked into work/unpack (only `files`
     when set); and where they came from."""
@@ -232,7 +248,7 @@ def _fetch(
     sink = stream_unpack(
         unpack_dir,
         strip_components=job.spec.strip_components,
-        raw_path=job.spec.name,
+        raw_path=name,
         limits=job.settings.limits,
         spool=work / "asset",
         select=selection.selector(rules) if rules else None,
@@ -271,6 +287,7 @@ def _place(
     result: Unpacked,
     rules: Sequence[selection.Rule],
     work: Path,
+    name: str,
 ) -> _Placed:
     """Where what was unpacked goes: the `files` picked, an archive's dir, a file's path."""
     unpack_dir = work / "unpack"
@@ -291,11 +308,11 @@ def _place(
             os.link(unpack_dir / member, dest)  # a member may go to two places
             local[key] = dest
         return _Placed(".", tuple(sorted(local)), local, src)
-    place = install_path(spec, archive)
+    place = install_path(spec, archive, name)
     if archive:
         local = {f"{place}/{f}".removeprefix("./"): unpack_dir / f for f in result.files}
         return _Placed(place, tuple(sorted(local)), local, unpack_dir)
-    return _Placed(place, (place,), {place: unpack_dir / spec.name}, unpack_dir / spec.name)
+    return _Placed(place, (place,), {place: unpack_dir / name}, unpack_dir / name)
 
 
 def _check_elves(

@@ -65,11 +65,6 @@ DETECT_CASES = {
         "\"owner/name\", got 'grpc-health-probe'; "
         'for example repo = "grpc-ecosystem/grpc-health-probe"',
     ),
-    "missing-asset": (
-        TABLE,
-        f"error: {ENTRY}: missing required key 'asset'; "
-        'name the release asset, e.g. asset = "grpc_health_probe-{os}-{arch}"',
-    ),
     "empty-asset": (TABLE + 'asset = ""\n', f"error: {ENTRY}: 'asset' is empty"),
     "negative-strip": (
         TABLE + 'asset = "probe.tar.gz"\nstrip_components = -1\n',

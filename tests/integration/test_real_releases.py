@@ -1,9 +1,11 @@
-"""Twenty popular tools, installed from copies of their real releases (tools/releases.py:
+"""Fifty popular tools, installed from copies of their real releases (tools/releases.py:
 same asset names per arch, archive formats, inner paths and checksum files; GitHub
 digests null, as on releases from before mid-2025), for linux/amd64 and linux/arm64.
 
-The configs are the README cookbook's: every one is built here, and each target's
-layer must hold exactly the expected files, verified by the expected authority.
+The configs are docs/cookbook.md's, most without `asset` (the build selects it among
+every asset of the release): every one is built here, each target selects the expected
+asset, and its layer must hold exactly the expected files, verified by the expected
+authority.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def test_a_real_release_layout_installs_as_the_cookbook_says(
         if want.skipped:
             assert f"not available for {target} (targets)" in r.out
             continue
+        if "asset" not in entry.config:
+            assert f"Selected {want.asset} for {target} (" in r.out, "the cookbook's choice"
         assert layer_files(layer_dir) >= set(want.files), r.out
         if entry.config.get("files"):
             mine = {f for f in layer_files(layer_dir) if f in want.files}

@@ -410,7 +410,7 @@ class GitHubSource:
             release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
         else:
             release = client.release(spec.repo, spec.tag, etag)
-        name = asset_name(spec, target, release.tag, [a.name for a in release.assets])
+        name = asset_name(spec, target, release.tag, [a.name for a in release.assets], log=log)
         asset = release.find(name)
         if asset is None:
             names = ", ".join(a.name for a in release.assets) or "none"
