@@ -273,7 +273,7 @@ def lock(
         if check_only:
             raise
         # The lock is what this command makes: a broken one is replaced, not a dead end.
-        (err or sys.stderr).write(f"replacing {shown}: {broken.message}\n")
+        out.write(f"replacing {shown}: {broken.message}\n")
         old = None
     wanted = [(s, t) for s in specs for t in chosen if not s.targets or str(t) in s.targets]
     scope = {str(t) for t in chosen}

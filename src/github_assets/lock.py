@@ -181,7 +181,7 @@ def _entry(raw: object, where: str) -> Entry:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} is not a table", hint=_FIX)
     for key in ("repo", "asset", "tag", "version_prefix", "api_url"):
-        _field(raw, key, str, where, required=key in ("repo", "asset", "tag"))
+        _field(raw, key, str, where, required=key in ("repo", "tag"))  # no asset: chosen
     replacements = _field(raw, "replacements", dict, where, required=False) or {}
     if not all(isinstance(v, str) for v in replacements.values()):
         raise ConfigError(f"{where}: 'replacements' must map names to strings", hint=_FIX)
