@@ -108,7 +108,7 @@ def test_each_failed_check_is_named() -> None:
     signature_file = bytes(pair.secret_key.sign(b"asset", trusted_comment="file:asset"))
     good = minisign.parse_signature(signature_file)
     minisign.verify(key, good, b"asset")
-    with pytest.raises(minisign.MinisignError, match=r"^the signature does not verify$"):
+    with pytest.raises(minisign.MinisignError, match=r"^minisign: the signature does not verify$"):
         minisign.verify(key, good, b"other asset")
     comment = _replace_line(signature_file, 2, b"trusted comment: file:other")
     with pytest.raises(minisign.MinisignError, match="global signature over the trusted comment"):

@@ -14,7 +14,8 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-from github_assets.provenance import ed25519
+from . import ed25519
+from .errors import ProvenanceError
 
 _KEY_ALGORITHM = b"Ed"
 _LEGACY = b"Ed"
@@ -27,8 +28,11 @@ _TRUSTED_COMMENT_MAX = 8192
 SIGNATURE_MAX_BYTES = 16 * 1024
 
 
-class MinisignError(ValueError):
+class MinisignError(ProvenanceError):
     """A key or signature that cannot be read, or a check that failed; the message names it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"minisign: {message}")
 
 
 @dataclass(frozen=True)
