@@ -21,9 +21,9 @@ from typing import Any
 from . import snappy
 from .bundle import ArtifactDigest, Verification, verify_bundle
 from .errors import ProvenanceError
+from .spec import DEFAULT_PREDICATE_TYPE
 from .trustroot import TrustedRoot
 
-DEFAULT_PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 """GitHub Actions' OIDC issuer; an enterprise with its own issuer adds `/<slug>` to it."""
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
