@@ -205,3 +205,20 @@ def test_signatures_of_the_minisign_command(tmp_path: Path, legacy: bool) -> Non
         )
         assert _ours(key_line, mutated, data) is verdict, what
         assert verdict is (what in ("valid", "untrusted comment")), what
+
+
+@pytest.mark.parametrize("prehash", [True, False], ids=["ED prehashed", "Ed legacy"])
+def test_the_signed_data_may_stream_by_in_chunks(prehash: bool) -> None:
+    pair = reference.KeyPair.generate()
+    data = random.Random(3).randbytes(300_000)
+    signature = minisign.parse_signature(bytes(pair.secret_key.sign(data, prehash=prehash)))
+    key = minisign.parse_public_key(pair.public_key.to_base64().decode())
+    check = minisign.Message(key, signature)
+    check.update(b"bytes of an attempt that was cut off")
+    check.reset()  # the fetch started over
+    for start in range(0, len(data), 65536):
+        check.update(memoryview(data)[start : start + 65536])
+    check.verify()
+    check.update(b"x")
+    with pytest.raises(minisign.MinisignError, match="the signature does not verify"):
+        check.verify()

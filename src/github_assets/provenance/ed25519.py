@@ -122,8 +122,13 @@ def _double_scalar_mult(s: int, k: int, q: _Point) -> _Point:
     return acc
 
 
-def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """True when `signature` is a valid Ed25519 signature of `message` by `public_key`."""
+def challenge(public_key: bytes, signature: bytes) -> hashlib._Hash:
+    """SHA-512 over R and A, to be fed the message: signatures over data that streams by."""
+    return hashlib.sha512(signature[:32] + public_key)
+
+
+def verify_challenge(public_key: bytes, signature: bytes, digest: bytes) -> bool:
+    """Like verify, given SHA-512(R || A || message) (challenge() fed the message)."""
     if len(public_key) != 32 or len(signature) != 64:
         return False
     r_bytes, s_bytes = signature[:32], signature[32:]
@@ -134,7 +139,15 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     r = _decode(r_bytes)
     if a is None or r is None or _has_small_order(a) or _has_small_order(r):
         return False
-    digest = hashlib.sha512(r_bytes + public_key + message).digest()
     k = int.from_bytes(digest, "little") % L
     # R' = [S]B - [k]A must encode to exactly R's bytes; R was checked canonical above.
     return _encode(_double_scalar_mult(s, k, _negate(a))) == r_bytes
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """True when `signature` is a valid Ed25519 signature of `message` by `public_key`."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    digest = challenge(public_key, signature)
+    digest.update(message)
+    return verify_challenge(public_key, signature, digest.digest())

@@ -101,15 +101,52 @@ def parse_signature(data: bytes) -> Signature:
     )
 
 
+class Message:
+    """What a signature needs of the signed data, taken as it streams by (never held whole).
+
+    The prehashed form signs the data's BLAKE2b-512; the legacy form signs the data itself,
+    and Ed25519 reads it once, after R and the key, so both stream.
+    """
+
+    def __init__(self, key: PublicKey, signature: Signature) -> None:
+        self.key = key
+        self.signature = signature
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was fed (the fetch starts over)."""
+        self._hash = (
+            hashlib.blake2b(digest_size=64)
+            if self.signature.prehashed
+            else ed25519.challenge(self.key.key, self.signature.signature)
+        )
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+
+    def verify(self) -> None:
+        """Raise MinisignError naming the check that failed: key id, signature, global one."""
+        key, signature = self.key, self.signature
+        if signature.key_id != key.key_id:
+            other = PublicKey(signature.key_id, b"").key_id_text
+            raise MinisignError(
+                f"signed by key id {other}, not by the configured {key.key_id_text}"
+            )
+        digest = self._hash.digest()
+        if signature.prehashed:
+            valid = ed25519.verify(key.key, digest, signature.signature)
+        else:
+            valid = ed25519.verify_challenge(key.key, signature.signature, digest)
+        if not valid:
+            raise MinisignError("the signature does not verify")
+        if not ed25519.verify(
+            key.key, signature.signature + signature.trusted_comment, signature.global_signature
+        ):
+            raise MinisignError("the global signature over the trusted comment does not verify")
+
+
 def verify(key: PublicKey, signature: Signature, message: bytes) -> None:
     """Raise MinisignError naming the check that failed: key id, signature, global signature."""
-    if signature.key_id != key.key_id:
-        other = PublicKey(signature.key_id, b"").key_id_text
-        raise MinisignError(f"signed by key id {other}, not by the configured {key.key_id_text}")
-    signed = hashlib.blake2b(message, digest_size=64).digest() if signature.prehashed else message
-    if not ed25519.verify(key.key, signed, signature.signature):
-        raise MinisignError("the signature does not verify")
-    if not ed25519.verify(
-        key.key, signature.signature + signature.trusted_comment, signature.global_signature
-    ):
-        raise MinisignError("the global signature over the trusted comment does not verify")
+    check = Message(key, signature)
+    check.update(message)
+    check.verify()
