@@ -245,7 +245,9 @@ def _times(
     return times
 
 
-def _chain(leaf: x509.Certificate, root: TrustedRoot, times: list[datetime]) -> list[x509.Certificate]:
+def _chain(
+    leaf: x509.Certificate, root: TrustedRoot, times: list[datetime]
+) -> list[x509.Certificate]:
     """The Fulcio CA chain (issuer first) that issued leaf and is valid at every time."""
     if not root.certificate_authorities:
         raise _fail("trusted root has no certificate authority")
@@ -265,7 +267,7 @@ def _chain(leaf: x509.Certificate, root: TrustedRoot, times: list[datetime]) -> 
 def _authority_problem(authority: Authority, times: list[datetime]) -> str | None:
     if not authority.chain_verifies():
         return "the CA's own chain does not verify"
-    for parent, child_depth in zip(authority.chain, range(len(authority.chain))):
+    for child_depth, parent in enumerate(authority.chain):
         if not parent.is_ca or (
             parent.key_usage is not None and x509.KU_KEY_CERT_SIGN not in parent.key_usage
         ):
@@ -298,7 +300,9 @@ def _check_leaf(leaf: x509.Certificate, times: list[datetime]) -> None:
 def _pem(der_bytes: bytes) -> bytes:
     text = base64.b64encode(der_bytes).decode()
     lines = [text[i : i + 64] for i in range(0, len(text), 64)]
-    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n").encode()
+    return (
+        "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    ).encode()
 
 
 def _pem_matches(value: object, leaf: x509.Certificate) -> bool:
@@ -352,7 +356,9 @@ def _check_body(
         if content.payload is not None or artifact_sha256 is None:
             raise _fail("log entry is a hashedrekord, the bundle holds a DSSE envelope")
         spec = _exact(spec, {"data", "signature"}, "spec")
-        digest = _exact(_exact(spec["data"], {"hash"}, "data")["hash"], {"algorithm", "value"}, "hash")
+        digest = _exact(
+            _exact(spec["data"], {"hash"}, "data")["hash"], {"algorithm", "value"}, "hash"
+        )
         signature = _exact(spec["signature"], {"content", "publicKey"}, "signature")
         key = _exact(signature["publicKey"], {"content"}, "publicKey")
         if (
@@ -381,7 +387,9 @@ def _check_body(
         if content.payload is not None:
             assert content.payload_type is not None and leaf.public_key.ec is not None
             hash_name = leaf.public_key.default_hash()
-            digest_bytes = hashlib.new(hash_name, _pae(content.payload_type, content.payload)).digest()
+            digest_bytes = hashlib.new(
+                hash_name, _pae(content.payload_type, content.payload)
+            ).digest()
             algorithm = {"sha256": "SHA2_256", "sha384": "SHA2_384"}[hash_name]
         else:
             assert artifact_sha256 is not None
@@ -496,7 +504,9 @@ def verify_bundle(
         raise _fail("a Rekor v2 entry cannot carry a signed entry timestamp")
 
     artifact_sha256 = (
-        artifact.sha256 if isinstance(artifact, ArtifactDigest) else hashlib.sha256(artifact).digest()
+        artifact.sha256
+        if isinstance(artifact, ArtifactDigest)
+        else hashlib.sha256(artifact).digest()
     )
 
     # 2. verified time, 3. chain, 4. SCT, 5. identity

@@ -1,4 +1,4 @@
-"""RFC 3161 timestamps (a CMS SignedData over a TSTInfo), verified against the trusted root's TSAs."""
+"""RFC 3161 timestamps (CMS SignedData over a TSTInfo), verified with the trusted root's TSAs."""
 
 from __future__ import annotations
 
@@ -169,7 +169,9 @@ def _verify_with(token: Token, authority: Authority) -> str | None:
     if not all(c.valid_at(token.gen_time) for c in authority.chain):
         return f"time {token.gen_time.isoformat()} is outside the TSA certificates' validity"
     if not authority.window.contains(token.gen_time):
-        return f"time {token.gen_time.isoformat()} is outside the TSA's validity in the trusted root"
+        return (
+            f"time {token.gen_time.isoformat()} is outside the TSA's validity in the trusted root"
+        )
     return None
 
 

@@ -86,7 +86,9 @@ def _issuer_for_sct(chain: list[x509.Certificate]) -> x509.Certificate:
     return issuer
 
 
-def verify_embedded_sct(leaf: x509.Certificate, chain: list[x509.Certificate], root: TrustedRoot) -> None:
+def verify_embedded_sct(
+    leaf: x509.Certificate, chain: list[x509.Certificate], root: TrustedRoot
+) -> None:
     """At least one embedded SCT verifies with a CT log of the trusted root valid at its time."""
     extension = leaf.extensions.get(x509.SCT_LIST)
     if extension is None:
@@ -108,7 +110,10 @@ def verify_embedded_sct(leaf: x509.Certificate, chain: list[x509.Certificate], r
         if not log.window.contains(sct.time):
             problems.append(f"SCT time {sct.time.isoformat()} outside the CT log's validity")
             continue
-        if sct.hash_algorithm != _SHA256 or _SIGNATURE_KINDS.get(sct.signature_algorithm) != log.key.kind:
+        if (
+            sct.hash_algorithm != _SHA256
+            or _SIGNATURE_KINDS.get(sct.signature_algorithm) != log.key.kind
+        ):
             problems.append("SCT signature algorithm does not match the CT log's key")
             continue
         signed = (

@@ -1,4 +1,4 @@
-"""Transparency log proofs: RFC 6962 inclusion proofs, signed checkpoints, signed entry timestamps."""
+"""Transparency log proofs: RFC 6962 inclusion proofs, signed checkpoints, entry timestamps."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ _MEDIA_TYPES = (
     "application/vnd.dev.sigstore.trustedroot.v0.1+json",
     "application/vnd.dev.sigstore.trustedroot.v0.2+json",
 )
-_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)"
+)
 
 
 def parse_time(text: object, what: str) -> datetime:
@@ -32,10 +34,10 @@ def parse_time(text: object, what: str) -> datetime:
     match = _RFC3339.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ProvenanceError(f"sigstore: {what} is not an RFC 3339 time: {text!r}")
-    parts = [int(g) for g in match.groups()[:6]]
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     micro = int((match.group(7) or "0").ljust(6, "0")[:6])
     try:
-        when = datetime(*parts, micro, tzinfo=timezone.utc)  # type: ignore[misc]
+        when = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
     except ValueError as error:
         raise ProvenanceError(f"sigstore: {what} is not a valid time: {text!r}") from error
     zone = match.group(8)
@@ -114,7 +116,7 @@ class Authority:
         if self._chain_ok is None:
             self._chain_ok = all(
                 child.issued_by(parent) and parent.is_ca
-                for child, parent in zip(self.chain, self.chain[1:])
+                for child, parent in zip(self.chain, self.chain[1:], strict=False)
             ) and self.chain[-1].issued_by(self.chain[-1])
         return self._chain_ok
 
@@ -229,6 +231,6 @@ class TrustedRoot:
         return next((t for t in self.ctlogs if t.log_id == log_id), None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped(name: str) -> TrustedRoot:
     return TrustedRoot.from_file(Path(__file__).with_name(name))

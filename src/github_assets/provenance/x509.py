@@ -93,7 +93,9 @@ class Certificate:
         """The Fulcio OIDC issuer (1.3.6.1.4.1.57264.1.8, else the older 1.1 extension)."""
         v2 = self.extensions.get(FULCIO_ISSUER_V2)
         v1 = self.extensions.get(FULCIO_ISSUER_V1)
-        new = der.string(der.parse(v2.value, "OIDC issuer extension"), "OIDC issuer") if v2 else None
+        new = (
+            der.string(der.parse(v2.value, "OIDC issuer extension"), "OIDC issuer") if v2 else None
+        )
         try:
             old = v1.value.decode("utf-8") if v1 else None
         except UnicodeDecodeError as error:
@@ -229,4 +231,3 @@ def parse_certificate(data: bytes, what: str = "certificate") -> Certificate:
             cert.extensions[name] = Extension(critical, value, ext.raw)
             _apply_extension(cert, name, value)
     return cert
-
