@@ -21,6 +21,8 @@ from .platform import PLACEHOLDERS, Target, check_template, executable_name
 from .verify import Checksum
 
 if TYPE_CHECKING:
+    from .provenance.spec import Provenance
+
     StrPath = str | os.PathLike[str]
     Pin = Checksum | tuple[tuple[str, Checksum], ...] | None
 
@@ -62,6 +64,8 @@ class AssetSpec(NamedTuple):
     version_prefix: str = ""
     targets: tuple[str, ...] = ()
     """"os/arch" values this asset exists for; empty: every target."""
+    provenance: Provenance | None = None
+    """Signatures and attestations that must verify (provenance/spec.py)."""
     where: str = ""
 
     def _identity(self) -> tuple[object, ...]:
@@ -367,10 +371,19 @@ def _targets(value: object, key: str, where: str) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
+def _provenance(value: object, key: str, where: str) -> Provenance:
+    # Imported only for an entry that has the key: detect of every other app stays as cheap.
+    from .provenance.spec import parse
+
+    return parse(value, where)
+
+
 def _dump(value: Any) -> Any:
     """An attribute as TOML/plan metadata: checksums as hex, pairs as tables, tuples as arrays."""
     if isinstance(value, Checksum):
         return value.hex
+    if hasattr(value, "to_table"):  # Provenance: its own table
+        return value.to_table()
     if isinstance(value, tuple):
         if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
             return {k: _dump(v) for k, v in value}
@@ -410,6 +423,7 @@ FIELDS = (
     Field("files", _files, (), content=True),
     Field("version_prefix", _version_prefix, "", content=True),
     Field("targets", _targets, (), content=True),
+    Field("provenance", _provenance, content=True),
 )
 KEYS = tuple(f.name for f in FIELDS)
 

@@ -20,7 +20,8 @@ ENTRY = f"project.toml: [[metadata.githubassets]] #1 (repo {REPO})"
 TABLE = f'[[metadata.githubassets]]\nrepo = "{REPO}"\n'
 KNOWN_KEYS = (
     "repo, asset, tag, token_env, destination, strip_components, sha256, replacements, "
-    "process, args, build, layer, link, api_url, checksums, files, version_prefix, targets"
+    "process, args, build, layer, link, api_url, checksums, files, version_prefix, targets, "
+    "provenance"
 )
 
 DETECT_CASES = {

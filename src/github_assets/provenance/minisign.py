@@ -1,0 +1,115 @@
+"""minisign public keys and signatures, verified as `minisign -V` does (pure Python).
+
+A public key is the base64 of ``Ed`` + an 8-byte key id + a 32-byte Ed25519 key. A signature file
+has four lines: an untrusted comment, the base64 of an algorithm (``ED``: the signature is over the
+BLAKE2b-512 of the file; ``Ed``: the legacy form, over the file itself) + the key id + the
+signature, a trusted comment, and the base64 of the global signature over the signature and the
+trusted comment. All three must hold: the key id, the signature and the global signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from . import ed25519
+from .errors import ProvenanceError
+
+_KEY_ALGORITHM = b"Ed"
+_LEGACY = b"Ed"
+_PREHASHED = b"ED"
+_UNTRUSTED_PREFIX = b"untrusted comment: "
+_TRUSTED_PREFIX = b"trusted comment: "
+# minisign reads a trusted comment into an 8 KiB buffer; a longer one is refused there too.
+_TRUSTED_COMMENT_MAX = 8192
+# Past this a file cannot be a signature: refuse before splitting lines.
+SIGNATURE_MAX_BYTES = 16 * 1024
+
+
+class MinisignError(ProvenanceError):
+    """A key or signature that cannot be read, or a check that failed; the message names it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"minisign: {message}")
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    key_id: bytes
+    key: bytes
+
+    @property
+    def key_id_text(self) -> str:
+        """The key id as minisign prints it (the little-endian number in upper-case hex)."""
+        return f"{int.from_bytes(self.key_id, 'little'):X}"
+
+
+@dataclass(frozen=True)
+class Signature:
+    prehashed: bool
+    key_id: bytes
+    signature: bytes
+    trusted_comment: bytes
+    global_signature: bytes
+
+
+def _b64(text: bytes | str, length: int, what: str) -> bytes:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise MinisignError(f"{what} is not base64") from None
+    if len(data) != length:
+        raise MinisignError(f"{what} holds {len(data)} bytes, not {length}")
+    return data
+
+
+def parse_public_key(text: str) -> PublicKey:
+    """The key from its base64 line (what `minisign -P` takes and a .pub file's second line)."""
+    data = _b64(text.strip(), 42, "the minisign public key")
+    if data[:2] != _KEY_ALGORITHM:
+        raise MinisignError("the minisign public key is not an Ed25519 key (it must start RWQ)")
+    return PublicKey(key_id=data[2:10], key=data[10:])
+
+
+def parse_signature(data: bytes) -> Signature:
+    """The four lines of a .minisig file; lines after the fourth are ignored, as minisign does."""
+    if len(data) > SIGNATURE_MAX_BYTES:
+        raise MinisignError(f"the signature file is larger than {SIGNATURE_MAX_BYTES} bytes")
+    lines = [line.rstrip(b"\r") for line in data.split(b"\n")]
+    if len(lines) < 4:
+        raise MinisignError("the signature file has fewer than 4 lines")
+    untrusted, sig_line, trusted, global_line = lines[:4]
+    if not untrusted.startswith(_UNTRUSTED_PREFIX):
+        raise MinisignError("the signature file's first line is not an untrusted comment")
+    sig = _b64(sig_line, 74, "the signature line")
+    if not trusted.startswith(_TRUSTED_PREFIX):
+        raise MinisignError("the signature file's third line is not a trusted comment")
+    comment = trusted[len(_TRUSTED_PREFIX) :]
+    if len(comment) > _TRUSTED_COMMENT_MAX:
+        raise MinisignError("the trusted comment is too long")
+    algorithm = sig[:2]
+    if algorithm not in (_PREHASHED, _LEGACY):
+        raise MinisignError(f"unsupported signature algorithm {algorithm!r}")
+    return Signature(
+        prehashed=algorithm == _PREHASHED,
+        key_id=sig[2:10],
+        signature=sig[10:],
+        trusted_comment=comment,
+        global_signature=_b64(global_line, 64, "the global signature line"),
+    )
+
+
+def verify(key: PublicKey, signature: Signature, message: bytes) -> None:
+    """Raise MinisignError naming the check that failed: key id, signature, global signature."""
+    if signature.key_id != key.key_id:
+        other = PublicKey(signature.key_id, b"").key_id_text
+        raise MinisignError(f"signed by key id {other}, not by the configured {key.key_id_text}")
+    signed = hashlib.blake2b(message, digest_size=64).digest() if signature.prehashed else message
+    if not ed25519.verify(key.key, signed, signature.signature):
+        raise MinisignError("the signature does not verify")
+    if not ed25519.verify(
+        key.key, signature.signature + signature.trusted_comment, signature.global_signature
+    ):
+        raise MinisignError("the global signature over the trusted comment does not verify")
