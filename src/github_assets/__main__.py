@@ -14,7 +14,7 @@ BUILD_ERROR = 1
 
 def main(argv: Sequence[str]) -> int:
     """Run a phase; expected failures and OS errors print one line, bugs a traceback too."""
-    if argv and argv[0] in ("lock", "check", "-h", "--help"):
+    if argv and argv[0] in ("lock", "check", "verify-bundle", "-h", "--help"):
         from .cli import main as cli
 
         return cli(argv)

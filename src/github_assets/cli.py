@@ -2,6 +2,8 @@
 
     github-assets lock [--config project.toml] [--target linux/amd64 ...] [--check]
     github-assets check [--config project.toml]
+    github-assets verify-bundle --bundle F --certificate-identity ID --certificate-oidc-issuer URL
+        [--trusted-root F] [--staging] FILE|sha256:HEX
 
 Run as `python3 -m github_assets` from the source tree or the unpacked buildpack, or as
 `github-assets` once pip-installed. Exit codes: 0, 1 (an error: one line, as the build
@@ -24,6 +26,7 @@ from .config import AssetSpec, config_path, load_project
 from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
 from .platform import Target, render
+from .provenance import cli as provenance_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check", help="validate the config as detect would")
     check.add_argument("--config", default=None, help="the config file (default: project.toml)")
+    provenance_cli.add_parser(sub)
     return parser
 
 
@@ -197,6 +201,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         if args.command == "check":
             return check(args.config, env, out)
+        if args.command == "verify-bundle":
+            return provenance_cli.run(args, out)
         return lock(args.config, args.target, args.check, env, out)
     except BuildpackError as e:
         report(e, env)

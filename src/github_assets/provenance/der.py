@@ -194,14 +194,14 @@ def time(node: Node, what: str, *, fraction: bool = False) -> datetime:
         raise ProvenanceError(f"sigstore: malformed DER in {what}: not a time")
     if match is None or (match.lastindex == 7 and not fraction):
         raise ProvenanceError(f"sigstore: malformed DER in {what}: bad time {node.content!r}")
-    parts = [int(g) for g in match.groups()[:6]]
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     if node.tag == UTC_TIME:
-        parts[0] += 1900 if parts[0] >= 50 else 2000
+        year += 1900 if year >= 50 else 2000  # RFC 5280 4.1.2.5.1
     micro = 0
     if node.tag == GENERALIZED_TIME and match.group(7):
         micro = int((match.group(7) + b"000000")[:6])
     try:
-        return datetime(*parts, micro, tzinfo=timezone.utc)  # type: ignore[misc]
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
     except ValueError as error:
         raise ProvenanceError(f"sigstore: malformed DER in {what}: bad time") from error
 
