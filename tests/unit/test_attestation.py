@@ -15,7 +15,7 @@ from typing import Any
 import cramjam
 import pytest
 
-from github_assets.provenance import Verification, attestation
+from github_assets.provenance import TrustedRoot, Verification, attestation
 from github_assets.provenance.attestation import AttestationError, Policy
 
 DATA = Path(__file__).parents[1] / "data" / "provenance" / "gh-cli"
@@ -237,9 +237,97 @@ def test_a_bundle_document_that_cannot_be_read(document: bytes, message: str) ->
         attestation.parse_document(document)
 
 
+ROOT = TrustedRoot.public_good()
+REUSABLE_SHA256 = "49a3aa6075e0f49f82843e74b5baa614ad2a588e6675612bf108a0a008c5ac25"
+REUSABLE_NAME = "github_provenance_demo-0.0.0-py3-none-any.whl"
+REUSABLE_POLICY = Policy("github/artifact-attestations-workflows/.github/workflows/attest.yml")
+
+
+def _bundle(path: Path) -> dict[str, Any]:
+    bundle = json.loads(path.read_bytes())
+    assert isinstance(bundle, dict)
+    return bundle
+
+
+def test_real_attestations_verify() -> None:
+    index, bundle, result = attestation.verify(
+        [lambda: _bundle(CUSTOM)], "artifact", CUSTOM_SHA256, POLICY, ROOT
+    )
+    assert (index, bundle, result.san) == (0, _bundle(CUSTOM), CUSTOM_SAN)
+    index, _, result = attestation.verify(
+        [lambda: _bundle(REUSABLE)], REUSABLE_NAME, REUSABLE_SHA256, REUSABLE_POLICY, ROOT
+    )
+    assert result.issuer == "https://token.actions.githubusercontent.com"
+
+
+def _tampered_payload() -> dict[str, Any]:
+    bundle = _bundle(CUSTOM)
+    statement = _statement(CUSTOM)
+    statement["subject"][0]["name"] = "artifact"  # the same, re-encoded: the signature breaks
+    statement["predicate"] = {}
+    bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("bundles", "name", "sha256", "policy", "message"),
+    [
+        ([_tampered_payload], "artifact", CUSTOM_SHA256, POLICY, "sigstore: "),
+        (
+            [lambda: _bundle(CUSTOM)],
+            "artifact",
+            CUSTOM_SHA256,
+            Policy("too-legit/attest/.github/workflows/release.yml"),
+            "not by the workflow too-legit/attest/.github/workflows/release.yml",
+        ),
+        (
+            [lambda: _bundle(CUSTOM)],
+            "artifact",
+            CUSTOM_SHA256,
+            Policy(CUSTOM_WORKFLOW, "https://spdx.dev/Document/v2.3"),
+            "the predicate type is https://slsa.dev/provenance/v1, not https://spdx.dev/Document",
+        ),
+        ([lambda: _bundle(CUSTOM)], "artifact.tar.gz", CUSTOM_SHA256, POLICY, "no subject"),
+        # Another artifact's digest: the statement does not cover it (the verifier says so).
+        ([lambda: _bundle(CUSTOM)], "artifact", REUSABLE_SHA256, POLICY, "sigstore: "),
+        ([lambda: _bundle(REUSABLE)], "artifact", CUSTOM_SHA256, POLICY, "sigstore: "),
+    ],
+)
+def test_real_attestations_that_do_not_hold(
+    bundles: list[Any], name: str, sha256: str, policy: Policy, message: str
+) -> None:
+    with pytest.raises(AttestationError) as raised:
+        attestation.verify(bundles, name, sha256, policy, ROOT)
+    first = raised.value.first_line()
+    assert first.startswith(f"GitHub attestation: no attestation of {name} verifies: ")
+    assert message in first
+
+
+def test_one_attestation_that_holds_is_enough_and_later_ones_are_not_fetched() -> None:
+    fetched: list[str] = []
+
+    def load(label: str, path: Path) -> Any:
+        def run() -> dict[str, Any]:
+            fetched.append(label)
+            return _bundle(path)
+
+        return run
+
+    bundles = [load("other", REUSABLE), load("ours", CUSTOM), load("never", CUSTOM)]
+    index, _, _ = attestation.verify(bundles, "artifact", CUSTOM_SHA256, POLICY, ROOT)
+    assert index == 1 and fetched == ["other", "ours"]
+
+
+def test_every_reason_is_kept_when_none_holds() -> None:
+    bundles = [lambda: _bundle(REUSABLE), _tampered_payload]
+    with pytest.raises(AttestationError, match=r"\(and 1 more that fail\)") as raised:
+        attestation.verify(bundles, "artifact", CUSTOM_SHA256, POLICY, ROOT)
+    assert raised.value.details.count("attestation ") == 2
+
+
 def test_no_attestation_at_all() -> None:
     with pytest.raises(AttestationError, match="GitHub lists no attestation for artifact"):
-        attestation.verify([], "artifact", CUSTOM_SHA256, POLICY, None)  # type: ignore[arg-type]
+        attestation.verify([], "artifact", CUSTOM_SHA256, POLICY, ROOT)
 
 
 def test_the_list_url() -> None:
