@@ -18,6 +18,7 @@ from .sources import DEFAULT_API, Source
 if TYPE_CHECKING:
     from .lock import Lock
     from .pipeline import Proof
+    from .provenance.trustroot import TrustedRoot
     from .sources.http import Http
     from .sources.origins import Origins
 
@@ -87,4 +88,29 @@ def make_services(
                 origins.append(Origins.from_env(env, *places))
         return Chain(spec, api, http(), origins[0], lock, own=spec in own)
 
-    return Services(source_for=source_for, log=log, settings=settings)
+    roots: list[Callable[[], TrustedRoot]] = []
+
+    def proofs_for(spec: AssetSpec) -> Sequence[Proof]:
+        if spec.provenance is None:
+            return ()
+        from .provenance.proving import EntryProof, kinds, trusted_root_loader
+        from .sources.github import GitHubSource
+
+        with guard:
+            if not roots:
+                roots.append(trusted_root_loader(env, places[0] if places else None))
+        api = GitHubSource(http(), api_url(spec, env), token_for(spec, env))
+        offline = places[1] / "dependencies" if places is not None else None
+        return [
+            EntryProof(
+                kind,
+                api=api.client,
+                http=http,
+                lock=lock,
+                offline=offline if offline is not None and offline.is_dir() else None,
+                trusted_root=roots[0],
+            )
+            for kind in kinds(spec.provenance)
+        ]
+
+    return Services(source_for=source_for, log=log, settings=settings, proofs_for=proofs_for)

@@ -37,7 +37,12 @@ class Kind(Enum):
     """A line of the release's checksum file."""
     SIZE = "size"
     """Nobody: only the size was checked."""
-    # Later: SIGSTORE, ATTESTATION, MINISIGN (proofs of provenance, trusted).
+    SIGSTORE = "sigstore"
+    """A Sigstore bundle over the asset or its checksum file (a proof of provenance)."""
+    ATTESTATION = "attestation"
+    """A GitHub artifact attestation of the asset's sha256 (a proof of provenance)."""
+    MINISIGN = "minisign"
+    """A minisign signature over the asset or its checksum file (a proof of provenance)."""
 
     @property
     def trusted(self) -> bool:
