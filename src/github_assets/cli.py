@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import lock as lockfile
 from .config import AssetSpec, config_path, load_project
@@ -26,6 +26,10 @@ from .errors import BuildpackError, ConfigError, os_error, report
 from .log import Log
 from .platform import Target, render
 from .provenance import cli as provenance_cli
+
+if TYPE_CHECKING:
+    from .pipeline import Job, Proof
+    from .sources import ResolvedAsset
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +140,8 @@ def lock(
 def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile.Entry:
     """Resolve spec on target through the GitHub API and say who vouches for its sha256,
     from the evidence the build gathers (pipeline.evidence): GitHub's digest, else the
-    release's checksum file, else `lock` hashes the download (trust on first use)."""
+    release's checksum file, else `lock` hashes the download (trust on first use). An
+    entry with `provenance` has it verified, and what verified it recorded."""
     from . import pipeline
     from .services import make_services
     from .settings import Settings
@@ -144,7 +149,8 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
     from .verify import Kind
 
     log = Log(io.StringIO())
-    source = make_services(env, Settings.from_env(env), log).source_for(spec)
+    services = make_services(env, Settings.from_env(env), log)
+    source = services.source_for(spec)
     job = pipeline.Job(spec, target, source, log, threading.Event())
     with pipeline.naming(spec, "lock the asset"):
         asset = pipeline.resolve(job)
@@ -157,24 +163,49 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
             sha256="",
             authority=lockfile.DOWNLOADED,
         )
+        proofs = services.proofs_for(spec)
+        watchers = [w for p in proofs if (w := p.prepare(job, asset)) is not None]
         # GitHub's digest, when it has one, spares the checksum file's request.
         expected = pipeline.expected_for(spec, target, asset)
         if lockfile.authority_of(expected.claims) is None:
             expected = pipeline.evidence(job, asset)
         vouched = lockfile.authority_of(expected.claims)
-        if vouched is not None:
+        if vouched is not None and not watchers:
             authority, file, checksum = vouched
-            return entry._replace(sha256=checksum.hex, authority=authority, checksums_file=file)
-        # No sha256 published: hash the bytes (trust on first use), checked against every
-        # other claim (a pin, a sha512 line of the checksum file).
-        fetched = fetch_verified(source, asset, _Hashing(), expected, log=log, cancel=job.cancel)
-        files = [
-            c.authority.name for c in expected.claims if c.authority.kind is Kind.CHECKSUM_FILE
-        ]
-        file = files[0] if files else ""
-        if file:
-            entry = entry._replace(authority=lockfile.CHECKSUMS_FILE, checksums_file=file)
-        return entry._replace(sha256=fetched.verified.sha256)
+            entry = entry._replace(sha256=checksum.hex, authority=authority, checksums_file=file)
+        else:
+            # No sha256 published (trust on first use), or a signature over the bytes
+            # themselves: hash the download, checked against every other claim.
+            sink = pipeline.Watched(_Hashing(), watchers)
+            fetched = fetch_verified(source, asset, sink, expected, log=log, cancel=job.cancel)
+            files = [
+                c.authority.name for c in expected.claims if c.authority.kind is Kind.CHECKSUM_FILE
+            ]
+            if vouched is not None:
+                authority, file, _ = vouched
+                entry = entry._replace(authority=authority, checksums_file=file)
+            elif files:
+                entry = entry._replace(authority=lockfile.CHECKSUMS_FILE, checksums_file=files[0])
+            entry = entry._replace(sha256=fetched.verified.sha256)
+        return entry._replace(provenance=_proven(proofs, job, asset, entry))
+
+
+def _proven(
+    proofs: Sequence[Proof], job: Job, asset: ResolvedAsset, entry: lockfile.Entry
+) -> dict[str, Any]:
+    """Run the entry's proofs on the locked sha256; what verified them, for the lock."""
+    from .provenance.proofs import Carried
+    from .provenance.proving import EntryProof
+    from .verify import Verified
+
+    files: dict[str, str] = {}
+    attestation = ""
+    for proof in proofs:
+        proof(job, asset, Verified(entry.size, entry.sha256, ()))
+        if isinstance(proof, EntryProof) and proof.outcome is not None:
+            files.update(proof.outcome.carried.files)
+            attestation = proof.outcome.carried.attestation or attestation
+    return Carried(files, attestation).to_table()
 
 
 class _Hashing:

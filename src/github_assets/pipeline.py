@@ -28,7 +28,7 @@ from .settings import Settings
 from .sources import ResolvedAsset, Sink, Source, Unchanged, fetch_verified
 from .verify import DIGEST, PINNED, Authority, Checksum, Claim, Expected, Verified
 
-__all__ = ["Job", "Proof", "ResolvedAsset", "Source", "Staged", "Unchanged"]
+__all__ = ["Job", "Proof", "ResolvedAsset", "Source", "Staged", "Unchanged", "Watched", "Watcher"]
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
 """Kinds that unpack to a single file."""
@@ -62,7 +62,7 @@ class Watcher(Protocol):
         ...
 
 
-class _Watched:
+class Watched:
     """A sink that shows the bytes committed to it to watchers first."""
 
     def __init__(self, sink: Sink, watchers: Sequence[Watcher]) -> None:
@@ -286,7 +286,7 @@ def _fetch(
         fetched = fetch_verified(
             job.source,
             asset,
-            _Watched(sink, watchers) if watchers else sink,
+            Watched(sink, watchers) if watchers else sink,
             expected,
             log=job.log,
             cancel=job.cancel,

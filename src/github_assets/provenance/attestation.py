@@ -36,10 +36,12 @@ _PREFIX = "GitHub attestation: "
 
 
 class AttestationError(ProvenanceError):
-    """The API's answer or a bundle document cannot be read, or no attestation holds."""
+    """The API's answer or a bundle document cannot be read, or no attestation holds (the
+    message starts with `GitHub attestation: `)."""
 
-    def __init__(self, message: str, *, hint: str = "", details: str = "") -> None:
-        super().__init__(_PREFIX + message, hint=hint, details=details)
+
+def _fail(message: str, *, hint: str = "", details: str = "") -> AttestationError:
+    return AttestationError(_PREFIX + message, hint=hint, details=details)
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,18 @@ def list_url(api: str, repo: str, sha256: str) -> str:
 def parse_list(body: bytes) -> list[Item]:
     """The items of the API's answer (`{"attestations": [...]}`); an empty list is no error."""
     if len(body) > LIST_MAX_BYTES:
-        raise AttestationError(f"the API's answer is larger than {LIST_MAX_BYTES} bytes")
+        raise _fail(f"the API's answer is larger than {LIST_MAX_BYTES} bytes")
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
-        raise AttestationError(f"the API's answer is not JSON ({e})") from None
+        raise _fail(f"the API's answer is not JSON ({e})") from None
     items = document.get("attestations") if isinstance(document, dict) else None
     if not isinstance(items, list):
-        raise AttestationError("the API's answer has no 'attestations' list")
+        raise _fail("the API's answer has no 'attestations' list")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise AttestationError(f"attestation {i + 1} of the API's answer is not an object")
+            raise _fail(f"attestation {i + 1} of the API's answer is not an object")
         bundle = item.get("bundle")
         url = item.get("bundle_url")
         if isinstance(bundle, dict):
@@ -86,7 +88,7 @@ def parse_list(body: bytes) -> list[Item]:
         elif bundle is None and isinstance(url, str) and url.startswith(("https://", "http://")):
             out.append(Item(None, url))
         else:
-            raise AttestationError(
+            raise _fail(
                 f"attestation {i + 1} of the API's answer has neither a bundle nor a bundle_url"
             )
     return out
@@ -95,17 +97,17 @@ def parse_list(body: bytes) -> list[Item]:
 def parse_document(data: bytes) -> Mapping[str, Any]:
     """The bundle a `bundle_url` document holds (Snappy block format, as GitHub serves them)."""
     if len(data) > DOCUMENT_MAX_BYTES:
-        raise AttestationError(f"a bundle document is larger than {DOCUMENT_MAX_BYTES} bytes")
+        raise _fail(f"a bundle document is larger than {DOCUMENT_MAX_BYTES} bytes")
     try:
         raw = snappy.decompress(data, DOCUMENT_MAX_BYTES)
     except snappy.SnappyError as e:
-        raise AttestationError(f"a bundle document is not Snappy-compressed: {e}") from None
+        raise _fail(f"a bundle document is not Snappy-compressed: {e}") from None
     try:
         bundle = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise AttestationError(f"a bundle document does not hold JSON ({e})") from None
+        raise _fail(f"a bundle document does not hold JSON ({e})") from None
     if not isinstance(bundle, dict):
-        raise AttestationError("a bundle document does not hold a bundle object")
+        raise _fail("a bundle document does not hold a bundle object")
     return bundle
 
 
@@ -120,22 +122,20 @@ def check_policy(verification: Verification, asset_name: str, sha256: str, polic
     """Raise AttestationError naming the first part of the policy a verified bundle breaks."""
     want = f"https://github.com/{policy.signer_workflow}@"
     if not verification.san.startswith(want) or len(verification.san) == len(want):
-        raise AttestationError(
-            f"signed by {verification.san}, not by the workflow {policy.signer_workflow}"
-        )
+        raise _fail(f"signed by {verification.san}, not by the workflow {policy.signer_workflow}")
     if not _is_actions_issuer(verification.issuer):
-        raise AttestationError(
+        raise _fail(
             f"the certificate's issuer is {verification.issuer}, not GitHub Actions' "
             f"({ACTIONS_ISSUER})"
         )
     statement = verification.statement
     if verification.payload_type != IN_TOTO_PAYLOAD or statement is None:
-        raise AttestationError("the bundle does not sign an in-toto statement")
+        raise _fail("the bundle does not sign an in-toto statement")
     if statement.get("_type") not in STATEMENT_TYPES:
-        raise AttestationError(f"the statement's type {statement.get('_type')!r} is not in-toto's")
+        raise _fail(f"the statement's type {statement.get('_type')!r} is not in-toto's")
     predicate = statement.get("predicateType")
     if predicate != policy.predicate_type:
-        raise AttestationError(
+        raise _fail(
             f"the predicate type is {predicate}, not {policy.predicate_type}",
             hint="set 'predicate_type' in 'provenance' when the release attests another one",
         )
@@ -155,7 +155,7 @@ def check_policy(verification: Verification, asset_name: str, sha256: str, polic
         if isinstance(subjects, list)
         else []
     )
-    raise AttestationError(
+    raise _fail(
         f"no subject of the statement is {asset_name} with sha256:{sha256}",
         details="subjects: " + ", ".join(map(repr, names)),
     )
@@ -175,7 +175,7 @@ def verify(
     Raises AttestationError with every attestation's reason when none holds.
     """
     if not bundles:
-        raise AttestationError(
+        raise _fail(
             f"GitHub lists no attestation for {asset_name} (sha256:{sha256})",
             hint="check that the release attests its assets, or drop 'github_attestation'",
         )
@@ -192,7 +192,7 @@ def verify(
         return index, bundle, result
     first = reasons[0]
     more = f" (and {len(reasons) - 1} more that fail)" if len(reasons) > 1 else ""
-    raise AttestationError(
+    raise _fail(
         f"no attestation of {asset_name} verifies: {first}{more}",
         details="\n".join(f"attestation {i + 1}: {r}" for i, r in enumerate(reasons)),
     )

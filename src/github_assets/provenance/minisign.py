@@ -29,10 +29,12 @@ SIGNATURE_MAX_BYTES = 16 * 1024
 
 
 class MinisignError(ProvenanceError):
-    """A key or signature that cannot be read, or a check that failed; the message names it."""
+    """A key or signature that cannot be read, or a check that failed; the message names it
+    (and starts with `minisign: `)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(f"minisign: {message}")
+
+def _fail(message: str) -> MinisignError:
+    return MinisignError(f"minisign: {message}")
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,9 @@ def _b64(text: bytes | str, length: int, what: str) -> bytes:
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise MinisignError(f"{what} is not base64") from None
+        raise _fail(f"{what} is not base64") from None
     if len(data) != length:
-        raise MinisignError(f"{what} holds {len(data)} bytes, not {length}")
+        raise _fail(f"{what} holds {len(data)} bytes, not {length}")
     return data
 
 
@@ -69,29 +71,29 @@ def parse_public_key(text: str) -> PublicKey:
     """The key from its base64 line (what `minisign -P` takes and a .pub file's second line)."""
     data = _b64(text.strip(), 42, "the minisign public key")
     if data[:2] != _KEY_ALGORITHM:
-        raise MinisignError("the minisign public key is not an Ed25519 key (it must start RWQ)")
+        raise _fail("the minisign public key is not an Ed25519 key (it must start RWQ)")
     return PublicKey(key_id=data[2:10], key=data[10:])
 
 
 def parse_signature(data: bytes) -> Signature:
     """The four lines of a .minisig file; lines after the fourth are ignored, as minisign does."""
     if len(data) > SIGNATURE_MAX_BYTES:
-        raise MinisignError(f"the signature file is larger than {SIGNATURE_MAX_BYTES} bytes")
+        raise _fail(f"the signature file is larger than {SIGNATURE_MAX_BYTES} bytes")
     lines = [line.rstrip(b"\r") for line in data.split(b"\n")]
     if len(lines) < 4:
-        raise MinisignError("the signature file has fewer than 4 lines")
+        raise _fail("the signature file has fewer than 4 lines")
     untrusted, sig_line, trusted, global_line = lines[:4]
     if not untrusted.startswith(_UNTRUSTED_PREFIX):
-        raise MinisignError("the signature file's first line is not an untrusted comment")
+        raise _fail("the signature file's first line is not an untrusted comment")
     sig = _b64(sig_line, 74, "the signature line")
     if not trusted.startswith(_TRUSTED_PREFIX):
-        raise MinisignError("the signature file's third line is not a trusted comment")
+        raise _fail("the signature file's third line is not a trusted comment")
     comment = trusted[len(_TRUSTED_PREFIX) :]
     if len(comment) > _TRUSTED_COMMENT_MAX:
-        raise MinisignError("the trusted comment is too long")
+        raise _fail("the trusted comment is too long")
     algorithm = sig[:2]
     if algorithm not in (_PREHASHED, _LEGACY):
-        raise MinisignError(f"unsupported signature algorithm {algorithm!r}")
+        raise _fail(f"unsupported signature algorithm {algorithm!r}")
     return Signature(
         prehashed=algorithm == _PREHASHED,
         key_id=sig[2:10],
@@ -129,20 +131,18 @@ class Message:
         key, signature = self.key, self.signature
         if signature.key_id != key.key_id:
             other = PublicKey(signature.key_id, b"").key_id_text
-            raise MinisignError(
-                f"signed by key id {other}, not by the configured {key.key_id_text}"
-            )
+            raise _fail(f"signed by key id {other}, not by the configured {key.key_id_text}")
         digest = self._hash.digest()
         if signature.prehashed:
             valid = ed25519.verify(key.key, digest, signature.signature)
         else:
             valid = ed25519.verify_challenge(key.key, signature.signature, digest)
         if not valid:
-            raise MinisignError("the signature does not verify")
+            raise _fail("the signature does not verify")
         if not ed25519.verify(
             key.key, signature.signature + signature.trusted_comment, signature.global_signature
         ):
-            raise MinisignError("the global signature over the trusted comment does not verify")
+            raise _fail("the global signature over the trusted comment does not verify")
 
 
 def verify(key: PublicKey, signature: Signature, message: bytes) -> None:

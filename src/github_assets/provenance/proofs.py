@@ -158,7 +158,7 @@ class Check:
                 signature = minisign.parse_signature(data)
             except minisign.MinisignError as e:
                 raise minisign.MinisignError(
-                    f"{self.signature_name}: {e.message.removeprefix('minisign: ')}"
+                    f"minisign: {self.signature_name}: {e.message.removeprefix('minisign: ')}"
                 ) from None
             self._stream = minisign.Message(key, signature)
         return None if self.signature_covers else self._stream
@@ -249,9 +249,13 @@ def _json_object(text: str) -> Mapping[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as e:
-        raise attestation.AttestationError(f"the lock's attestation is not JSON ({e})") from None
+        raise attestation.AttestationError(
+            f"GitHub attestation: the lock's attestation is not JSON ({e})"
+        ) from None
     if not isinstance(value, dict):
-        raise attestation.AttestationError("the lock's attestation is not a bundle object")
+        raise attestation.AttestationError(
+            "GitHub attestation: the lock's attestation is not a bundle object"
+        )
     return value
 
 
