@@ -11,10 +11,12 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
+from pathlib import Path
 
 import minisign as reference
 import pytest
-from tools.github_standin import API, WEB, StandIn
+from tools.github_standin import API, STORAGE, WEB, StandIn
 
 from support import ROOT, CnbDirs, Phase, elf_bytes, write_plan
 
@@ -331,3 +333,32 @@ def test_a_provenance_mistake_fails_detect_naming_the_key(cnb: CnbDirs) -> None:
         "minisign.pub (it starts RWQ)"
     )
     assert not cnb.plan_path.exists()
+
+
+def test_an_offline_package_carries_what_verified_provenance(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
+    standin.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), ATTESTED, inline=False)
+    cnb.project(ATTESTATION)
+    assert command(standin, cnb, "lock", "--target", "linux/amd64").returncode == 0
+    lock = str(cnb.app / "github-assets.lock")
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py"), str(tmp_path / "dist"),
+         "--lock", lock],
+        env={**os.environ, "GITHUB_API_URL": standin.api_url}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    [tgz] = (tmp_path / "dist").glob("github-assets-*-offline.tgz")
+    with tarfile.open(tgz) as tf:
+        assert f"dependencies/{sha(ARTIFACT)}/provenance.json" in tf.getnames()
+        tf.extractall(tmp_path / "bp", filter="data")
+    # Air-gapped, pinned and without the lock: the attestation comes from the package.
+    standin.down = {API, WEB, STORAGE}
+    offline = CnbDirs(tmp_path / "run", buildpack_dir=tmp_path / "bp")
+    pinned = ATTESTATION.replace('tag = "v1"', f'tag = "v1"\nsha256 = "{sha(ARTIFACT)}"')
+    r = build(standin, offline, pinned)
+    assert r.rc == 0, r.all
+    assert "from the offline package" in r.out
+    assert f"(pinned, GitHub attestation ({WORKFLOW}), " in verified_line(r)
