@@ -59,6 +59,7 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     import threading
 
     from github_assets import lock as lockfile
+    from github_assets import pipeline
     from github_assets.config import parse_entry
     from github_assets.errors import BuildpackError
     from github_assets.log import Log
@@ -66,7 +67,6 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     from github_assets.services import make_services
     from github_assets.settings import Settings
     from github_assets.sources import FileSink, fetch_verified
-    from github_assets.verify import Claim, Expected
 
     env = dict(os.environ)
     lock = lockfile.read(str(lock_path), str(lock_path))
@@ -87,7 +87,9 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
         try:
             source = svc.source_for(spec)
             asset = source.resolve(spec, target, log=log, cancel=threading.Event())
-            expected = Expected(entry.name, entry.size, (Claim(entry.checksum, "lock"),))
+            # The lock's word, and every other the build would check (pipeline.expected_for).
+            asset = asset._replace(size=entry.size, claims=(entry.claim,))
+            expected = pipeline.expected_for(spec, target, asset)
             with dest.open("wb") as f:
                 fetch_verified(source, asset, FileSink(f), expected, log=log, cancel=None)
         except BuildpackError as e:

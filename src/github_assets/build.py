@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -25,15 +24,15 @@ from .cnb.layer import LayerToml
 from .cnb.sbom import Component
 from .config import AssetSpec
 from .errors import ConfigError
-from .layers import Install, LayerPlan, LayerResult, Reuse
+from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
 from .log import Log, OrderedLog, human_size
 from .parallel import run_all
 from .platform import Target
-from .settings import Settings
-from .sources import ResolvedAsset, Source, Unchanged
+from .services import Services
 
 if TYPE_CHECKING:
     from . import pipeline
+    from .pipeline import ResolvedAsset, Source
 
 
 class Link(NamedTuple):
@@ -51,17 +50,6 @@ class BuildResult(NamedTuple):
     links: tuple[Link, ...]
     stale: tuple[str, ...]  # layer names to delete
     sbom_components: Mapping[str, tuple[Component, ...]] = {}
-
-
-class Services(NamedTuple):
-    """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch."""
-
-    source_for: Callable[[AssetSpec], Source]
-    """The source of an asset's bytes; called before any thread starts. A factory: a rebuild
-    that reuses every layer never calls it, so it never imports the HTTP stack."""
-    log: Log
-    settings: Settings = Settings()
-    clock: Callable[[], float] = time.monotonic
 
 
 def check_conflicts(specs: Sequence[AssetSpec]) -> None:
@@ -182,17 +170,9 @@ class _Builder:
         etag = job.plan.previous_etag(job.spec)
 
         def run() -> ResolvedAsset | None:
-            assert job.source is not None
             try:
-                return pipeline.resolve(
-                    job.spec,
-                    self.target,
-                    job.source,
-                    log=job.resolving,
-                    cancel=self.cancel,
-                    etag=etag,
-                )
-            except Unchanged:
+                return pipeline.resolve(self._job(job, job.resolving), etag)
+            except pipeline.Unchanged:
                 job.resolving.subprocess(f"{job.spec.repo} latest: unchanged (HTTP 304)")
                 return None
             finally:
@@ -215,7 +195,10 @@ class _Builder:
             for plan in plans:
                 mine = [(job.spec.where, by_job[id(job)]) for job in self.jobs[plan.name]]
                 stages[plan.name] = install.stage_layer(plan.name, mine, work)
-                assets = tuple(s.installed for _, s in mine)
+                assets = tuple(
+                    Installed.from_staged(spec, self.target, staged)
+                    for spec, (_, staged) in zip(plan.specs, mine, strict=True)
+                )
                 results[plan.name] = plan.result(self.target, assets, reused=False)
             install.rename_in(self.layers_dir, stages, work)
         return results
@@ -224,15 +207,12 @@ class _Builder:
         from . import pipeline
 
         def run() -> pipeline.Staged:
-            assert job.source is not None
             try:
-                asset = job.resolved or pipeline.resolve(
-                    job.spec, self.target, job.source, log=job.resolving, cancel=self.cancel
-                )
+                asset = job.resolved or pipeline.resolve(self._job(job, job.resolving))
                 facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
                 facts += [human_size(asset.size)] if asset.size >= 0 else []
                 shown = f" ({', '.join(facts)})" if facts else ""
-                via = " from the lock" if asset.locked else ""
+                via = " from the lock" if asset.claims else ""
                 job.resolving.subprocess(
                     f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
                 )
@@ -241,21 +221,31 @@ class _Builder:
             try:
                 work.mkdir()
                 return pipeline.install(
-                    job.spec,
+                    self._job(job, job.installing),
                     asset,
-                    job.source,
                     work=work,
-                    target=self.target,
-                    settings=self.svc.settings,
-                    log=job.installing,
-                    cancel=self.cancel,
                     shown_root=self.layers_dir / job.plan.name,
-                    clock=self.svc.clock,
                 )
             finally:
                 self.out.close(job.installing)
 
         return run
+
+    def _job(self, job: _Job, log: Log) -> pipeline.Job:
+        """The pipeline's view of one asset's work, logging to one of its channels."""
+        from . import pipeline
+
+        assert job.source is not None
+        return pipeline.Job(
+            spec=job.spec,
+            target=self.target,
+            source=job.source,
+            log=log,
+            cancel=self.cancel,
+            settings=self.svc.settings,
+            clock=self.svc.clock,
+            proofs=tuple(self.svc.proofs_for(job.spec)),
+        )
 
 
 def build(

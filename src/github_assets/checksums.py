@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import DownloadError
-from .platform import Target, render
+from .platform import Target
 from .sources import fetch_verified
-from .verify import LENGTHS, Checksum, Claim, Expected
+from .verify import LENGTHS, Checksum, Claim, Expected, checksum_file
 
 if TYPE_CHECKING:
     from .config import AssetSpec
@@ -131,19 +131,10 @@ def claims(
     by_name = {s.name: s for s in asset.siblings}
     explicit = spec.checksums != AUTO
     if explicit:
-        name = render(
-            str(spec.checksums),
-            target,
-            asset.tag,
-            spec.replacement_map,
-            prefix=spec.version_prefix,
-            asset=asset.name,
-        )
+        name = spec.render(str(spec.checksums), target, asset.tag, asset=asset.name)
         if name not in by_name and asset.asset_id == 0:
-            # Resolved without the API (lock, pins): fetched like the asset is.
-            by_name[name] = asset._replace(
-                name=name, size=-1, url="", pinned="", locked="", checksum_file=True
-            )
+            # Resolved without the API (lock, pins): fetched from GitHub (origins.places).
+            by_name[name] = asset._replace(name=name, size=-1, url="", claims=(), siblings=())
         if name not in by_name:
             raise DownloadError(
                 f"'checksums' names {name}, which is not an asset of release {asset.tag}",
@@ -162,18 +153,19 @@ def claims(
             continue
         sink = _Memory(MAX_SIZE, name)
         # as the asset is: the bytes as sent, or decoded when only those have its size
-        fetch_verified(source, sibling, sink, Expected(name, sibling.size), log=log, cancel=cancel)
+        evidence = Expected(name, sibling.size, evidence=True)
+        fetch_verified(source, sibling, sink, evidence, log=log, cancel=cancel)
         text = bytes(sink.data).decode("utf-8", "replace")
         found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
         if not found.parsed and sibling.size < 0:
             # No announced size tells an encoded body from the file (a direct download): a
             # body that is no checksum file as sent is read once more, decoded.
             sink.restart()
-            source.fetch(sibling, sink, algorithms=ALGOS, log=log, cancel=cancel, decoded=True)
+            source.fetch(sibling, sink, evidence, log=log, cancel=cancel, decoded=True)
             text = bytes(sink.data).decode("utf-8", "replace")
             found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
         if found.checksum is not None:
-            return [Claim(found.checksum, name)]
+            return [Claim(found.checksum, checksum_file(name))]
         why = f"has no line for {asset.name}" if found.parsed else "is not a checksum file we read"
         if explicit:
             raise DownloadError(

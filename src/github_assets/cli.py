@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TextIO
 
 from . import lock as lockfile
@@ -129,29 +128,26 @@ def lock(
     for key, was in before.items():
         if key not in {e.key for e in entries}:
             out.write(f"removed {dict(was.picks)['repo']} {was.name} ({was.target})\n")
-    text = lockfile.render(entries)
-    from .cnb.files import write_text_atomic
-
-    write_text_atomic(Path(lock_path), text)
+    lockfile.write(lock_path, entries)
     out.write(f"wrote {shown} ({len(entries)} assets)\n")
     return 0
 
 
 def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile.Entry:
-    """Resolve spec on target through the GitHub API and say who vouches for its sha256:
-    GitHub's digest, else the release's checksum file, else `lock` hashes the download."""
-    from . import checksums
-    from .pipeline import naming
+    """Resolve spec on target through the GitHub API and say who vouches for its sha256,
+    from the evidence the build gathers (pipeline.evidence): GitHub's digest, else the
+    release's checksum file, else `lock` hashes the download (trust on first use)."""
+    from . import pipeline
     from .services import make_services
     from .settings import Settings
     from .sources import fetch_verified
-    from .verify import Checksum, Expected
+    from .verify import Kind
 
     log = Log(io.StringIO())
     source = make_services(env, Settings.from_env(env), log).source_for(spec)
-    cancel = threading.Event()
-    with naming(spec, "lock the asset"):
-        asset = source.resolve(spec, target, log=log, cancel=cancel)
+    job = pipeline.Job(spec, target, source, log, threading.Event())
+    with pipeline.naming(spec, "lock the asset"):
+        asset = pipeline.resolve(job)
         entry = lockfile.Entry(
             picks=lockfile.picks(spec),
             target=str(target),
@@ -161,21 +157,24 @@ def _locked(spec: AssetSpec, target: Target, env: Mapping[str, str]) -> lockfile
             sha256="",
             authority=lockfile.DOWNLOADED,
         )
-        digest = Checksum.parse(asset.digest) if asset.digest else None
-        if digest is not None and digest.algo == "sha256":
-            return entry._replace(sha256=digest.hex, authority=lockfile.DIGEST)
-        claims = checksums.claims(spec, target, asset, source, log=log, cancel=cancel)
-        if claims:
-            entry = entry._replace(
-                authority=lockfile.CHECKSUMS_FILE, checksums_file=claims[0].authority
-            )
-            if claims[0].checksum.algo == "sha256":
-                return entry._replace(sha256=claims[0].checksum.hex)
-        # No sha256 published: hash the bytes (trust on first use), checked against a sha512
-        # line when the checksum file had one.
-        expected = Expected(asset.name, asset.size, tuple(claims))
-        verified = fetch_verified(source, asset, _Hashing(), expected, log=log, cancel=cancel)
-        return entry._replace(sha256=verified.sha256)
+        # GitHub's digest, when it has one, spares the checksum file's request.
+        expected = pipeline.expected_for(spec, target, asset)
+        if lockfile.authority_of(expected.claims) is None:
+            expected = pipeline.evidence(job, asset)
+        vouched = lockfile.authority_of(expected.claims)
+        if vouched is not None:
+            authority, file, checksum = vouched
+            return entry._replace(sha256=checksum.hex, authority=authority, checksums_file=file)
+        # No sha256 published: hash the bytes (trust on first use), checked against every
+        # other claim (a pin, a sha512 line of the checksum file).
+        fetched = fetch_verified(source, asset, _Hashing(), expected, log=log, cancel=job.cancel)
+        files = [
+            c.authority.name for c in expected.claims if c.authority.kind is Kind.CHECKSUM_FILE
+        ]
+        file = files[0] if files else ""
+        if file:
+            entry = entry._replace(authority=lockfile.CHECKSUMS_FILE, checksums_file=file)
+        return entry._replace(sha256=fetched.verified.sha256)
 
 
 class _Hashing:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigError
-from .platform import PLACEHOLDERS, Target, check_template, executable_name
+from .platform import PLACEHOLDERS, Target, check_template, executable_name, render
 from .verify import Checksum
 
 if TYPE_CHECKING:
@@ -93,6 +93,13 @@ class AssetSpec(NamedTuple):
     @property
     def replacement_map(self) -> dict[str, str]:
         return dict(self.replacements)
+
+    def render(self, template: str, target: Target, tag: str, *, asset: str = "") -> str:
+        """A template of this entry ('asset', 'checksums', 'files') for target at tag, with
+        its replacements and version_prefix (platform.render)."""
+        return render(
+            template, target, tag, self.replacement_map, prefix=self.version_prefix, asset=asset
+        )
 
     def pin_for(self, arch: str) -> Checksum | None:
         """The pinned checksum for this target arch; an arch table without it is an error."""

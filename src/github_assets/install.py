@@ -1,5 +1,6 @@
-"""Staged assets into layers: a work dir inside the layers dir, one stage dir per layer,
-and a rename into place only once every asset of the build is verified and checked.
+"""Staged assets into layers: a work dir inside the layers dir, one stage dir per layer
+(a destinations.Tree), and a rename into place only once every asset of the build is
+verified and checked.
 
 A failed or killed build leaves no half layer: at worst a work dir, which the next
 build removes.
@@ -8,13 +9,13 @@ build removes.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import BuildpackError, InstallError, about, os_error
+from .destinations import Tree
+from .errors import BuildpackError, about, os_error
 from .log import Log
 
 if TYPE_CHECKING:
@@ -90,28 +91,15 @@ def stage_layer(name: str, assets: Sequence[tuple[str, Staged]], work: Path) -> 
     stage = work / f"layer-{name}"
     stage.mkdir(mode=0o755)
     stage.chmod(0o755)
+    into = Tree(stage, "the layer")
     for where, staged in assets:
         try:
-            _place(staged, stage)
+            into.place(staged)
         except BuildpackError as e:
             raise about(e, where) from e
         except OSError as e:
-            raise about(
-                os_error(e, f"place {staged.installed.asset} in layer {name}"), where
-            ) from e
+            raise about(os_error(e, f"place {staged.asset.name} in layer {name}"), where) from e
     return stage
-
-
-def _place(staged: Staged, stage: Path) -> None:
-    place = staged.installed.destination
-    if staged.is_archive:
-        _merge(staged.src, stage / place, place)
-        return
-    dest = stage / place
-    if dest.exists() or dest.is_symlink():
-        raise _clash(place)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staged.src.rename(dest)
 
 
 def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
@@ -138,28 +126,3 @@ def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
         for name in done:
             shutil.rmtree(layers_dir / name, ignore_errors=True)
         raise os_error(e, f"rename layer {current} into the layers dir") from e
-
-
-def _merge(src: Path, dest: Path, shown: str) -> None:
-    """Move the tree at src into dest; a path that already exists there is a clash."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(src.iterdir()):
-        target = dest / entry.name
-        if (
-            entry.is_dir()
-            and not entry.is_symlink()
-            and target.is_dir()
-            and not target.is_symlink()
-        ):
-            _merge(entry, target, posixpath.join(shown, entry.name))
-        elif target.exists() or target.is_symlink():
-            raise _clash(posixpath.normpath(posixpath.join(shown, entry.name)))
-        else:
-            entry.rename(target)
-
-
-def _clash(path: str) -> InstallError:
-    return InstallError(
-        f"two assets write the same path {path} in the layer",
-        hint="give one of them another 'destination' or 'layer'",
-    )

@@ -15,13 +15,14 @@ from .cnb.layer import LayerToml
 from .config import AssetSpec
 from .log import Log
 from .platform import Target
-from .verify import SIZE_ONLY, Checksum
+from .verify import Authority, Checksum, Kind
 
 if TYPE_CHECKING:
-    from .sources import ResolvedAsset
+    from .pipeline import ResolvedAsset, Staged
 
 METADATA_SCHEMA = 2
-"""2: the wanted config stored as fields (`want`), and the source of the bytes."""
+"""2: the wanted config stored as fields (`want`), and the source of the bytes. Keys added
+since (`authorities`) are optional: a layer toml that 0.2.0 wrote is read as it is."""
 
 
 class Installed(NamedTuple):
@@ -46,12 +47,46 @@ class Installed(NamedTuple):
     want: Mapping[str, Any]
     etag: str = ""
     """The ETag of the API's answer for a `latest` asset: a rebuild sends it as If-None-Match."""
+    authorities: tuple[Authority, ...] = ()
+    """Who vouched for the bytes, as data (verified_by is their names, for people)."""
+
+    @property
+    def trusted(self) -> bool:
+        """Whether an authority that BP_GITHUB_ASSETS_REQUIRE_CHECKSUM accepts vouched."""
+        return any(a.trusted for a in self.authorities)
+
+    @classmethod
+    def from_staged(cls, spec: AssetSpec, target: Target, staged: Staged) -> Installed:
+        """The record of an asset the pipeline staged, as its layer's toml keeps it."""
+        asset, verified = staged.asset, staged.verified
+        return cls(
+            repo=spec.repo,
+            tag=spec.tag,
+            resolved_tag=asset.tag,
+            asset=asset.name,
+            asset_id=asset.asset_id,
+            size=verified.size,
+            sha256=verified.sha256,
+            verified_by=", ".join(a.name for a in verified.evidence),
+            source=staged.origin,
+            kind=staged.kind,
+            destination=staged.destination,
+            strip_components=spec.strip_components,
+            files=staged.files,
+            executables=staged.executables,
+            main=staged.main,
+            release_url=asset.release_url,
+            want=spec.wanted(target),
+            etag=asset.etag if spec.tag == "latest" else "",
+            authorities=verified.evidence,
+        )
 
     def to_toml(self) -> dict[str, Any]:
         data = self._asdict()
         data["files"] = list(self.files)
         data["executables"] = list(self.executables)
         data["want"] = dict(self.want)
+        data["authorities"] = [a.to_toml() for a in self.authorities]
         return data
 
     @classmethod
@@ -79,9 +114,17 @@ class Installed(NamedTuple):
                 release_url=str(data["release_url"]),
                 want=dict(data["want"]),
                 etag=str(data.get("etag", "")),
+                authorities=_authorities(data),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _authorities(data: Mapping[str, Any]) -> tuple[Authority, ...]:
+    """The recorded authorities; a 0.2.0 layer has only their names, joined (verified_by)."""
+    if "authorities" in data:
+        return tuple(Authority.from_toml(a) for a in data["authorities"])
+    return tuple(Authority.from_name(n) for n in str(data["verified_by"]).split(", "))
 
 
 class LayerResult(NamedTuple):
@@ -180,10 +223,12 @@ class LayerPlan:
                 cause = _upstream_change(spec, old, res)
                 if cause:
                     return Install(cause)
-        if require_checksum and any(o is not None and o.verified_by == SIZE_ONLY for o in olds):
-            return Install(
-                "verified by its size only, and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set"
+        untrusted = [o for o in olds if o is not None and not o.trusted]
+        if require_checksum and untrusted:
+            what = ", ".join(
+                "its size" if a.kind is Kind.SIZE else a.name for a in untrusted[0].authorities
             )
+            return Install(f"verified by {what} only, and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set")
         if any(s.build for s in self.specs) and not layer_dir_exists:
             return Install("build-time layer content is not in the cache")
         assets = tuple(a for a in olds if a is not None)

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigError
-from .verify import Checksum
+from .verify import LOCKED, TOFU, Checksum, Claim, Kind
 
 if TYPE_CHECKING:
     from .config import AssetSpec
@@ -70,6 +70,11 @@ class Entry(NamedTuple):
         return Checksum(self.sha256)
 
     @property
+    def claim(self) -> Claim:
+        """The lock's word on the asset: trusted, unless `lock` hashed a download itself."""
+        return Claim(self.checksum, TOFU if self.authority == DOWNLOADED else LOCKED)
+
+    @property
     def key(self) -> str:
         """Which entry and target this is, as one hashable string."""
         return json.dumps([self.picks, self.target], sort_keys=True)
@@ -87,6 +92,18 @@ class Entry(NamedTuple):
         if self.checksums_file:
             table["checksums_file"] = self.checksums_file
         return table
+
+
+def authority_of(claims: Sequence[Claim]) -> tuple[str, str, Checksum] | None:
+    """Who the lock names as the authority of an asset's sha256, among the claims a
+    resolve gave: (authority, checksums_file, checksum) of GitHub's digest, else of the
+    checksum file; None when neither gives a sha256 (then `lock` hashes the download)."""
+    for kind, authority in ((Kind.DIGEST, DIGEST), (Kind.CHECKSUM_FILE, CHECKSUMS_FILE)):
+        for claim in claims:
+            if claim.authority.kind is kind and claim.checksum.algo == "sha256":
+                file = claim.authority.name if kind is Kind.CHECKSUM_FILE else ""
+                return authority, file, claim.checksum
+    return None
 
 
 def picks(spec: AssetSpec) -> tuple[tuple[str, Any], ...]:
@@ -151,29 +168,39 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
     )
 
 
-def render(entries: Sequence[Entry]) -> str:
-    """The lock file's text: sorted and stable, so a re-lock of the same assets is no diff."""
-    lines = [
-        f"# {NAME}: the exact release assets of the [[metadata.githubassets]] entries beside it.",
-        "# Written by `github-assets lock`; commit it. Builds use it instead of the GitHub API.",
-        f"version = {VERSION}",
-    ]
+HEADER = (
+    f"# {NAME}: the exact release assets of the [[metadata.githubassets]] entries beside it.\n"
+    "# Written by `github-assets lock`; commit it. Builds use it instead of the GitHub API.\n"
+)
+
+
+def document(entries: Sequence[Entry]) -> dict[str, Any]:
+    """The lock file's data: sorted and stable, so a re-lock of the same assets is no diff."""
+    tables = []
     for entry in sorted(entries, key=lambda e: e.key):
-        lines += ["", "[[assets]]"]
         table = entry.as_table()
-        lines += [f"{key} = {_value(table[key])}" for key in _ORDER if key in table]
-    return "\n".join(lines) + "\n"
+        tables.append({key: _sorted(table[key]) for key in _ORDER if key in table})
+    return {"version": VERSION, "assets": tables}
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+def render(entries: Sequence[Entry]) -> str:
+    """The lock file's text, as tomlfile (the one TOML writer: any Unicode name round-trips)."""
+    from .tomlfile import dumps
+
+    return HEADER + dumps(document(entries))
+
+
+def write(path: str, entries: Sequence[Entry]) -> None:
+    """The lock file at path, written atomically."""
+    from pathlib import Path
+
+    from .tomlfile import write
+
+    write(Path(path), document(entries), header=HEADER)
+
+
+def _sorted(value: Any) -> Any:
+    """Inline tables (replacements) in key order, so the text does not depend on the config's."""
     if isinstance(value, Mapping):
-        return (
-            "{ "
-            + ", ".join(f"{json.dumps(k)} = {_value(v)}" for k, v in sorted(value.items()))
-            + " }"
-        )
-    return json.dumps(str(value))
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    return value

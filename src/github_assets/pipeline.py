@@ -1,6 +1,7 @@
-"""One asset, from spec to checked files in a work dir: resolve -> fetch -> verify ->
-unpack -> check. Knows nothing of CNB layers, so any caller (the build, a command line)
-can install an asset into a directory of its own.
+"""One asset, from spec to checked files in a work dir: resolve -> evidence -> fetch ->
+verify -> proofs -> unpack -> place -> check. Free of CNB: it imports nothing of cnb/,
+layers, install or build, so any caller (the build, `github-assets install`) installs an
+asset and then hands the Staged result to a destination of its own (destinations.py).
 
 Every BuildpackError raised on the way leaves here with the asset's entry (file, entry,
 repo) at the start of its first line.
@@ -11,36 +12,75 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from . import checksums, selection
 from .archive import Unpacked
 from .config import AssetSpec
 from .errors import BuildpackError, DownloadError, InstallError, about, os_error
-from .layers import Installed
 from .log import Log, human_size
-from .platform import Target, render
+from .platform import Target
 from .settings import Settings
-from .sources import ResolvedAsset, Source, fetch_verified
-from .verify import DIGEST, PINNED, SIZE_ONLY, Checksum, Claim, Expected, Verified
+from .sources import ResolvedAsset, Source, Unchanged, fetch_verified
+from .verify import DIGEST, PINNED, Authority, Checksum, Claim, Expected, Verified
+
+__all__ = ["Job", "Proof", "ResolvedAsset", "Source", "Staged", "Unchanged"]
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
 """Kinds that unpack to a single file."""
 
 
+class Proof(Protocol):
+    """A proof of provenance (a signature, an attestation) for bytes that verified.
+
+    Runs after the bytes matched every checksum and before the unpacked files are
+    finished: it gets the verified sha256 and size, and the release's other assets
+    (asset.siblings, fetched with job.source). It returns the authority it adds (named on
+    the Verified line and in the metadata) or raises a BuildpackError: nothing is
+    installed then. Made per entry by services.Services.proofs_for.
+    """
+
+    def __call__(self, job: Job, asset: ResolvedAsset, verified: Verified) -> Authority: ...
+
+
+class Job(NamedTuple):
+    """One asset's work: what it is, for which target, from which source, logged where."""
+
+    spec: AssetSpec
+    target: Target
+    source: Source
+    log: Log
+    cancel: threading.Event | None = None
+    settings: Settings = Settings()
+    clock: Callable[[], float] = time.monotonic
+    proofs: tuple[Proof, ...] = ()
+
+
 class Staged(NamedTuple):
     """One asset unpacked and checked in the work dir, not yet in its destination."""
 
-    installed: Installed
+    asset: ResolvedAsset
+    verified: Verified
+    origin: str
+    """Where the bytes came from, as the log named it."""
+    kind: str
+    """What the bytes were: raw, gzip, tar.gz, zip, ..."""
+    destination: str
+    """Where it goes, relative to the destination's root: an archive's dir, a file's path."""
+    files: tuple[str, ...]
+    executables: tuple[str, ...]
+    main: str
+    """The executable `process` and `link` use ('' when none)."""
     src: Path
-    """The dir (archive) or the file (raw) to move to installed.destination."""
+    """The dir (archive) or the file (raw) to move to destination."""
 
     @property
     def is_archive(self) -> bool:
-        return self.installed.kind not in _LONE
+        return self.kind not in _LONE
 
 
 @contextmanager
@@ -54,33 +94,20 @@ def naming(spec: AssetSpec, doing: str = "install the asset") -> Iterator[None]:
         raise about(os_error(e, doing), spec.where) from e
 
 
-def resolve(
-    spec: AssetSpec,
-    target: Target,
-    source: Source,
-    *,
-    log: Log,
-    cancel: threading.Event | None,
-    etag: str = "",
-) -> ResolvedAsset:
-    """What spec means for target, as the source knows it (Unchanged: as etag said)."""
-    with naming(spec):
-        return source.resolve(spec, target, log=log, cancel=cancel, etag=etag)
+def resolve(job: Job, etag: str = "") -> ResolvedAsset:
+    """What job.spec means for job.target, as the source knows it (Unchanged: as etag said)."""
+    with naming(job.spec):
+        return job.source.resolve(job.spec, job.target, log=job.log, cancel=job.cancel, etag=etag)
 
 
 def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expected:
-    """The size and every checksum some authority vouches for; all of them must match."""
+    """The size and every checksum known without a download (the config's pin, what the
+    resolver vouches for, GitHub's digest); all of them must match."""
     claims = []
     pin = spec.pin_for(target.arch)
     if pin is not None:
         claims.append(Claim(pin, PINNED))
-    if asset.locked:
-        tofu = asset.locked_by == "downloaded"
-        claims.append(
-            Claim(
-                Checksum(asset.locked), "lock" + (" (trust on first use)" if tofu else ""), not tofu
-            )
-        )
+    claims += asset.claims
     if asset.digest:
         published = Checksum.parse(asset.digest)
         if published is None:
@@ -90,6 +117,17 @@ def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expec
             )
         claims.append(Claim(published, DIGEST))
     return Expected(asset.name, asset.size, tuple(claims))
+
+
+def evidence(job: Job, asset: ResolvedAsset) -> Expected:
+    """Every authority's word, before a byte of the asset is fetched: expected_for, then
+    the release's checksum file (checksums.py). The one place the build, `lock` and the
+    offline packager learn who vouches for an asset."""
+    expected = expected_for(job.spec, job.target, asset)
+    from_file = checksums.claims(
+        job.spec, job.target, asset, job.source, log=job.log, cancel=job.cancel
+    )
+    return expected._replace(claims=expected.claims + tuple(from_file))
 
 
 def install_path(spec: AssetSpec, archive: bool) -> str:
@@ -127,70 +165,53 @@ def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
     return executables[0]
 
 
-def install(
-    spec: AssetSpec,
-    asset: ResolvedAsset,
-    source: Source,
-    *,
-    work: Path,
-    target: Target,
-    settings: Settings,
-    log: Log,
-    cancel: threading.Event | None,
-    shown_root: Path,
-    clock: Callable[[], float],
-) -> Staged:
+def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> Staged:
     """Fetch, verify and unpack asset into the empty dir `work`, and check its ELF files.
 
     shown_root is where the files will be seen once moved (for the log). Unpacking runs
     while the bytes arrive, inside work; nothing is usable before size and checksums
-    are verified, and on failure the caller throws work away.
+    are verified (and every proof held), and on failure the caller throws work away.
     """
+    spec, log = job.spec, job.log
     with naming(spec, f"install {asset.name}"):
-        started = clock()
-        expected = _expected(spec, target, asset, source, settings, log, cancel)
-        if not asset.asset_id:  # resolved without the API: a checksum file may allow 1-4
-            sha256 = [c.checksum.hex for c in expected.claims if c.checksum.algo == "sha256"]
-            asset = asset._replace(known=sha256[0] if sha256 else "")
+        started = job.clock()
+        expected = evidence(job, asset)
+        if not any(c.trusted for c in expected.claims) and job.settings.require_checksum:
+            raise DownloadError(
+                f"only the size of {asset.name} could be checked (no pin, digest or checksum "
+                "file) and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set",
+                hint=_pin_advice(spec),
+            )
         size = human_size(asset.size) if asset.size >= 0 else "size not known yet"
-        log.subprocess(f"Downloading {asset.name} ({size}) from {source.origin(asset)}")
-        rules = selection.rendered(spec.files, lambda p: _render(spec, target, asset, p))
-        verified, result = _fetch(spec, asset, source, work, expected, rules, settings, log, cancel)
+        log.subprocess(
+            f"Downloading {asset.name} ({size}) from {job.source.origin(asset, expected)}"
+        )
+        rules = selection.rendered(spec.files, lambda p: spec.render(p, job.target, asset.tag))
+        verified, origin, result = _fetch(job, asset, work, expected, rules)
         if not verified.authorities:
             log.subprocess(
                 f"Warning: only the size of {asset.name} was checked; {_pin_advice(spec)}"
             )
-        staged = _checked(
-            spec, target, asset, source, verified, result, rules, work, log, shown_root
+        placed = _place(spec, asset, result, rules, work)
+        log.subprocess(
+            f"Unpacked {result.kind}: {len(placed.files)} file{'s' * (len(placed.files) != 1)}"
         )
-        log.subprocess(f"Done in {clock() - started:.1f} s")
-        return staged
-
-
-def _render(spec: AssetSpec, target: Target, asset: ResolvedAsset, template: str) -> str:
-    return render(template, target, asset.tag, spec.replacement_map, prefix=spec.version_prefix)
-
-
-def _expected(
-    spec: AssetSpec,
-    target: Target,
-    asset: ResolvedAsset,
-    source: Source,
-    settings: Settings,
-    log: Log,
-    cancel: threading.Event | None,
-) -> Expected:
-    """Every authority's word, before a byte of the asset is fetched."""
-    expected = expected_for(spec, target, asset)
-    from_file = checksums.claims(spec, target, asset, source, log=log, cancel=cancel)
-    expected = expected._replace(claims=expected.claims + tuple(from_file))
-    if not any(c.trusted for c in expected.claims) and settings.require_checksum:
-        raise DownloadError(
-            f"only the size of {asset.name} could be checked (no pin, digest or checksum file) "
-            "and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set",
-            hint=_pin_advice(spec),
+        executables = _check_elves(job, placed, shown_root)
+        main = pick_main(spec, executables)
+        for rel in executables:
+            log.subprocess(f"Installed {shown_root / rel}")
+        log.subprocess(f"Done in {job.clock() - started:.1f} s")
+        return Staged(
+            asset=asset,
+            verified=verified,
+            origin=origin or job.source.name,
+            kind=result.kind,
+            destination=placed.destination,
+            files=placed.files,
+            executables=tuple(executables),
+            main=main,
+            src=placed.src,
         )
-    return expected
 
 
 def _pin_advice(spec: AssetSpec) -> str:
@@ -201,53 +222,62 @@ def _pin_advice(spec: AssetSpec) -> str:
 
 
 def _fetch(
-    spec: AssetSpec,
+    job: Job,
     asset: ResolvedAsset,
-    source: Source,
     work: Path,
     expected: Expected,
     rules: Sequence[selection.Rule],
-    settings: Settings,
-    log: Log,
-    cancel: threading.Event | None,
-) -> tuple[Verified, Unpacked]:
-    """The asset's bytes, verified, unpacked into work/unpack (only `files` when set)."""
+) -> tuple[Verified, str, Unpacked]:
+    """The asset's bytes, verified and proven, unpacked into work/unpack (only `files`
+    when set); and where they came from."""
     from .archive import stream_unpack
 
     unpack_dir = work / "unpack"
     unpack_dir.mkdir()
     sink = stream_unpack(
         unpack_dir,
-        strip_components=spec.strip_components,
-        raw_path=spec.name,
-        limits=settings.limits,
+        strip_components=job.spec.strip_components,
+        raw_path=job.spec.name,
+        limits=job.settings.limits,
         spool=work / "asset",
         select=selection.selector(rules) if rules else None,
         on_elf=_prefetch_elf,
     )
     try:
-        verified = fetch_verified(source, asset, sink, expected, log=log, cancel=cancel)
-        log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
+        fetched = fetch_verified(job.source, asset, sink, expected, log=job.log, cancel=job.cancel)
+        verified = _prove(job, asset, fetched.verified)
+        job.log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
         result = sink.finish()
     finally:
         sink.close()
-    log.debug(f"sniffed {result.kind} from the first bytes of {asset.name}")
-    return verified, result
+    job.log.debug(f"sniffed {result.kind} from the first bytes of {asset.name}")
+    return verified, fetched.origin, result
 
 
-def _checked(
+def _prove(job: Job, asset: ResolvedAsset, verified: Verified) -> Verified:
+    """Run every proof of provenance on bytes that verified; each adds its authority."""
+    for proof in job.proofs:
+        authority = proof(job, asset, verified)
+        verified = verified._replace(authorities=(*verified.authorities, authority))
+    return verified
+
+
+class _Placed(NamedTuple):
+    destination: str
+    files: tuple[str, ...]
+    local: dict[str, Path]
+    """Each file (relative to the destination's root) where it is in the work dir."""
+    src: Path
+
+
+def _place(
     spec: AssetSpec,
-    target: Target,
     asset: ResolvedAsset,
-    source: Source,
-    verified: Verified,
     result: Unpacked,
     rules: Sequence[selection.Rule],
     work: Path,
-    log: Log,
-    shown_root: Path,
-) -> Staged:
-    """Place what was unpacked (files, destination), check ELF files, pick the executable."""
+) -> _Placed:
+    """Where what was unpacked goes: the `files` picked, an archive's dir, a file's path."""
     unpack_dir = work / "unpack"
     archive = result.kind not in _LONE
     if rules and not archive:
@@ -257,7 +287,7 @@ def _checked(
             hint="drop 'files' (use 'destination' to name the file)",
         )
     if rules:
-        place, src = ".", work / "picked"
+        src = work / "picked"
         src.mkdir()
         local = {}
         for key, member in sorted(selection.place(rules, result).items()):
@@ -265,56 +295,31 @@ def _checked(
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.link(unpack_dir / member, dest)  # a member may go to two places
             local[key] = dest
-        files = tuple(sorted(local))
-    elif archive:
-        place = install_path(spec, archive)
-        files = tuple(sorted(f"{place}/{f}".removeprefix("./") for f in result.files))
+        return _Placed(".", tuple(sorted(local)), local, src)
+    place = install_path(spec, archive)
+    if archive:
         local = {f"{place}/{f}".removeprefix("./"): unpack_dir / f for f in result.files}
-        src = unpack_dir
-    else:
-        place = install_path(spec, archive)
-        files = (place,)
-        src = unpack_dir / spec.name
-        local = {place: src}
-    log.subprocess(f"Unpacked {result.kind}: {len(files)} file{'s' * (len(files) != 1)}")
+        return _Placed(place, tuple(sorted(local)), local, unpack_dir)
+    return _Placed(place, (place,), {place: unpack_dir / spec.name}, unpack_dir / spec.name)
+
+
+def _check_elves(job: Job, placed: _Placed, shown_root: Path) -> list[str]:
+    """The executables among the placed files; every ELF file checked for the target."""
     executables = []
-    if files:
+    if placed.files:
         from .elf import check as elf_check
-    for rel in files:
-        path = local[rel]
+    for rel in placed.files:
+        path = placed.local[rel]
         st = path.lstat()
         if not stat.S_ISREG(st.st_mode):
             continue
-        info = elf_check(path, target.arch, rel)
+        info = elf_check(path, job.target.arch, rel)
         if st.st_mode & 0o111 or info is not None:
             executables.append(rel)
         if info is not None:
             linkage = "static" if info.static else f"dynamic, interpreter {info.interpreter}"
-            log.action(f"ELF {info.machine} {linkage}: {shown_root / rel}")
-    main = pick_main(spec, executables)
-    for rel in executables:
-        log.subprocess(f"Installed {shown_root / rel}")
-    installed = Installed(
-        repo=spec.repo,
-        tag=spec.tag,
-        resolved_tag=asset.tag,
-        asset=asset.name,
-        asset_id=asset.asset_id,
-        size=verified.size,
-        sha256=verified.sha256,
-        verified_by=", ".join(verified.authorities) or SIZE_ONLY,
-        source=source.name,
-        kind=result.kind,
-        destination=place,
-        strip_components=spec.strip_components,
-        files=files,
-        executables=tuple(executables),
-        main=main,
-        release_url=asset.release_url,
-        want=spec.wanted(target),
-        etag=asset.etag if spec.tag == "latest" else "",
-    )
-    return Staged(installed, src)
+            job.log.action(f"ELF {info.machine} {linkage}: {shown_root / rel}")
+    return executables
 
 
 _prefetch_started = threading.Event()

@@ -1,13 +1,15 @@
-"""The build's real collaborators: sources over one HTTP policy, made when first needed."""
+"""The collaborators of the build and the command line: sources over one HTTP policy,
+made when first needed. The phases (build.py) and the commands (cli.py) reach the
+sources through here or the pipeline, never directly; nothing here knows of CNB."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from .build import Services
 from .config import AssetSpec, token_for
 from .log import Log
 from .settings import Settings
@@ -15,8 +17,23 @@ from .sources import DEFAULT_API, Source
 
 if TYPE_CHECKING:
     from .lock import Lock
-    from .sources.chain import Origins
+    from .pipeline import Proof
     from .sources.http import Http
+    from .sources.origins import Origins
+
+
+class Services(NamedTuple):
+    """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch."""
+
+    source_for: Callable[[AssetSpec], Source]
+    """The source of an asset's bytes; called before any thread starts. A factory: a rebuild
+    that reuses every layer never calls it, so it never imports the HTTP stack."""
+    log: Log
+    settings: Settings = Settings()
+    clock: Callable[[], float] = time.monotonic
+    proofs_for: Callable[[AssetSpec], Sequence[Proof]] = lambda spec: ()
+    """The proofs of provenance an entry asks for (its `provenance` table), run by the
+    pipeline between the checksum check and the unpacked files (pipeline.Proof)."""
 
 
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
@@ -62,7 +79,8 @@ def make_services(
         api = GitHubSource(http(), api_url(spec, env), token_for(spec, env))
         if places is None:
             return api
-        from .sources.chain import Chain, Origins
+        from .sources.chain import Chain
+        from .sources.origins import Origins
 
         with guard:
             if not origins:

@@ -3,7 +3,8 @@
 Python 3.11+ parses with the stdlib's tomllib; 3.10 with the vendored tomli 2.3, which is
 the code tomllib was made from (same parser, same messages). tomli 2.4+ parses TOML 1.1,
 which neither pack's parser nor tomllib 3.11-3.14 accepts, so the pin stays below it.
-The CNB files (build plan, layer tomls, launch.toml) are written by dumps() below: their
+Every TOML file the buildpack writes (build plan, layer tomls, launch.toml, the lock
+file) is written by dumps() below, the one writer: their
 values are only tables, arrays, strings, integers and booleans, and a writer for those is
 a few lines, where importing the vendored toml 0.10 costs detect (and a rebuild that
 reuses every layer) about 3 ms, a tenth of their time.
@@ -17,6 +18,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -95,6 +97,13 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # an escape is clearer), DEL, the quote and the backslash.
 _ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
 _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def write(path: Path, data: Mapping[str, Any], *, header: str = "") -> None:
+    """data as a TOML file at path (atomically), after header (comment lines)."""
+    from .atomic import write_text_atomic
+
+    write_text_atomic(path, header + dumps(data))
 
 
 def dumps(data: Mapping[str, Any]) -> str:

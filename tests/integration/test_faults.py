@@ -29,6 +29,7 @@ from github_assets.settings import RetryPolicy
 from github_assets.sources import FileSink, Received
 from github_assets.sources.github import GitHubSource
 from github_assets.sources.http import Http
+from github_assets.verify import Expected
 from support import CnbDirs, Phase, assert_secret_kept, elf_bytes, write_plan
 
 REPO = "acme/probe"
@@ -417,7 +418,7 @@ def fetch_in_process(standin: StandIn, dest: Path, http: Http) -> Received:
     asset = source.resolve(spec, Target("linux", "amd64"), log=log, cancel=None)
     with dest.open("wb") as f:
         return source.fetch(
-            asset, FileSink(f), algorithms=frozenset({"sha256"}), log=log, cancel=None
+            asset, FileSink(f), Expected(asset.name, asset.size), log=log, cancel=None
         )
 
 

@@ -28,6 +28,7 @@ from github_assets.archive import Limits
 from github_assets.config import KEYS, load_project, parse_entry, parse_project
 from github_assets.errors import ArchiveError, BuildpackError, ConfigError, GitHubError
 from github_assets.sources.http import MAX_EPOCH, rate_limit
+from github_assets.sources.judge import api_limit_error, host_limit_error
 from github_assets.tomlfile import dumps, loads
 from support import unpack
 
@@ -359,8 +360,10 @@ def test_rate_limit_headers_never_crash(status: int, headers: dict[str, str], no
         return
     assert limit.wait is None or 0 <= limit.wait <= MAX_EPOCH
     assert "\n" not in limit.waiting()
-    line = limit.error("repo", token=False, error=GitHubError).first_line()
+    line = api_limit_error(limit, "repo", token=False, error=GitHubError).first_line()
     assert line.startswith("GitHub API ") and "GITHUB_TOKEN" in line
+    other = host_limit_error(limit, "the download of x").first_line()
+    assert "\n" not in other and "GitHub" not in other and "TOKEN" not in other
 
 
 # -- what the fuzzer found: stdlib readers that raise more than their own errors ------------

@@ -21,6 +21,7 @@ from github_assets.sources import FileSink, Received
 from github_assets.sources import tls as tls_module
 from github_assets.sources.github import GitHubSource
 from github_assets.sources.http import MAX_EPOCH, Http, judge, new_session, seconds_until
+from github_assets.verify import Expected
 
 NOW = 1_700_000_000.0
 
@@ -147,7 +148,7 @@ def https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
     ca.issue_cert("127.0.0.1").configure_cert(server)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
-    monkeypatch.setattr("github_assets.sources.http.TRUST", tls_module.Trust())
+    monkeypatch.setattr("github_assets.sources.tls.TRUST", tls_module.Trust())
     return StandIn(tls=server)
 
 
@@ -160,9 +161,7 @@ def test_sessions_share_the_context_and_keep_honouring_proxies(
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         assert new_session().get(url, timeout=5).status_code == 404  # reached directly
         assert new_session().get(url, timeout=5).status_code == 404  # another session
-        from github_assets.sources import http as http_module
-
-        assert http_module.TRUST.news() is not None and http_module.TRUST.news() is None
+        assert tls_module.TRUST.news() is not None and tls_module.TRUST.news() is None
         monkeypatch.delenv("NO_PROXY")
         with pytest.raises(requests.exceptions.ProxyError):
             new_session().get(url, timeout=5)
@@ -180,7 +179,7 @@ def _fetch(standin: StandIn, dest: Path, *, decoded: bool) -> Received:
     asset = source.resolve(spec, Target("linux", "amd64"), log=log, cancel=None)
     with dest.open("wb") as f:
         return source.fetch(
-            asset, FileSink(f), algorithms=frozenset({"sha256"}), log=log, cancel=None,
+            asset, FileSink(f), Expected(asset.name, asset.size), log=log, cancel=None,
             decoded=decoded,
         )  # fmt: skip
 

@@ -23,6 +23,7 @@ from github_assets.layers import Install, LayerPlan, Reuse
 from github_assets.log import Log
 from github_assets.platform import Target, render
 from github_assets.sources import Received, ResolvedAsset, Sink
+from github_assets.verify import Expected
 from support import elf_bytes, tar_gz
 
 AMD64 = Target("linux", "amd64")
@@ -43,7 +44,7 @@ class MemorySource:
         self.resolved: list[str] = []
         self.fetched: list[str] = []
 
-    def origin(self, asset: ResolvedAsset) -> str:
+    def origin(self, asset: ResolvedAsset, expected: Expected) -> str:
         return "memory"
 
     def publish(self, repo: str, tag: str, assets: dict[str, bytes]) -> None:
@@ -80,8 +81,8 @@ class MemorySource:
         self,
         asset: ResolvedAsset,
         sink: Sink,
+        expected: Expected,
         *,
-        algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
     ) -> Received:
@@ -92,7 +93,8 @@ class MemorySource:
             buf = sink.buffer()
             buf[: len(piece)] = piece
             sink.commit(len(piece))
-        return Received(len(data), {a: hashlib.new(a, data).hexdigest() for a in algorithms})
+        digests = {a: hashlib.new(a, data).hexdigest() for a in expected.algorithms}
+        return Received(len(data), digests)
 
 
 def spec(**kw: Any) -> AssetSpec:

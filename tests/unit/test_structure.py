@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "github_assets"
@@ -73,18 +76,23 @@ def test_the_package_has_no_import_cycle() -> None:
     assert cycles == []
 
 
+def reach(g: dict[str, set[str]], start: str) -> set[str]:
+    """Every module start imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in g.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
 def test_the_layers_import_only_downwards() -> None:
     """Spec and pure model never reach the network; the pipeline writes no CNB files."""
     g = graph()
 
     def reach(start: str) -> set[str]:
-        seen, todo = set(), [start]
-        while todo:
-            for nxt in g.get(todo.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return seen
+        return globals()["reach"](g, start)
 
     network = {m for m in g if m.startswith("github_assets.sources.")}
     pure = ("config", "detect", "layers", "verify", "settings", "cnb.plan")
@@ -98,3 +106,60 @@ def test_the_layers_import_only_downwards() -> None:
         "github_assets.build",
         "github_assets.install",
     }
+
+
+CNB = "github_assets.cnb"
+PHASES = {"github_assets.build", "github_assets.install", "github_assets.layers"}
+
+
+def test_the_pipeline_is_free_of_cnb() -> None:
+    """The per-asset pipeline imports nothing of cnb/, layers, build or install: a layer
+    and a plain directory are two destinations of its result (destinations.py)."""
+    g = graph()
+    reached = reach(g, "github_assets.pipeline")
+    assert not {m for m in reached if m.startswith(CNB)}
+    assert not reached & PHASES
+    assert not reach(g, "github_assets.destinations") & PHASES
+
+
+def test_the_phase_reaches_sources_only_through_the_pipeline_or_services() -> None:
+    g = graph()
+    assert not {m for m in g["github_assets.build"] if m.startswith("github_assets.sources")}
+    assert "github_assets.build" not in reach(g, "github_assets.services")
+    assert not {m for m in reach(g, "github_assets.services") if m.startswith(CNB)}
+
+
+def test_sources_never_reach_the_phases_or_cnb() -> None:
+    g = graph()
+    for name in [m for m in g if m.startswith("github_assets.sources")]:
+        reached = reach(g, name)
+        assert not reached & PHASES, name
+        assert not {m for m in reached if m.startswith(CNB)}, name
+
+
+def _imported(*args: str, cwd: Path) -> set[str]:
+    """The package's modules a `python3 -m github_assets ...` run imports (-X importtime)."""
+    env = {**os.environ, "PYTHONPATH": str(PKG.parent), "GITHUB_API_URL": "http://127.0.0.1:9"}
+    env["BP_GITHUB_ASSETS_BACKOFF"] = "0.01"
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "github_assets", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    names = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()}
+    assert "github_assets.cli" in names, r.stderr[-2000:]
+    return {n for n in names if n.startswith("github_assets")}
+
+
+def test_the_command_imports_no_cnb_module_and_not_the_build(tmp_path: Path) -> None:
+    """`check` and `lock` (which resolves and hashes: the pipeline, services, sources)."""
+    (tmp_path / "project.toml").write_text(
+        '[[metadata.githubassets]]\nrepo = "acme/probe"\nasset = "probe"\ntag = "v1"\n'
+    )
+    for args in (("check",), ("lock",)):
+        imported = _imported(*args, cwd=tmp_path)
+        assert not {m for m in imported if m.startswith(CNB)}, args
+        assert "github_assets.build" not in imported, args
+    # the lock run got as far as the pipeline and the HTTP stack (refused: nothing listens)
+    assert {"github_assets.pipeline", "github_assets.sources.http"} <= _imported(
+        "lock", cwd=tmp_path
+    )

@@ -3,9 +3,11 @@
 A Source resolves a spec for a target to a source-neutral ResolvedAsset (what the asset
 is: its release, name, size, identity, the digest its origin publishes), then fetches
 its bytes into a Sink, counting and hashing them. Verifying them is not its business
-(verify.py), nor is what becomes of them (pipeline.py). Today: sources/github.py (the
-GitHub API and its download protocol); sources/http.py holds the HTTP policy any
-source over HTTP shares (session, retries, rate limits, streaming with resume).
+(verify.py), nor is what becomes of them (pipeline.py). Resolving (resolve.py: the lock
+and the pins; github.py: the GitHub API) is apart from fetching (origins.py: which place
+may serve which evidence; transport.py: fetching a place by its scheme; github.py: the
+API's download protocol); chain.py joins them into the build's Source. HTTP is shared:
+http.py (requests and the retry loop), session.py, judge.py, download.py.
 
 Cheap to import: the HTTP stack is imported by the modules that use it.
 """
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from ..config import AssetSpec
     from ..log import Log
     from ..platform import Target
-    from ..verify import Expected, Verified
+    from ..verify import Claim, Expected, Verified
 
 
 DEFAULT_API = "https://api.github.com"
@@ -29,7 +31,7 @@ DEFAULT_API = "https://api.github.com"
 
 
 class ResolvedAsset(NamedTuple):
-    """One release asset, as any source describes it."""
+    """One release asset, as a resolver describes it (the API, the lock, the config's pins)."""
 
     repo: str
     tag: str
@@ -44,16 +46,8 @@ class ResolvedAsset(NamedTuple):
     url: str
     """Where the source fetches the bytes from (its own business; never logged with a query)."""
     content_type: str = ""
-    pinned: str = ""
-    """The sha256 the config pins for this asset's target."""
-    locked: str = ""
-    """The sha256 the lock file holds for this asset, known before the download."""
-    locked_by: str = ""
-    """Who vouched for the locked sha256 when `lock` ran: digest, checksums file, downloaded."""
-    known: str = ""
-    """A sha256 some authority gave before the download (a checksum file), as hex."""
-    checksum_file: bool = False
-    """This is a release's checksum file, fetched for its lines (nothing vouches for it)."""
+    claims: tuple[Claim, ...] = ()
+    """What the resolver itself vouches for before the download (the lock's sha256)."""
     etag: str = ""
     """The ETag of the API's answer that resolved it (for If-None-Match on a rebuild)."""
     siblings: tuple[ResolvedAsset, ...] = ()
@@ -65,13 +59,16 @@ class Unchanged(Exception):
 
 
 class Received(NamedTuple):
-    """What a fetch delivered: the byte count and the hex digests asked for."""
+    """What a fetch delivered: the byte count and the hex digests asked for, and from where."""
 
     size: int
     digests: dict[str, str]
     encoding: str = ""
     """The Content-Encoding the server sent the bytes with ("gzip"); they were taken as
     sent, not decoded. '' when none (or when the fetch was asked to decode)."""
+    origin: str = ""
+    """Where the bytes came from, as the log and the layer metadata name it ("GitHub API",
+    "mirror https://..."); '' means the source's own name."""
 
 
 class Sink(Protocol):
@@ -128,7 +125,7 @@ class Source(Protocol):
         this module) when the API says it still holds."""
         ...
 
-    def origin(self, asset: ResolvedAsset) -> str:
+    def origin(self, asset: ResolvedAsset, expected: Expected) -> str:
         """Where fetch will take the bytes of asset from first, as the log says it."""
         ...
 
@@ -136,15 +133,24 @@ class Source(Protocol):
         self,
         asset: ResolvedAsset,
         sink: Sink,
+        expected: Expected,
         *,
-        algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
         decoded: bool = False,
     ) -> Received:
-        """The bytes as the origin sent them; with decoded, their Content-Encoding undone
-        (asked only after the bytes as sent, which came with one, failed verification)."""
+        """The bytes as the origin sent them, hashed with expected.algorithms; with decoded,
+        their Content-Encoding undone (asked only after the bytes as sent, which came with
+        one, failed verification). Which places may serve them follows from the evidence
+        in expected (verify.Kind.before_download); Received.origin says which one did."""
         ...
+
+
+class Fetched(NamedTuple):
+    """Bytes that verified, and where they came from ('' for the source's own name)."""
+
+    verified: Verified
+    origin: str
 
 
 def fetch_verified(
@@ -155,7 +161,7 @@ def fetch_verified(
     *,
     log: Log,
     cancel: threading.Event | None,
-) -> Verified:
+) -> Fetched:
     """Fetch asset into sink and check it against expected: which bytes are the asset.
 
     The bytes as the server sent them (what size and checksums cover), as curl and Go
@@ -164,9 +170,9 @@ def fetch_verified(
     when neither verifies that is the error at once, never a retry. The one place of this
     policy: downloaders only report the encoding (Received.encoding), verify.py compares.
     """
-    received = source.fetch(asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel)
+    received = source.fetch(asset, sink, expected, log=log, cancel=cancel)
     try:
-        return expected.check(received.size, received.digests)
+        return Fetched(expected.check(received.size, received.digests), received.origin)
     except DownloadError as as_sent:
         if not received.encoding:
             raise
@@ -176,10 +182,8 @@ def fetch_verified(
         )
         sink.restart()
         try:
-            decoded = source.fetch(
-                asset, sink, algorithms=expected.algorithms, log=log, cancel=cancel, decoded=True
-            )
-            return expected.check(decoded.size, decoded.digests)
+            decoded = source.fetch(asset, sink, expected, log=log, cancel=cancel, decoded=True)
+            return Fetched(expected.check(decoded.size, decoded.digests), decoded.origin)
         except DownloadError as e:
             raise DownloadError(
                 f"{asset.name} came with Content-Encoding: {received.encoding} and verifies "

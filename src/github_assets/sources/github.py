@@ -16,22 +16,25 @@ import requests
 from .. import USER_AGENT
 from ..errors import BuildpackError, GitHubError
 from ..log import Log
-from ..platform import Target, render
+from ..platform import Target
 from . import Received, ResolvedAsset, Sink, Unchanged
-from .http import (
-    MAX_REDIRECTS,
+from .download import Download, download
+from .http import MAX_REDIRECTS, Http, Redirected
+from .judge import (
     TRANSIENT_STATUS,
-    Download,
-    Http,
-    RateLimit,
+    GaveUp,
+    LimitTooLong,
     RateLimited,
-    Redirected,
     Transient,
+    Unusable,
+    api_limit_error,
     netloc,
 )
+from .resolve import asset_name
 
 if TYPE_CHECKING:
     from ..config import AssetSpec
+    from ..verify import Expected
 
 API_VERSION = "2022-11-28"
 
@@ -167,36 +170,30 @@ class GitHub:
                 raise Transient(f"HTTP {resp.status_code}")
             return resp
 
-        def give_up(cause: str, error: BaseException) -> BuildpackError:
-            if isinstance(error, Transient):
-                return GitHubError(
-                    f"GitHub API answered {cause} for {what} {attempts} times in a row",
+        try:
+            return self.http.retry(
+                attempt, label="the GitHub API ", log=self.log, cancel=self.cancel
+            )
+        except GaveUp as e:
+            if isinstance(e.error, Transient):
+                raise GitHubError(
+                    f"GitHub API answered {e.cause} for {what} {attempts} times in a row",
                     hint="GitHub is failing; retry the build later",
-                )
-            return GitHubError(
+                ) from e.error
+            raise GitHubError(
                 f"failed to reach the GitHub API at {self.api_url} for {what} "
-                f"after {attempts} attempts: {cause}",
+                f"after {attempts} attempts: {e.cause}",
                 hint="check GITHUB_API_URL / api_url and the network, or retry later",
-            )
-
-        def unusable(cause: str, hint: str) -> BuildpackError:
-            return GitHubError(
-                f"failed to reach the GitHub API at {self.api_url} for {what}: {cause}",
-                hint=hint or "check GITHUB_API_URL / api_url",
-            )
-
-        def rate_error(limit: RateLimit) -> BuildpackError:
-            return limit.error(what, token=bool(self.token), error=GitHubError)
-
-        return self.http.retry(
-            attempt,
-            label="the GitHub API ",
-            log=self.log,
-            cancel=self.cancel,
-            give_up=give_up,
-            unusable=unusable,
-            rate_error=rate_error,
-        )
+            ) from e.error
+        except Unusable as e:
+            raise GitHubError(
+                f"failed to reach the GitHub API at {self.api_url} for {what}: {e.cause}",
+                hint=e.hint or "check GITHUB_API_URL / api_url",
+            ) from e.__cause__
+        except LimitTooLong as e:
+            raise api_limit_error(
+                e.limit, what, token=bool(self.token), error=GitHubError
+            ) from None
 
     def _headers(self, url: str) -> dict[str, str]:
         headers = api_headers(self.token)  # every hop stays on the API host (leave=False)
@@ -393,9 +390,7 @@ class GitHubSource:
             release = client.latest_with_prefix(spec.repo, spec.version_prefix)
         else:
             release = client.release(spec.repo, spec.tag, etag)
-        name = render(
-            spec.asset, target, release.tag, spec.replacement_map, prefix=spec.version_prefix
-        )
+        name = asset_name(spec, target, release.tag, [a.name for a in release.assets])
         asset = release.find(name)
         if asset is None:
             names = ", ".join(a.name for a in release.assets) or "none"
@@ -422,20 +417,21 @@ class GitHubSource:
         chosen = next(a for a in assets if a.asset_id == asset.id)
         return chosen._replace(siblings=tuple(a for a in assets if a is not chosen))
 
-    def origin(self, asset: ResolvedAsset) -> str:
+    def origin(self, asset: ResolvedAsset, expected: Expected) -> str:
         return "the GitHub API"
 
     def fetch(
         self,
         asset: ResolvedAsset,
         sink: Sink,
+        expected: Expected,
         *,
-        algorithms: frozenset[str],
         log: Log,
         cancel: threading.Event | None,
         decoded: bool = False,
     ) -> Received:
-        return self.http.download(
+        received = download(
+            self.http,
             Download(
                 name=asset.name,
                 url=asset.url,
@@ -443,12 +439,13 @@ class GitHubSource:
                 sink=sink,
                 log=log,
                 cancel=cancel,
-                algorithms=algorithms,
+                algorithms=expected.algorithms,
                 token=self.token,
                 token_host=self.api_host,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
                 issuer="the GitHub API",
                 decode=decoded,
-            )
+            ),
         )
+        return received._replace(origin=self.name)
