@@ -61,8 +61,14 @@ class Identity:
     issuer: str
 
     def matches(self, sans: list[str]) -> bool:
+        """Whether a SAN is the identity (or fully matches it, for a "^" pattern)."""
         if self.san.startswith("^"):
-            pattern = re.compile(self.san)
+            try:
+                pattern = re.compile(self.san)
+            except re.error as error:
+                raise _fail(
+                    f"identity {self.san!r} is not a regular expression: {error}"
+                ) from error
             return any(pattern.fullmatch(s) for s in sans)
         return self.san in sans
 
@@ -343,7 +349,7 @@ def _check_body(
     """The log entry's body records exactly this signature, key and digest."""
     try:
         body = json.loads(entry.body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise _fail("log entry body is not JSON") from error
     mismatch = _fail("log entry body is not this signature's (kind, digest, signature or key)")
     top = _exact(body, {"apiVersion", "kind", "spec"}, "fields")
@@ -455,7 +461,7 @@ def _check_signature(
         raise _fail(f"DSSE payload type {content.payload_type!r} is not an in-toto statement")
     try:
         statement = json.loads(content.payload)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise _fail("DSSE payload is not a JSON in-toto statement") from error
     if not isinstance(statement, dict) or statement.get("_type") not in _STATEMENT_TYPES:
         raise _fail("DSSE payload is not an in-toto statement")
@@ -480,7 +486,7 @@ def verify_bundle(
     if isinstance(bundle, (bytes, bytearray)):
         try:
             doc = json.loads(bundle)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
             raise _fail(f"bundle is not JSON: {error}") from error
     else:
         doc = dict(bundle)
