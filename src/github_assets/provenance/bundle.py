@@ -60,8 +60,8 @@ class Identity:
     san: str  # exact, or a regular expression fully matched when it starts with "^"
     issuer: str
 
-    def matches(self, sans: list[str]) -> bool:
-        """Whether a SAN is the identity (or fully matches it, for a "^" pattern)."""
+    def match(self, sans: list[str]) -> str | None:
+        """The SAN that is the identity (or fully matches it, for a "^" pattern), if any."""
         if self.san.startswith("^"):
             try:
                 pattern = re.compile(self.san)
@@ -69,8 +69,12 @@ class Identity:
                 raise _fail(
                     f"identity {self.san!r} is not a regular expression: {error}"
                 ) from error
-            return any(pattern.fullmatch(s) for s in sans)
-        return self.san in sans
+            return next((s for s in sans if pattern.fullmatch(s)), None)
+        return self.san if self.san in sans else None
+
+    def matches(self, sans: list[str]) -> bool:
+        """Whether a SAN is the identity (or fully matches it, for a "^" pattern)."""
+        return self.match(sans) is not None
 
 
 @dataclass(frozen=True)
@@ -526,8 +530,10 @@ def verify_bundle(
     if policy is not None:
         if issuer != policy.issuer:
             raise _fail(f"certificate's OIDC issuer {issuer!r} is not {policy.issuer!r}")
-        if not policy.matches(leaf.sans):
+        matched = policy.match(leaf.sans)
+        if matched is None:
             raise _fail(f"certificate's identity {san!r} does not match {policy.san!r}")
+        san = matched
 
     # 6. the log entry records this signature and is included in the log
     _check_body(entry, content, leaf, artifact_sha256 if content.payload is None else None)
