@@ -72,10 +72,6 @@ class Identity:
             return next((s for s in sans if pattern.fullmatch(s)), None)
         return self.san if self.san in sans else None
 
-    def matches(self, sans: list[str]) -> bool:
-        """Whether a SAN is the identity (or fully matches it, for a "^" pattern)."""
-        return self.match(sans) is not None
-
 
 @dataclass(frozen=True)
 class Verification:
