@@ -51,6 +51,7 @@ demo: dev vendor tools
 # the real lifecycle and launcher: needs root and the tools).
 bench: vendor tools
 	$(PYTHON) scripts/bench.py --readme
+	$(PYTHON) scripts/bench_provenance.py
 
 # Every index of every write-side syscall with every errno under strace (slow; make test runs a sample).
 sweep: vendor

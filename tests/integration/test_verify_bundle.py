@@ -99,6 +99,10 @@ def test_an_identity_regex_must_match_the_whole_san() -> None:
     refused = run(*args)
     assert refused.returncode == 1
     assert "does not match '^https://github.com/sigstore-conformance/'" in refused.stderr
+    args[3] = "^(unclosed"
+    broken = run(*args)
+    assert broken.returncode == 1
+    assert broken.stderr.startswith("error: sigstore: identity '^(unclosed' is not a regular")
 
 
 def test_staging_selects_the_shipped_staging_root() -> None:

@@ -82,6 +82,34 @@ BASES: dict[str, Case] = {
         ACTIONS,
         PRODUCTION,
     ),
+    "staging-v0.1": Case(
+        json.loads((DATA / "sigstore-python" / "bundle.txt.sigstore").read_text()),
+        hashlib.sha256((DATA / "sigstore-python" / "bundle.txt").read_bytes()).digest(),
+        "a@tny.town",
+        "https://github.com/login/oauth",
+        STAGING,
+    ),
+    "staging-v0.3": Case(
+        json.loads((DATA / "sigstore-python" / "bundle_v3.txt.sigstore").read_text()),
+        hashlib.sha256((DATA / "sigstore-python" / "bundle_v3.txt").read_bytes()).digest(),
+        "william@yossarian.net",
+        "https://github.com/login/oauth",
+        STAGING,
+    ),
+    "staging-v0.3-alt": Case(
+        json.loads((DATA / "sigstore-python" / "bundle_v3_alt.txt.sigstore").read_text()),
+        hashlib.sha256((DATA / "sigstore-python" / "bundle_v3_alt.txt").read_bytes()).digest(),
+        "william@yossarian.net",
+        "https://github.com/login/oauth",
+        STAGING,
+    ),
+    "gh-custom-issuer": Case(
+        json.loads((DATA / "gh-cli" / "custom-issuer.sigstore.json").read_text()),
+        hashlib.sha256((DATA / "gh-cli" / "custom-issuer-artifact").read_bytes()).digest(),
+        "https://github.com/too-legit/attest/.github/workflows/integration.yml@refs/heads/main",
+        "https://token.actions.githubusercontent.com/hammer-time",
+        PRODUCTION,
+    ),
     "gh-attestation": Case(
         json.loads((DATA / "gh-cli" / "reusable-workflow-attestation.sigstore.json").read_text()),
         bytes.fromhex("49a3aa6075e0f49f82843e74b5baa614ad2a588e6675612bf108a0a008c5ac25"),
@@ -563,7 +591,7 @@ def _mutated(base: str, mutation: Mutation) -> Case | None:
 
 
 # Where the contract, not sigstore-python, decides (asserted in the tests at the end).
-CONTRACT_DECIDES = {("v0.1", "m_proof_removed")}
+CONTRACT_DECIDES = {("v0.1", "m_proof_removed"), ("staging-v0.1", "m_proof_removed")}
 
 PAIRS = [
     (base, mutation)

@@ -60,11 +60,17 @@ class Identity:
     san: str  # exact, or a regular expression fully matched when it starts with "^"
     issuer: str
 
-    def matches(self, sans: list[str]) -> bool:
+    def match(self, sans: list[str]) -> str | None:
+        """The SAN that is the identity (or fully matches it, for a "^" pattern), if any."""
         if self.san.startswith("^"):
-            pattern = re.compile(self.san)
-            return any(pattern.fullmatch(s) for s in sans)
-        return self.san in sans
+            try:
+                pattern = re.compile(self.san)
+            except re.error as error:
+                raise _fail(
+                    f"identity {self.san!r} is not a regular expression: {error}"
+                ) from error
+            return next((s for s in sans if pattern.fullmatch(s)), None)
+        return self.san if self.san in sans else None
 
 
 @dataclass(frozen=True)
@@ -343,7 +349,7 @@ def _check_body(
     """The log entry's body records exactly this signature, key and digest."""
     try:
         body = json.loads(entry.body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise _fail("log entry body is not JSON") from error
     mismatch = _fail("log entry body is not this signature's (kind, digest, signature or key)")
     top = _exact(body, {"apiVersion", "kind", "spec"}, "fields")
@@ -455,7 +461,7 @@ def _check_signature(
         raise _fail(f"DSSE payload type {content.payload_type!r} is not an in-toto statement")
     try:
         statement = json.loads(content.payload)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise _fail("DSSE payload is not a JSON in-toto statement") from error
     if not isinstance(statement, dict) or statement.get("_type") not in _STATEMENT_TYPES:
         raise _fail("DSSE payload is not an in-toto statement")
@@ -480,7 +486,7 @@ def verify_bundle(
     if isinstance(bundle, (bytes, bytearray)):
         try:
             doc = json.loads(bundle)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
             raise _fail(f"bundle is not JSON: {error}") from error
     else:
         doc = dict(bundle)
@@ -520,8 +526,10 @@ def verify_bundle(
     if policy is not None:
         if issuer != policy.issuer:
             raise _fail(f"certificate's OIDC issuer {issuer!r} is not {policy.issuer!r}")
-        if not policy.matches(leaf.sans):
+        matched = policy.match(leaf.sans)
+        if matched is None:
             raise _fail(f"certificate's identity {san!r} does not match {policy.san!r}")
+        san = matched
 
     # 6. the log entry records this signature and is included in the log
     _check_body(entry, content, leaf, artifact_sha256 if content.payload is None else None)

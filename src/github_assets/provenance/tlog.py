@@ -71,6 +71,8 @@ def parse_checkpoint(envelope: str) -> Checkpoint:
         raise ProvenanceError("sigstore: checkpoint's root hash line is not base64") from error
     if len(root) != 32:
         raise ProvenanceError("sigstore: checkpoint's root hash is not 32 bytes")
+    if not block:
+        raise ProvenanceError("sigstore: checkpoint carries no signature")
     if not block.endswith("\n"):
         raise ProvenanceError("sigstore: checkpoint's signature block does not end in a newline")
     signatures = []

@@ -180,7 +180,7 @@ class TrustedRoot:
         """Parse a trusted root document, or raise ProvenanceError naming what is wrong."""
         try:
             doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
             raise ProvenanceError(f"sigstore: trusted root is not JSON: {error}") from error
         doc = _obj(doc, "document")
         if doc.get("mediaType") not in _MEDIA_TYPES:
