@@ -330,7 +330,7 @@ def test_a_provenance_mistake_fails_detect_naming_the_key(cnb: CnbDirs) -> None:
     assert r.err.strip() == (
         f"error: {ENTRY} (repo bufbuild/buf): 'provenance.minisign_key' is not a minisign public "
         "key (the minisign public key is not base64); give the second line of the release's "
-        "minisign.pub (it starts RWQ)"
+        "minisign.pub (it starts RW)"
     )
     assert not cnb.plan_path.exists()
 

@@ -71,7 +71,7 @@ def parse_public_key(text: str) -> PublicKey:
     """The key from its base64 line (what `minisign -P` takes and a .pub file's second line)."""
     data = _b64(text.strip(), 42, "the minisign public key")
     if data[:2] != _KEY_ALGORITHM:
-        raise _fail("the minisign public key is not an Ed25519 key (it must start RWQ)")
+        raise _fail("the minisign public key is not an Ed25519 key (its base64 starts RW)")
     return PublicKey(key_id=data[2:10], key=data[10:])
 
 

@@ -163,7 +163,7 @@ def parse(value: object, where: str) -> Provenance:
             raise ConfigError(
                 f"{where}: 'provenance.minisign_key' is not a minisign public key "
                 f"({e.message.removeprefix('minisign: ')})",
-                hint="give the second line of the release's minisign.pub (it starts RWQ)",
+                hint="give the second line of the release's minisign.pub (it starts RW)",
             ) from None
         fields["minisign_key"] = key
     return Provenance(**fields)
