@@ -163,6 +163,9 @@ class Expected(NamedTuple):
     evidence: bool = False
     """These bytes are evidence themselves (a checksum file, fetched for its lines): no
     claim covers them, so only GitHub's own hosts may serve them."""
+    named_by: str = "checksums"
+    """The config key that names these evidence bytes ('checksums', 'provenance'), for the
+    error when the release has no such asset."""
 
     def known_sha256(self, *, before_download: bool = False) -> str:
         """The sha256 a claim gives (hex), '' when none; before_download: only a claim whose

@@ -172,7 +172,7 @@ def test_a_missing_signature_fails_before_the_asset_is_fetched(
         "bufbuild/buf", "v1.50.0", {"buf-Linux-x86_64": TOOL, "sha256.txt": listing}
     )
     r = build(standin, cnb, BUF)
-    one_error(r, "sha256.txt.minisig")
+    one_error(r, "'provenance' names sha256.txt.minisig, which is not an asset of release v1.50.0")
     paths = [q.path for q in standin.storage_requests() + standin.web_requests()]
     assert not any(p.endswith("/buf-Linux-x86_64") for p in paths), paths
 

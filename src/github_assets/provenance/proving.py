@@ -103,14 +103,14 @@ class _Release:
             by_name[name] = self.asset._replace(name=name, size=-1, url="", claims=(), siblings=())
         if name not in by_name:
             raise ProvenanceError(
-                f"{name} is not an asset of release {self.asset.tag}",
-                hint="check the provenance file name in the entry",
+                f"'provenance' names {name}, which is not an asset of release {self.asset.tag}",
+                hint="set the file names in 'provenance' to assets listed",
                 details="assets: " + ", ".join(sorted(by_name)),
             )
         sibling = by_name[name]
         sink = _Memory(FILE_MAX_BYTES, name)
         # Evidence itself: only GitHub's own hosts serve it (no mirror vouches for a signature).
-        expected = Expected(name, sibling.size, evidence=True)
+        expected = Expected(name, sibling.size, evidence=True, named_by="provenance")
         fetch_verified(
             self.job.source, sibling, sink, expected, log=self.job.log, cancel=self.job.cancel
         )
