@@ -362,3 +362,18 @@ def test_an_offline_package_carries_what_verified_provenance(
     assert r.rc == 0, r.all
     assert "from the offline package" in r.out
     assert f"(pinned, GitHub attestation ({WORKFLOW}), " in verified_line(r)
+
+
+def test_a_rebuild_reuses_the_layer_and_a_changed_provenance_reinstalls(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish_buf(standin)
+    assert build(standin, cnb, BUF).rc == 0
+    before = len(standin.requests)
+    again = build(standin, cnb, BUF)
+    assert again.rc == 0 and "Reusing" in again.out, again.all
+    assert len(standin.requests) == before, "a pinned, reused layer makes no request"
+    other = reference.KeyPair.generate().public_key.to_base64().decode()
+    changed = build(standin, cnb, BUF.replace(KEY, other))
+    assert "Installing: " in changed.out, changed.all
+    one_error(changed, "minisign: signed by key id")
