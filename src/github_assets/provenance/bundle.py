@@ -34,6 +34,7 @@ _MEDIA_TYPES = {
 _IN_TOTO = "application/vnd.in-toto+json"
 _STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 _MAX_TIMESTAMPS = 32
+_YEAR_10000 = 253402300800  # seconds since the epoch; datetime stops at year 9999
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ def _entry(raw: object) -> _Entry:
     if log_index < 0:
         raise _fail("log entry has a negative log index")
     integrated = _int(entry.get("integratedTime", "0"), "tlog entry integratedTime")
-    if integrated < 0:
-        raise _fail("log entry has a negative integrated time")
+    if not 0 <= integrated < _YEAR_10000:
+        raise _fail("log entry's integrated time is out of range")
     promise = entry.get("inclusionPromise")
     set_signature = None
     if promise is not None:
