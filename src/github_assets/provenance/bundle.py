@@ -100,9 +100,13 @@ def _int(value: object, what: str) -> int:
     """A protobuf JSON int64: a decimal string or a JSON number."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise _fail(f"bundle's {what} is not an integer")
-    if isinstance(value, str) and not re.fullmatch(r"-?(0|[1-9][0-9]*)", value):
+    # int64 in protobuf JSON: at most 19 digits (and int() refuses very long digit strings).
+    if isinstance(value, str) and not re.fullmatch(r"-?(0|[1-9][0-9]{0,18})", value):
         raise _fail(f"bundle's {what} is not an integer")
-    return int(value)
+    number = int(value)
+    if not -(2**63) <= number < 2**64:
+        raise _fail(f"bundle's {what} is out of range")
+    return number
 
 
 @dataclass
