@@ -34,6 +34,7 @@ _MEDIA_TYPES = {
 _IN_TOTO = "application/vnd.in-toto+json"
 _STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 _MAX_TIMESTAMPS = 32
+_YEAR_10000 = 253402300800  # seconds since the epoch; datetime stops at year 9999
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,13 @@ def _int(value: object, what: str) -> int:
     """A protobuf JSON int64: a decimal string or a JSON number."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise _fail(f"bundle's {what} is not an integer")
-    if isinstance(value, str) and not re.fullmatch(r"-?(0|[1-9][0-9]*)", value):
+    # int64 in protobuf JSON: at most 19 digits (and int() refuses very long digit strings).
+    if isinstance(value, str) and not re.fullmatch(r"-?(0|[1-9][0-9]{0,18})", value):
         raise _fail(f"bundle's {what} is not an integer")
-    return int(value)
+    number = int(value)
+    if not -(2**63) <= number < 2**64:
+        raise _fail(f"bundle's {what} is out of range")
+    return number
 
 
 @dataclass
@@ -128,8 +133,8 @@ def _entry(raw: object) -> _Entry:
     if log_index < 0:
         raise _fail("log entry has a negative log index")
     integrated = _int(entry.get("integratedTime", "0"), "tlog entry integratedTime")
-    if integrated < 0:
-        raise _fail("log entry has a negative integrated time")
+    if not 0 <= integrated < _YEAR_10000:
+        raise _fail("log entry's integrated time is out of range")
     promise = entry.get("inclusionPromise")
     set_signature = None
     if promise is not None:

@@ -26,7 +26,10 @@ class Sct:
 
     @property
     def time(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as error:
+            raise ProvenanceError("sigstore: SCT timestamp is out of range") from error
 
 
 def _vector(data: bytes, pos: int, width: int, what: str) -> tuple[bytes, int]:

@@ -63,7 +63,7 @@ def parse_checkpoint(envelope: str) -> Checkpoint:
     if len(lines) < 3 or not lines[0]:
         raise ProvenanceError("sigstore: checkpoint has no origin, size and root hash lines")
     origin, size_text, hash_text = lines[0], lines[1], lines[2]
-    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", size_text):  # a uint64, in decimal
         raise ProvenanceError("sigstore: checkpoint's tree size line is not a number")
     try:
         root = base64.b64decode(hash_text, validate=True)
