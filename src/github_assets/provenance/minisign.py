@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import ed25519
 from .errors import ProvenanceError
+
+# NamedTuples, not dataclasses: detect reads a key (spec.py) and dataclasses imports inspect.
 
 _KEY_ALGORITHM = b"Ed"
 _LEGACY = b"Ed"
@@ -37,8 +39,7 @@ def _fail(message: str) -> MinisignError:
     return MinisignError(f"minisign: {message}")
 
 
-@dataclass(frozen=True)
-class PublicKey:
+class PublicKey(NamedTuple):
     key_id: bytes
     key: bytes
 
@@ -48,8 +49,7 @@ class PublicKey:
         return f"{int.from_bytes(self.key_id, 'little'):X}"
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     prehashed: bool
     key_id: bytes
     signature: bytes
