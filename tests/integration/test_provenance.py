@@ -211,20 +211,31 @@ def test_another_identity_is_refused(standin: StandIn, cnb: CnbDirs) -> None:
 
 def test_a_trusted_root_binding_replaces_the_shipped_one(standin: StandIn, cnb: CnbDirs) -> None:
     standin.add_release("acme/notes", "v1", {"a.txt": A_TXT, "a.txt.sigstore.json": A_BUNDLE})
+    roots = ROOT / "src" / "github_assets" / "provenance"
     binding = cnb.platform / "bindings" / "sigstore"
     binding.mkdir(parents=True)
     (binding / "type").write_text("sigstore-trusted-root\n")
-    root = (
-        ROOT / "src" / "github_assets" / "provenance" / "trusted_root.staging.json"
-    ).read_bytes()
-    (binding / "trusted_root.json").write_bytes(root)
-    # A production bundle against the staging root: its CA is not trusted there.
-    one_error(build(standin, cnb, SIGSTORE), "sigstore: ")
+    # A production bundle against the staging root: its log is not trusted there.
+    (binding / "trusted_root.json").write_bytes((roots / "trusted_root.staging.json").read_bytes())
+    one_error(
+        build(standin, cnb, SIGSTORE),
+        "sigstore: log entry is from a transparency log not in the trusted root",
+    )
     (binding / "trusted_root.json").write_text("{}")
     one_error(
         build(standin, cnb, SIGSTORE),
         "the sigstore-trusted-root binding's trusted_root.json is not a trusted root",
     )
+    # The older CNB layout (metadata/kind, secret/<key>), with the production root: verifies.
+    for name in ("type", "trusted_root.json"):
+        (binding / name).unlink()
+    (binding / "metadata").mkdir()
+    (binding / "metadata" / "kind").write_text("sigstore-trusted-root")
+    (binding / "secret").mkdir()
+    (binding / "secret" / "trusted_root.json").write_bytes(
+        (roots / "trusted_root.json").read_bytes()
+    )
+    assert build(standin, cnb, SIGSTORE).rc == 0
 
 
 # -- GitHub attestations --------------------------------------------------------------------
