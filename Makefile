@@ -52,6 +52,7 @@ demo: dev vendor tools
 bench: vendor tools
 	$(PYTHON) scripts/bench.py --readme
 	$(PYTHON) scripts/bench_provenance.py
+	$(PYTHON) scripts/bench_signatures.py
 
 # Every index of every write-side syscall with every errno under strace (slow; make test runs a sample).
 sweep: vendor
