@@ -395,3 +395,30 @@ def test_a_rebuild_reuses_the_layer_and_a_changed_provenance_reinstalls(
     changed = build(standin, cnb, BUF.replace(KEY, other))
     assert "Installing: " in changed.out, changed.all
     one_error(changed, "minisign: signed by key id")
+
+
+def test_lock_checks_a_signature_over_the_asset_by_downloading_it(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    text = f"""
+[[metadata.githubassets]]
+repo = "acme/tool"
+asset = "tool"
+tag = "v1"
+provenance = {{ minisign_key = "{KEY}", minisign_signature = "{{asset}}.minisig" }}
+"""
+    standin.add_release("acme/tool", "v1", {"tool": TOOL, "tool.minisig": minisig(TOOL[:-1])})
+    cnb.project(text)
+    refused = command(standin, cnb, "lock", "--target", "linux/amd64")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith("minisign: the signature does not verify"), (
+        refused.stderr
+    )
+    assert not (cnb.app / "github-assets.lock").exists()
+    standin.add_release("acme/tool", "v2", {"tool": TOOL, "tool.minisig": minisig(TOOL)})
+    cnb.project(text.replace('"v1"', '"v2"'))
+    assert command(standin, cnb, "lock", "--target", "linux/amd64").returncode == 0
+    standin.down = {API}
+    r = build(standin, cnb, text.replace('"v1"', '"v2"'), GITHUB_SERVER_URL=standin.web_url)
+    assert r.rc == 0, r.all
+    assert f"(lock, minisign ({KEY_ID}), " in verified_line(r)
