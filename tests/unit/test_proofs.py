@@ -243,3 +243,17 @@ def test_a_lock_that_lacks_what_the_entry_asks_for() -> None:
 def test_a_carried_table_that_is_not_one(table: object) -> None:
     with pytest.raises(ValueError):
         Carried.from_table(table)
+
+
+def test_a_file_that_is_no_text_verifies_but_cannot_be_recorded_in_a_lock() -> None:
+    asset = b"asset"
+    signed = _minisig(asset).replace(b"untrusted comment: ", b"untrusted comment: \xff", 1)
+    provenance = Provenance(minisign_key=KEY, minisign_signature="{asset}.minisig")
+    check = _check(provenance, Release({"tool.tar.gz.minisig": signed}))
+    stream = check.prepare()
+    assert stream is not None
+    stream.update(asset)
+    outcome = check.decide(hashlib.sha256(asset).hexdigest())
+    assert outcome.authorities == (("minisign", f"minisign ({KEY_ID})"),)
+    with pytest.raises(BuildpackError, match=r"^tool.tar.gz.minisig is not UTF-8 text"):
+        outcome.carried  # noqa: B018

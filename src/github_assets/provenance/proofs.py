@@ -81,7 +81,25 @@ class Carried(NamedTuple):
 class Outcome(NamedTuple):
     authorities: tuple[tuple[str, str], ...]
     """(kind, name as the Verified line says it): SIGSTORE, ATTESTATION or MINISIGN."""
-    carried: Carried
+    files: Mapping[str, bytes]
+    """The release files the checks read (signature, bundle, checksum file)."""
+    attestation: str
+    """The attestation's bundle that held (JSON text), '' when none was asked for."""
+
+    @property
+    def carried(self) -> Carried:
+        """What to record in a lock: the files as text (a lock is TOML)."""
+        files = {}
+        for name, data in self.files.items():
+            try:
+                files[name] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProvenanceError(
+                    f"{name} is not UTF-8 text, so the lock cannot record it",
+                    hint="build without a lock for this entry, or ask the project for a text "
+                    "signature file",
+                ) from None
+        return Carried(files, self.attestation)
 
 
 def covering(signed: str, checksum_files: Sequence[str]) -> str:
@@ -175,11 +193,7 @@ class Check:
             authorities.append((ATTESTATION, f"GitHub attestation ({p.signer_workflow})"))
         if p.minisign_key:
             authorities.append((MINISIGN, self._minisign(sha256)))
-        carried = Carried(
-            {name: data.decode("utf-8", "replace") for name, data in self.files.items()},
-            attested,
-        )
-        return Outcome(tuple(authorities), carried)
+        return Outcome(tuple(authorities), dict(self.files), attested)
 
     def _sigstore(self, sha256: str) -> str:
         p = self.provenance
