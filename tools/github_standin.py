@@ -986,16 +986,25 @@ class StandIn:
             return copy.deepcopy(release_json)
 
     def add_attestation(
-        self, repo: str, sha256: str, bundle: bytes, *, inline: bool = True
+        self,
+        repo: str,
+        sha256: str,
+        bundle: bytes,
+        *,
+        inline: bool = True,
+        document: bytes | None = None,
     ) -> None:
         """An artifact attestation in repo of the artifact whose sha256 (hex) is given:
         listed with its bundle (JSON bytes) inline, or (inline=False) only its
-        bundle_url on the storage host, Snappy-compressed."""
+        bundle_url on the storage host, Snappy-compressed. document: what the storage
+        host serves there instead (b"": nothing, it answers 404)."""
         key = (repo.lower(), f"sha256:{sha256.lower()}")
         with self._lock:
             repo_id = self._repo_ids.get(repo.lower(), 5_000_000)
             name = secrets.token_hex(16)
-            self._documents[name] = snappy_compress(bundle)
+            served = snappy_compress(bundle) if document is None else document
+            if served:
+                self._documents[name] = served
             item: dict[str, Any] = {
                 "bundle": json.loads(bundle) if inline else None,
                 "repository_id": repo_id,

@@ -422,3 +422,23 @@ provenance = {{ minisign_key = "{KEY}", minisign_signature = "{{asset}}.minisig"
     r = build(standin, cnb, text.replace('"v1"', '"v2"'), GITHUB_SERVER_URL=standin.web_url)
     assert r.rc == 0, r.all
     assert f"(lock, minisign ({KEY_ID}), " in verified_line(r)
+
+
+def test_an_attestation_whose_document_fails_does_not_stop_the_next(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    standin.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), ATTESTED, inline=False, document=b"")
+    standin.add_attestation(
+        "too-legit/attest", sha(ARTIFACT), ATTESTED, inline=False, document=ATTESTED
+    )
+    one_error(
+        build(standin, cnb, ATTESTATION),
+        "GitHub attestation: no attestation of artifact verifies: its bundle_url document could "
+        "not be fetched (failed to download an attestation bundle: HTTP 404 from",
+        "(and 1 more that fail)",
+    )
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), ATTESTED, inline=False)
+    r = build(standin, cnb, ATTESTATION)
+    assert r.rc == 0, r.all
+    assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from ..errors import BuildpackError
 from . import attestation, minisign
 from .bundle import ArtifactDigest, Identity, verify_bundle
 from .errors import ProvenanceError
@@ -277,4 +278,15 @@ def _loader(item: attestation.Item, fetch: Fetch) -> Callable[[], Mapping[str, A
     if item.bundle is not None:
         bundle = item.bundle
         return lambda: bundle
-    return lambda: attestation.parse_document(fetch.document(item.bundle_url))
+
+    def load() -> Mapping[str, Any]:
+        try:
+            document = fetch.document(item.bundle_url)
+        except BuildpackError as e:
+            # This attestation's failure: the others are still tried.
+            raise attestation.AttestationError(
+                f"GitHub attestation: its bundle_url document could not be fetched ({e.message})"
+            ) from None
+        return attestation.parse_document(document)
+
+    return load
