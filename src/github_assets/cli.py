@@ -112,6 +112,15 @@ def lock(
         extra = len(old.entries) - (len(wanted) - len(stale))
         for line in stale:
             out.write(f"{shown} has no entry for {line}; re-run github-assets lock\n")
+        # An entry given `provenance` after it was locked: the build would refuse the lock.
+        unproven = [
+            f"{s.repo} {s.asset} on {t}"
+            for s, t in wanted
+            if s.provenance is not None and (e := old.find(s, t)) is not None and not e.provenance
+        ]
+        for line in unproven:
+            out.write(f"{shown} records no provenance for {line}; re-run github-assets lock\n")
+        stale += unproven
         if extra > 0:
             out.write(f"{shown} has {extra} entries the config no longer asks for\n")
         if stale or extra > 0:

@@ -442,3 +442,25 @@ def test_an_attestation_whose_document_fails_does_not_stop_the_next(
     r = build(standin, cnb, ATTESTATION)
     assert r.rc == 0, r.all
     assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)
+
+
+def test_lock_check_says_when_the_lock_predates_an_entrys_provenance(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    publish_buf(standin)
+    cnb.project(BUF.split("provenance =")[0])
+    assert command(standin, cnb, "lock", "--target", "linux/amd64").returncode == 0
+    cnb.project(BUF)
+    check = command(standin, cnb, "lock", "--check", "--target", "linux/amd64")
+    assert check.returncode == 1
+    assert check.stdout == (
+        "github-assets.lock records no provenance for bufbuild/buf buf-Linux-x86_64 on "
+        "linux/amd64; re-run github-assets lock\n"
+    )
+    one_error(
+        build(standin, cnb, BUF),
+        "the lock records no minisign signature sha256.txt.minisig for buf-Linux-x86_64; "
+        "re-run `github-assets lock` to record it",
+    )
+    assert command(standin, cnb, "lock", "--target", "linux/amd64").returncode == 0
+    assert command(standin, cnb, "lock", "--check", "--target", "linux/amd64").returncode == 0
