@@ -165,6 +165,29 @@ def test_crlf_line_ends_and_trailing_lines_are_read_as_minisign_does() -> None:
     assert _ours(pair.public_key.to_base64().decode(), crlf, b"x")
 
 
+FIXTURES = Path(__file__).parents[1] / "data" / "minisign"
+
+
+@pytest.mark.parametrize(
+    ("name", "prehashed"),
+    [("release.txt.minisig", True), ("release.txt.legacy.minisig", False)],
+)
+def test_signatures_the_minisign_command_wrote(name: str, prehashed: bool) -> None:
+    pub = (FIXTURES / "minisign.pub").read_text().splitlines()
+    key = minisign.parse_public_key(pub[1])
+    assert pub[0] == f"untrusted comment: minisign public key {key.key_id_text}"
+    signature_file = (FIXTURES / name).read_bytes()
+    signature = minisign.parse_signature(signature_file)
+    assert signature.prehashed is prehashed
+    data = (FIXTURES / "release.txt").read_bytes()
+    minisign.verify(key, signature, data)
+    rng = random.Random(11)
+    for what, mutated, message in _mutations(rng, signature_file, data):
+        refused = what != "untrusted comment"
+        assert _ours(pub[1], mutated, message) is not refused, what
+        assert _theirs(pub[1], mutated, message) is not refused, what
+
+
 MINISIGN = shutil.which("minisign")
 
 
