@@ -213,6 +213,12 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
             raise SystemExit(failed(e)) from None
         print(f"packaged {entry.name} ({entry.target}) sha256:{entry.sha256}", file=sys.stderr)
         out.append((rel, dest))
+        if entry.provenance:
+            # What verified the asset's provenance when it was locked, so an air-gapped build
+            # (pinned, without the lock) verifies it again (provenance.proving.OFFLINE_FILE).
+            carried = dest.parent / "provenance.json"
+            carried.write_text(json.dumps(entry.provenance, sort_keys=True), encoding="utf-8")
+            out.append((f"dependencies/{entry.sha256}/provenance.json", carried))
     return out
 
 

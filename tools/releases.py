@@ -20,6 +20,8 @@ packages, source archives, signatures and checksum files. Only the linux/amd64
 and linux/arm64 programs (and their archives) have real content; the others are
 short stand-in texts under their real names (``stand_ins``), covered by the
 checksum files that cover them in the real release.
+buf's minisign signature is made here for real (MinisignKey: a key of the
+copy's own, so the buildpack verifies it as it would buf's).
 
 Facts come from each tool's own release configuration at the copied tag and
 from aquaproj/aqua-registry (``pkgs/<owner>/<name>/registry.yaml``); each
@@ -81,6 +83,8 @@ class Installed:
     files: tuple[str, ...] = ()
     executables: tuple[str, ...] = ()
     authority: str = SIZE_ONLY
+    provenance: tuple[str, ...] = ()
+    """The provenance authorities the Verified line names after the checksum's."""
 
     @property
     def skipped(self) -> bool:
@@ -211,14 +215,40 @@ def cosign_certificate(label: str) -> bytes:
     return base64.b64encode(pem.encode())
 
 
-def minisign_signature(label: str) -> bytes:
-    return (
-        "untrusted comment: signature from minisign secret key\n"
-        + _b64(label)[:100]
-        + "\ntrusted comment: timestamp:1700000000\tfile:sha256.txt\thashed\n"
-        + _b64(label + "/global")[:88]
-        + "\n"
-    ).encode()
+class MinisignKey:
+    """A minisign key pair made for a copy from a label (the same key every run, so the
+    cookbook's config can name its public key). The real project's signatures cannot be
+    made for a copy's bytes; these are real minisign signatures of the copy's files, in the
+    format `minisign -S` writes (prehashed), made with the `cryptography` package."""
+
+    def __init__(self, label: str) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        seed = hashlib.sha256(f"minisign key of the {label} copy".encode()).digest()
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.key_id = hashlib.sha256(seed).digest()[:8]
+        raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.public = base64.b64encode(b"Ed" + self.key_id + raw).decode()
+
+    @property
+    def key_id_text(self) -> str:
+        """The key id as minisign prints it."""
+        return f"{int.from_bytes(self.key_id, 'little'):X}"
+
+    def sign(self, data: bytes, file: str) -> bytes:
+        comment = f"timestamp:1700000000\tfile:{file}\thashed".encode()
+        signature = self._key.sign(hashlib.blake2b(data, digest_size=64).digest())
+        global_signature = self._key.sign(signature + comment)
+        return (
+            b"untrusted comment: signature from minisign secret key\n"
+            + base64.b64encode(b"ED" + self.key_id + signature)
+            + b"\ntrusted comment: "
+            + comment
+            + b"\n"
+            + base64.b64encode(global_signature)
+            + b"\n"
+        )
 
 
 def stand_ins(tool: str, names: Iterable[str]) -> dict[str, bytes]:
@@ -1119,7 +1149,8 @@ def _buf() -> ReleaseCopy:
         assets.update(stand_ins("buf", [f"buf-Darwin-{m}.tar.gz", f"buf-Windows-{m}.zip"]))
     covered = sorted(assets)
     assets["sha256.txt"] = gnu_sums(assets, covered)
-    assets["sha256.txt.minisig"] = minisign_signature("buf sha256.txt")
+    signer = MinisignKey("buf")
+    assets["sha256.txt.minisig"] = signer.sign(assets["sha256.txt"], "sha256.txt")
     layer = "bufbuild_buf"
     entry = Entry(
         config={
@@ -1130,6 +1161,10 @@ def _buf() -> ReleaseCopy:
             "strip_components": 1,
             "files": {"bin/": "bin/*"},
             "checksums": "sha256.txt",
+            "provenance": {
+                "minisign_key": signer.public,
+                "minisign_signature": "sha256.txt.minisig",
+            },
         },
         expected=_per_target(
             lambda a: Installed(
@@ -1138,6 +1173,7 @@ def _buf() -> ReleaseCopy:
                 files=tuple(f"bin/{b}" for b in binaries),
                 executables=tuple(f"bin/{b}" for b in binaries),
                 authority="sha256.txt",
+                provenance=(f"minisign ({signer.key_id_text})",),
             )
         ),
     )

@@ -7,6 +7,8 @@
                       [--link PATH] [--config project.toml]
     github-assets outdated [--config project.toml] [--json]
     github-assets upgrade [REPO ...] [--config project.toml]
+    github-assets verify-bundle --bundle F --certificate-identity ID --certificate-oidc-issuer URL
+        [--trusted-root F] [--staging] FILE|sha256:HEX
     github-assets --version
 
 Run as `python3 -m github_assets` from the source tree or the unpacked buildpack, or as
@@ -27,7 +29,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
 
 from . import __version__, redact
 from . import lock as lockfile
@@ -37,6 +39,11 @@ from .log import Log, human_size
 from .platform import Target, render
 from .probes import command as probe_command
 from .probes import launch_paths
+from .provenance import cli as provenance_cli
+
+if TYPE_CHECKING:
+    from .pipeline import Job, Proof
+    from .sources import ResolvedAsset
 
 
 class Verb(NamedTuple):
@@ -144,6 +151,11 @@ VERBS: dict[str, Verb] = {
         "install every entry into a directory (Dockerfiles, CI runners, dev containers)",
         _install_arguments,
         _install,
+    ),
+    "verify-bundle": Verb(
+        "verify a Sigstore bundle (sigstore-conformance's protocol)",
+        provenance_cli.arguments,
+        lambda args, env, out: provenance_cli.run(args, out),
     ),
 }
 
@@ -288,6 +300,7 @@ def lock(
         and old is not None
         and (found := old.find(s, t)) is not None
         and (s.pin_for(t.arch) is None or s.pin_for(t.arch) == found.checksum)
+        and (s.provenance is None or bool(found.provenance))
     }
     todo = [i for i in range(len(wanted)) if i not in kept]
     progress = _Progress(err or sys.stderr, len(todo))
@@ -387,6 +400,9 @@ def _check_lock(
                     f"{shown} locks sha256:{entry.sha256} for {s.repo} {entry.name} on {t}, "
                     f"but the config pins {pin}"
                 )
+            if s.provenance is not None and not entry.provenance:
+                # `provenance` given after it was locked: the build would refuse the lock.
+                stale.append(f"{shown} records no provenance for {s.repo} {entry.name} on {t}")
         extra = len([e for e in old.entries if e.target in scope and e.key not in used])
     ok = old is not None and not missing and not stale and not extra
     if as_json:
@@ -434,7 +450,8 @@ def _locked(
 ) -> lockfile.Entry:
     """Resolve spec on target through the GitHub API and say who vouches for its sha256,
     from the evidence the build gathers (pipeline.evidence): GitHub's digest, else the
-    release's checksum file, else `lock` hashes the download (trust on first use)."""
+    release's checksum file, else `lock` hashes the download (trust on first use). An
+    entry with `provenance` has it verified, and what verified it recorded."""
     from . import pipeline
     from .services import make_services
     from .settings import Settings
@@ -442,7 +459,8 @@ def _locked(
     from .verify import Kind
 
     log = Log(io.StringIO())
-    source = make_services(env, Settings.from_env(env), log).source_for(spec)
+    services = make_services(env, Settings.from_env(env), log)
+    source = services.source_for(spec)
     job = pipeline.Job(spec, target, source, log, threading.Event())
     with pipeline.naming(spec, "lock the asset"):
         asset = pipeline.resolve(job)
@@ -455,32 +473,57 @@ def _locked(
             sha256="",
             authority=lockfile.DOWNLOADED,
         )
+        proofs = services.proofs_for(spec)
+        watchers = [w for p in proofs if (w := p.prepare(job, asset)) is not None]
         # GitHub's digest, when it has one, spares the checksum file's request.
         expected = pipeline.expected_for(spec, target, asset)
         if lockfile.authority_of(expected.claims) is None:
             expected = pipeline.evidence(job, asset)
         vouched = lockfile.authority_of(expected.claims)
         label = f"{spec.repo} {asset.name} ({target})"
-        if vouched is not None:
+        if vouched is not None and not watchers:
             authority, file, checksum = vouched
             if progress is not None:
                 progress.resolved(f"{label}: {asset.tag}, sha256 from the {authority}")
-            return entry._replace(sha256=checksum.hex, authority=authority, checksums_file=file)
-        # No sha256 published: hash the bytes (trust on first use), checked against every
-        # other claim (a pin, a sha512 line of the checksum file).
-        if progress is not None:
-            progress.say(f"downloading {label} ({human_size(asset.size)}) to hash it")
-        sink = _Hashing(asset.size, label, progress)
-        fetched = fetch_verified(source, asset, sink, expected, log=log, cancel=job.cancel)
-        if progress is not None:
-            progress.resolved(f"{label}: {asset.tag}, sha256 of the downloaded bytes")
-        files = [
-            c.authority.name for c in expected.claims if c.authority.kind is Kind.CHECKSUM_FILE
-        ]
-        file = files[0] if files else ""
-        if file:
-            entry = entry._replace(authority=lockfile.CHECKSUMS_FILE, checksums_file=file)
-        return entry._replace(sha256=fetched.verified.sha256)
+            entry = entry._replace(sha256=checksum.hex, authority=authority, checksums_file=file)
+        else:
+            # No sha256 published (trust on first use), or a signature over the bytes
+            # themselves: hash the download, checked against every other claim (a pin, a
+            # sha512 line of the checksum file).
+            if progress is not None:
+                progress.say(f"downloading {label} ({human_size(asset.size)}) to hash it")
+            sink = pipeline.Watched(_Hashing(asset.size, label, progress), watchers)
+            fetched = fetch_verified(source, asset, sink, expected, log=log, cancel=job.cancel)
+            if progress is not None:
+                progress.resolved(f"{label}: {asset.tag}, sha256 of the downloaded bytes")
+            files = [
+                c.authority.name for c in expected.claims if c.authority.kind is Kind.CHECKSUM_FILE
+            ]
+            if vouched is not None:
+                authority, file, _ = vouched
+                entry = entry._replace(authority=authority, checksums_file=file)
+            elif files:
+                entry = entry._replace(authority=lockfile.CHECKSUMS_FILE, checksums_file=files[0])
+            entry = entry._replace(sha256=fetched.verified.sha256)
+        return entry._replace(provenance=_proven(proofs, job, asset, entry))
+
+
+def _proven(
+    proofs: Sequence[Proof], job: Job, asset: ResolvedAsset, entry: lockfile.Entry
+) -> dict[str, Any]:
+    """Run the entry's proofs on the locked sha256; what verified them, for the lock."""
+    from .provenance.proofs import Carried
+    from .provenance.proving import EntryProof
+    from .verify import Verified
+
+    files: dict[str, str] = {}
+    attestation = ""
+    for proof in proofs:
+        proof(job, asset, Verified(entry.size, entry.sha256, ()))
+        if isinstance(proof, EntryProof) and proof.outcome is not None:
+            files.update(proof.outcome.carried.files)
+            attestation = proof.outcome.carried.attestation or attestation
+    return Carried(files, attestation).to_table()
 
 
 class _Hashing:

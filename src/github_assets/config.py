@@ -21,6 +21,8 @@ from .platform import PLACEHOLDERS, Target, check_template, executable_name, ren
 from .verify import Checksum
 
 if TYPE_CHECKING:
+    from .provenance.spec import Provenance
+
     StrPath = str | os.PathLike[str]
     Pin = Checksum | tuple[tuple[str, Checksum], ...] | None
 
@@ -65,6 +67,8 @@ class AssetSpec(NamedTuple):
     """"os/arch" values this asset exists for; empty: every target."""
     abi_check: bool = True
     """False: an ELF file the run image's libc cannot run is a warning, not an error."""
+    provenance: Provenance | None = None
+    """Signatures and attestations that must verify (provenance/spec.py)."""
     where: str = ""
 
     def _identity(self) -> tuple[object, ...]:
@@ -383,10 +387,19 @@ def _targets(value: object, key: str, where: str) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
+def _provenance(value: object, key: str, where: str) -> Provenance:
+    # Imported only for an entry that has the key: detect of every other app stays as cheap.
+    from .provenance.spec import parse
+
+    return parse(value, where)
+
+
 def _dump(value: Any) -> Any:
     """An attribute as TOML/plan metadata: checksums as hex, pairs as tables, tuples as arrays."""
     if isinstance(value, Checksum):
         return value.hex
+    if hasattr(value, "to_table"):  # Provenance: its own table
+        return value.to_table()
     if isinstance(value, tuple):
         if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
             return {k: _dump(v) for k, v in value}
@@ -427,6 +440,7 @@ FIELDS = (
     Field("version_prefix", _version_prefix, "", content=True),
     Field("targets", _targets, (), content=True),
     Field("abi_check", _bool, True),
+    Field("provenance", _provenance, content=True),
 )
 KEYS = tuple(f.name for f in FIELDS)
 

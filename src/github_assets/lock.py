@@ -17,6 +17,9 @@ Format (TOML, sorted by repo, asset, tag, target; stable byte for byte):
     sha256 = "<64 hex>"
     authority = "digest"     # or "checksums file" (checksums_file names it), or
                              # "downloaded": trust on first use, hashed by `lock` itself
+    [assets.provenance]      # when the entry has `provenance`: what verified it
+    files = { "checksums.txt.minisig" = "...", ... }   # signature/bundle/checksum files
+    attestation = "..."      # the GitHub attestation's bundle (JSON) that held
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ _ORDER = (
     "sha256",
     "authority",
     "checksums_file",
+    "provenance",
 )
 
 
@@ -65,6 +69,10 @@ class Entry(NamedTuple):
     sha256: str
     authority: str
     checksums_file: str = ""
+    provenance: Mapping[str, Any] = {}
+    """What verified the entry's provenance (provenance.proofs.Carried's table): the
+    signature, bundle and checksum files and the attestation, so a build checks them again
+    without a request."""
 
     @property
     def checksum(self) -> Checksum:
@@ -92,6 +100,8 @@ class Entry(NamedTuple):
         )
         if self.checksums_file:
             table["checksums_file"] = self.checksums_file
+        if self.provenance:
+            table["provenance"] = dict(self.provenance)
         return table
 
 
@@ -212,7 +222,17 @@ def _entry(raw: object, where: str) -> Entry:
         sha256=sha.hex,  # one spelling: upper case or "sha256:" compare equal
         authority=authority,
         checksums_file=_field(raw, "checksums_file", str, where, required=False) or "",
+        provenance=_provenance(raw.get("provenance", {})),
     )
+
+
+def _provenance(table: object) -> Mapping[str, Any]:
+    """The entry's provenance table, checked as the build will read it (ValueError)."""
+    if not table:
+        return {}
+    from .provenance.proofs import Carried
+
+    return Carried.from_table(table).to_table()
 
 
 HEADER = (

@@ -26,7 +26,7 @@ from .evidence import evidence, expected_for
 from .log import Log, human_size
 from .platform import Target
 from .settings import Settings
-from .sources import ResolvedAsset, Source, Unchanged, fetch_verified
+from .sources import ResolvedAsset, Sink, Source, Unchanged, fetch_verified
 from .verify import Authority, Expected, Verified
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ __all__ = [
     "Source",
     "Staged",
     "Unchanged",
+    "Watched",
+    "Watcher",
     "evidence",
     "expected_for",
 ]
@@ -57,7 +59,45 @@ class Proof(Protocol):
     installed then. Made per entry by services.Services.proofs_for.
     """
 
+    def prepare(self, job: Job, asset: ResolvedAsset) -> Watcher | None:
+        """Before the download: read what the proof needs (a signature file), failing early;
+        what must see the asset's bytes as they arrive (a signature over them), or None."""
+        ...
+
     def __call__(self, job: Job, asset: ResolvedAsset, verified: Verified) -> Authority: ...
+
+
+class Watcher(Protocol):
+    """Sees an asset's bytes as they arrive (the asset is never held whole)."""
+
+    def update(self, data: memoryview) -> None: ...
+
+    def reset(self) -> None:
+        """The fetch started over: forget what was seen."""
+        ...
+
+
+class Watched:
+    """A sink that shows the bytes committed to it to watchers first."""
+
+    def __init__(self, sink: Sink, watchers: Sequence[Watcher]) -> None:
+        self._sink = sink
+        self._watchers = watchers
+        self._view = memoryview(b"")
+
+    def buffer(self) -> memoryview:
+        self._view = self._sink.buffer()
+        return self._view
+
+    def commit(self, n: int) -> None:
+        for watcher in self._watchers:
+            watcher.update(self._view[:n])
+        self._sink.commit(n)
+
+    def restart(self) -> None:
+        for watcher in self._watchers:
+            watcher.reset()
+        self._sink.restart()
 
 
 class Job(NamedTuple):
@@ -243,6 +283,7 @@ def _fetch(
     when set); and where they came from."""
     from .archive import stream_unpack
 
+    watchers = [w for p in job.proofs if (w := p.prepare(job, asset)) is not None]
     unpack_dir = work / "unpack"
     unpack_dir.mkdir()
     sink = stream_unpack(
@@ -255,7 +296,14 @@ def _fetch(
         on_elf=_prefetch_elf,
     )
     try:
-        fetched = fetch_verified(job.source, asset, sink, expected, log=job.log, cancel=job.cancel)
+        fetched = fetch_verified(
+            job.source,
+            asset,
+            Watched(sink, watchers) if watchers else sink,
+            expected,
+            log=job.log,
+            cancel=job.cancel,
+        )
         verified = _prove(job, asset, fetched.verified)
         job.log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
         result = sink.finish()

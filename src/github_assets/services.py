@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .lock import Entry, Lock
     from .pipeline import Proof
     from .platform import Target
+    from .provenance.trustroot import TrustedRoot
     from .sources.http import Http
     from .sources.origins import Origins
 
@@ -111,4 +112,37 @@ def make_services(
     def locked(spec: AssetSpec, target: Target) -> Entry | None:
         return lock.find(spec, target) if lock is not None else None
 
-    return Services(source_for=source_for, log=log, settings=settings, locked=locked)
+    roots: list[Callable[[], TrustedRoot]] = []
+
+    def proofs_for(spec: AssetSpec) -> Sequence[Proof]:
+        if spec.provenance is None:
+            return ()
+        from .provenance.proving import EntryProof, kinds, trusted_root_loader
+        from .sources.github import GitHubSource
+
+        with guard:
+            if not roots:
+                roots.append(trusted_root_loader(env, places[0] if places else None))
+        base = api_url(spec, env)
+        try:
+            token = token_for(spec, env, bindings.github_token(bound, base))
+        except ConfigError:
+            token = None  # an unset token_env: the asset's source says so if the API is asked
+        api = GitHubSource(http(), base, token)
+        bp_dir = places[1] if places is not None else None
+        offline = bp_dir / "dependencies" if bp_dir is not None else None
+        return [
+            EntryProof(
+                kind,
+                api=api.client,
+                http=http,
+                lock=lock,
+                offline=offline if offline is not None and offline.is_dir() else None,
+                trusted_root=roots[0],
+            )
+            for kind in kinds(spec.provenance)
+        ]
+
+    return Services(
+        source_for=source_for, log=log, settings=settings, locked=locked, proofs_for=proofs_for
+    )

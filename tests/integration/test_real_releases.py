@@ -59,7 +59,7 @@ def test_a_real_release_layout_installs_as_the_cookbook_says(
         for exe in want.executables:
             assert (layer_dir / exe).stat().st_mode & stat.S_IXUSR
         authority = "size only" if want.authority == SIZE_ONLY else want.authority
-        assert inst["verified_by"] == authority, r.out
+        assert inst["verified_by"] == ", ".join([authority, *want.provenance]), r.out
         if want.authority == SIZE_ONLY:
             assert f"Warning: only the size of {want.asset} was checked" in r.out
 

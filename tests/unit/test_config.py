@@ -106,6 +106,16 @@ def test_the_written_build_plan_parses_with_tomllib_and_round_trips_every_key(
             files={"bin/yq": "./yq_{os}_{arch}", "share/man/": "*.1", "odd key=#": "x"},
             checksums=False,
             abi_check=False,
+            provenance={
+                "sigstore_bundle": "{asset}.sigstore.json",
+                "identity": "^https://github.com/mikefarah/yq/.+$",
+                "issuer": "https://token.actions.githubusercontent.com",
+                "github_attestation": True,
+                "signer_workflow": "mikefarah/yq/.github/workflows/release.yml",
+                "predicate_type": "https://spdx.dev/Document/v2.3",
+                "minisign_key": "RWQSCAJxMf2rCs8JaYkfwgfnxsm1/y3P6ZAwJr3M2VGIZcWIoUqUreK0",
+                "minisign_signature": "{asset}.minisig",
+            },
         ),
     ]
     specs = [parse_entry(t, W) for t in tables]

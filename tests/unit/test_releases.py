@@ -109,6 +109,7 @@ CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
     "files": dict,
     "version_prefix": str,
     "targets": list,
+    "provenance": dict,
 }
 
 AUTO_FIXED = ("checksums.txt", "checksums.sha256", "SHA256SUMS", "sha256sums.txt")
@@ -921,3 +922,18 @@ def test_releases_md_table_matches_the_catalogue() -> None:
         for entry in copy.entries:
             for want in entry.expected.values():
                 assert want.asset is None or f"`{want.asset}`" in row, (copy.key, want.asset)
+
+
+def test_bufs_minisign_signature_is_real_and_covers_its_checksum_file() -> None:
+    import minisign as reference
+
+    buf = CATALOGUE["buf"]
+    key = reference.PublicKey.from_base64(buf.entries[0].config["provenance"]["minisign_key"])
+    key.verify(
+        buf.assets["sha256.txt"], reference.Signature.from_bytes(buf.assets["sha256.txt.minisig"])
+    )
+    with pytest.raises(reference.VerifyError):
+        key.verify(
+            buf.assets["sha256.txt"] + b"\n",
+            reference.Signature.from_bytes(buf.assets["sha256.txt.minisig"]),
+        )

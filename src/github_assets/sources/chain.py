@@ -113,9 +113,12 @@ class Chain:
         if found is None:
             names = ", ".join(sorted(a.name for a in release.assets)) or "none"
             if expected.evidence:
+                key = expected.named_by
                 raise DownloadError(
-                    f"'checksums' names {asset.name}, which is not an asset of release {asset.tag}",
-                    hint="set 'checksums' to one of the assets listed, or to false",
+                    f"'{key}' names {asset.name}, which is not an asset of release {asset.tag}",
+                    hint="set 'checksums' to one of the assets listed, or to false"
+                    if key == "checksums"
+                    else f"set the file names in '{key}' to assets listed",
                     details=f"assets: {names}",
                 )
             raise DownloadError(

@@ -371,6 +371,25 @@ class GitHub:
             hint="check the tag name on the repository's releases page (tags are case-sensitive)",
         )
 
+    def attestations(self, repo: str, sha256: str, limit: int) -> bytes:
+        """The API's list of the artifact attestations of a sha256 (JSON, at most limit
+        bytes); an empty list when GitHub has none (it answers 404 then)."""
+        what = f"the attestations of sha256:{sha256} in {repo}"
+        resp = self._get(f"/repos/{repo}/attestations/sha256:{sha256}?per_page=100", what)
+        if resp.status_code == 404:
+            resp.close()
+            return b'{"attestations": []}'
+        if resp.status_code != 200:
+            resp.close()
+            raise GitHubError(
+                f"GitHub API answered HTTP {resp.status_code} for {what}",
+                hint="check that the token (if any) can read this repository",
+            )
+        body = resp.content
+        if len(body) > limit:
+            raise GitHubError(f"GitHub API answered more than {limit} bytes for {what}")
+        return body
+
 
 class GitHubSource:
     """Assets through the GitHub API of one base URL, with one token (or none)."""
