@@ -302,7 +302,7 @@ def test_a_mapping_binding_url_is_named_not_shown_even_at_debug(
     )
     r = build(standin, cnb, PINNED, BP_LOG_LEVEL="DEBUG")
     assert r.rc == 0, r.all
-    assert "[debug] GET binding probes" in r.out
+    assert "[debug] GET dependency-mapping binding probes" in r.out
     assert secret_path not in r.all
     assert any(q.path == secret_path for q in standin.requests), "the binding's URL was used"
 

@@ -197,8 +197,9 @@ def test_a_private_pinned_asset_from_a_mirror_needs_no_token(
     line = first_line(build(standin, cnb))
     assert line == (
         "error: project.toml: [[metadata.githubassets]] #1 (repo acme/probe): token_env names "
-        f"{PRIVATE_TOKEN_ENV}, which is not set; pass it to the build, e.g. pack build --env "
-        f"{PRIVATE_TOKEN_ENV}"
+        f"{PRIVATE_TOKEN_ENV}, which is not set; pass it to the build (e.g. pack build --env "
+        f"{PRIVATE_TOKEN_ENV}), or give the token in a binding of type github (kpack: a Secret "
+        "in the Image's services)"
     )
     assert standin.requests == []
 
@@ -241,7 +242,8 @@ def test_wrong_bytes_from_a_binding_name_it_and_never_advise_the_pin(
     mapping_binding(cnb, (cnb.base / "probe").as_uri(), sha(AMD))
     line = first_line(build(standin, cnb, entry(sha256=sha(AMD))))
     assert "checksum mismatch for probe-linux-amd64" in line
-    assert "(from binding probes)" in line and "correct or remove it there" in line, line
+    assert "(from dependency-mapping binding probes)" in line, line
+    assert "correct or remove it there" in line, line
     assert "update the sha256 pin" not in line
 
 

@@ -228,11 +228,6 @@ def _uuid(components: Sequence[Component]) -> uuid.UUID:
     return uuid.UUID(bytes=digest.digest()[:16], version=5)
 
 
-def sbom_paths(layers_dir: Path, layer: str) -> list[Path]:
-    """Every SBOM file of a layer."""
-    return [layers_dir / f"{layer}.sbom.{ext}.json" for ext in FORMATS]
-
-
 def write_sboms(
     layers_dir: Path, layer: str, tool: str, version: str, components: Sequence[Component]
 ) -> None:

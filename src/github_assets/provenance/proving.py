@@ -252,25 +252,11 @@ def trusted_root_loader(
 
 
 def _binding_file(env: Mapping[str, str], platform_dir: Path | None) -> Path | None:
-    if env.get("SERVICE_BINDING_ROOT"):
-        root = Path(env["SERVICE_BINDING_ROOT"])
-    elif platform_dir is not None:
-        root = platform_dir / "bindings"
-    else:
-        return None
-    for binding in sorted(root.iterdir()) if root.is_dir() else ():
-        for kind_file, key_file in (
-            (binding / "type", binding / BINDING_KEY),
-            (binding / "metadata" / "kind", binding / "secret" / BINDING_KEY),
-        ):
-            try:
-                kind = kind_file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError):
-                continue
-            if kind == BINDING_TYPE:
-                if not key_file.is_file():
-                    raise ProvenanceError(
-                        f"the {BINDING_TYPE} binding {binding.name} has no {BINDING_KEY}"
-                    )
-                return key_file
+    from .. import bindings
+
+    for binding in bindings.of_type(bindings.read(env, platform_dir), BINDING_TYPE):
+        key_file = binding.keys.get(BINDING_KEY)
+        if key_file is None:
+            raise ProvenanceError(f"the {BINDING_TYPE} binding {binding.name} has no {BINDING_KEY}")
+        return key_file
     return None
