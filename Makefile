@@ -51,6 +51,8 @@ demo: dev vendor tools
 # the real lifecycle and launcher: needs root and the tools).
 bench: vendor tools
 	$(PYTHON) scripts/bench.py --readme
+	$(PYTHON) scripts/bench_provenance.py
+	$(PYTHON) scripts/bench_signatures.py
 
 # Every index of every write-side syscall with every errno under strace (slow; make test runs a sample).
 sweep: vendor

@@ -164,7 +164,7 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     import threading
 
     from github_assets import lock as lockfile
-    from github_assets import pipeline
+    from github_assets import pipeline, redact
     from github_assets.config import parse_entry
     from github_assets.errors import BuildpackError
     from github_assets.log import Log
@@ -174,7 +174,16 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     from github_assets.sources import FileSink, fetch_verified
 
     env = dict(os.environ)
-    lock = lockfile.read(str(lock_path), str(lock_path))
+    redact.environment(env)
+
+    def failed(e: BuildpackError) -> str:
+        """The build's one-line error, through the build's one redaction."""
+        return "error: " + redact.text(e.first_line())
+
+    try:
+        lock = lockfile.read(str(lock_path), str(lock_path))
+    except BuildpackError as e:  # a malformed lock: one line naming the file and the key
+        raise SystemExit(failed(e)) from None
     if lock is None:
         raise SystemExit(f"error: {lock_path} does not exist; run github-assets lock first")
     log = Log(sys.stderr)
@@ -182,7 +191,10 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
     out = []
     for entry in lock.entries:
         table = {**dict(entry.picks), "tag": entry.resolved_tag}
-        spec = parse_entry(table, f"{lock_path.name}: {table['repo']} {entry.name}")
+        try:
+            spec = parse_entry(table, f"{lock_path.name}: {table['repo']} {entry.name}")
+        except BuildpackError as e:
+            raise SystemExit(failed(e)) from None
         target = Target(*entry.target.split("/", 1))
         rel = f"dependencies/{entry.sha256}/{entry.name}"
         if any(r == rel for r, _ in out):
@@ -198,9 +210,15 @@ def dependencies(lock_path: Path, into: Path) -> list[tuple[str, Path]]:
             with dest.open("wb") as f:
                 fetch_verified(source, asset, FileSink(f), expected, log=log, cancel=None)
         except BuildpackError as e:
-            raise SystemExit(f"error: {e.first_line()}") from None
+            raise SystemExit(failed(e)) from None
         print(f"packaged {entry.name} ({entry.target}) sha256:{entry.sha256}", file=sys.stderr)
         out.append((rel, dest))
+        if entry.provenance:
+            # What verified the asset's provenance when it was locked, so an air-gapped build
+            # (pinned, without the lock) verifies it again (provenance.proving.OFFLINE_FILE).
+            carried = dest.parent / "provenance.json"
+            carried.write_text(json.dumps(entry.provenance, sort_keys=True), encoding="utf-8")
+            out.append((f"dependencies/{entry.sha256}/provenance.json", carried))
     return out
 
 

@@ -18,7 +18,8 @@ if sys.version_info < (3, 10):
         sys.exit(3)
     sys.stderr.write(
         "error: probe-assets/github-assets needs python3 >= 3.10 on the build image, found %s"
-        " (%s); put a newer python3 first on PATH (e.g. add a CPython buildpack before this one)\n"
+        " (%s); add a CPython buildpack (e.g. paketo-buildpacks/cpython) before this one in"
+        " the order, or put a newer python3 first on PATH\n"
         % (sys.version.split()[0], sys.executable)
     )
     sys.exit(1)

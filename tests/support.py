@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import toml
 from tools.archives import Member, tar_bytes
 from tools.archives import zip_bytes as archive_zip
@@ -107,3 +110,56 @@ def unpack(
             return sink.finish()
         finally:
             sink.close()
+
+
+def go_version_m(path: Path) -> tuple[str, str, tuple[str, str], list[tuple[str, str]]]:
+    """(go version, path, main module, deps with replacements applied) as Go prints them."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("Go is needed to compare with `go version -m` (the machine has it)")
+    out = subprocess.run(
+        [go, "version", "-m", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    lines = out.splitlines()
+    version = lines[0].rsplit(" ", 1)[1]
+    main_path, main, deps = "", ("", ""), []
+    for line in lines[1:]:
+        kind, *fields = line.strip("\t").split("\t")
+        if kind == "path":
+            main_path = fields[0]
+        elif kind == "mod":
+            main = (fields[0], fields[1])
+        elif kind == "dep":
+            deps.append((fields[0], fields[1]))
+        elif kind == "=>":
+            deps[-1] = (fields[0], fields[1])
+    return version, main_path, main, deps
+
+
+# The SPDX 2.3 JSON schema, byte for byte: spdx/spdx-spec schemas/spdx-schema.json at v2.3.
+SPDX_SCHEMA = Path(__file__).parent / "data" / "spdx-2.3.schema.json"
+
+
+def validate_cdx(doc: dict[str, Any]) -> None:
+    """cyclonedx-python-lib's validator against the CycloneDX 1.5 JSON schema."""
+    # Imported here: only the SBOM tests pay for the validators.
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(json.dumps(doc))
+    assert error is None, error
+
+
+def validate_spdx(doc: dict[str, Any], tmp_path: Path) -> None:
+    """The SPDX 2.3 JSON schema, and spdx-tools' validator for the spec's other rules."""
+    import jsonschema
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    if not SPDX_SCHEMA.is_file():
+        pytest.fail(f"{SPDX_SCHEMA} (the SPDX 2.3 JSON schema) is missing")
+    jsonschema.validate(doc, json.loads(SPDX_SCHEMA.read_text()))
+    path = tmp_path / "layer.spdx.json"
+    path.write_text(json.dumps(doc))
+    messages = validate_full_spdx_document(parse_file(str(path)), "SPDX-2.3")
+    assert [m.validation_message for m in messages] == []

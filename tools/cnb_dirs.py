@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ class CnbDirs:
     def project(self, text: str, name: str = "project.toml") -> None:
         (self.app / name).write_text(text)
 
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def env(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        """What a lifecycle passes, plus extra (a None value: the variable is not set)."""
         env = {k: v for k, v in os.environ.items() if k in _KEEP}
         env.update(
             {
@@ -51,10 +53,14 @@ class CnbDirs:
                 "CNB_TARGET_ARCH": "amd64",
             }
         )
-        env.update(extra or {})
+        for name, value in (extra or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         return env
 
-    def detect(self, extra_env: dict[str, str] | None = None) -> Phase:
+    def detect(self, extra_env: Mapping[str, str | None] | None = None) -> Phase:
         env = self.env(extra_env)
         env["CNB_BUILD_PLAN_PATH"] = str(self.plan_path)
         p = subprocess.run(
@@ -84,7 +90,9 @@ class CnbDirs:
         entries += others or []
         self.bp_plan_path.write_text(toml.dumps({"entries": entries}))
 
-    def build(self, extra_env: dict[str, str] | None = None, timeout: float = 300) -> Phase:
+    def build(
+        self, extra_env: Mapping[str, str | None] | None = None, timeout: float = 300
+    ) -> Phase:
         env = self.env(extra_env)
         env.update({"CNB_LAYERS_DIR": str(self.layers), "CNB_BP_PLAN_PATH": str(self.bp_plan_path)})
         p = subprocess.run(
@@ -103,7 +111,7 @@ class CnbDirs:
         )
         return Phase(p.returncode, p.stdout, p.stderr)
 
-    def detect_and_build(self, extra_env: dict[str, str] | None = None) -> Phase:
+    def detect_and_build(self, extra_env: Mapping[str, str | None] | None = None) -> Phase:
         d = self.detect(extra_env)
         assert d.rc == 0, d.all
         self.bp_plan_from_detect()
@@ -115,17 +123,19 @@ class CnbDirs:
     def launch_toml(self) -> dict[str, Any]:
         return toml.loads((self.layers / "launch.toml").read_text())
 
-    def simulate_rebuild(self) -> None:
-        """What the lifecycle restores for a launch-only layer: the toml, not the directory."""
+    def simulate_rebuild(self, *, from_cache: bool = True) -> None:
+        """What the lifecycle restores: a cache = true layer's toml and directory (from the
+        cache), a launch-only layer's toml alone (from the previous image). from_cache=False:
+        the toml alone for every layer (metadata of an image, content nowhere)."""
         for p in self.layers.iterdir():
             if p.is_dir():
                 meta = self.layers / f"{p.name}.toml"
                 data = toml.loads(meta.read_text()) if meta.exists() else {}
                 # [types] (Buildpack API >= 0.6) or top-level keys (older, the predecessor's)
                 cache = data.get("types", data).get("cache")
-                if not cache:
+                if not cache or not from_cache:
                     shutil.rmtree(p)
-            elif p.name in ("launch.toml",) or p.name.endswith(".sbom.cdx.json"):
+            elif p.name in ("launch.toml",) or ".sbom." in p.name:
                 p.unlink()
         for p in self.app.iterdir():
             if p.is_symlink():
@@ -138,7 +148,7 @@ class CnbDirs:
             for p in self.layers.iterdir()
             if not (
                 p.name.endswith(".toml")
-                or p.name.endswith(".sbom.cdx.json")
+                or ".sbom." in p.name
                 or (self.layers / f"{p.name}.toml").exists()
             )
         )

@@ -8,7 +8,11 @@ Two real HTTP/1.1 servers on 127.0.0.1 with keep-alive:
   ``Accept: application/octet-stream`` an asset answers 302 to a signed-looking
   URL on the storage host;
 * the storage host serves the asset bytes (``Range`` aware) at the signed path
-  and at ``browser_download_url``.
+  and at ``browser_download_url``;
+* ``/repos/{owner}/{repo}/attestations/sha256:{hex}`` lists the artifact attestations
+  added with ``add_attestation``: each with its Sigstore bundle inline, or only a
+  ``bundle_url`` on the storage host serving the bundle Snappy-compressed (block format,
+  ``application/x-snappy``), as GitHub answers since mid-2026.
 
 Every request is recorded (before any fault is applied), so a test can assert
 for instance that ``Authorization`` never reaches the storage host. Faults are
@@ -65,6 +69,7 @@ _DOC_TAG = f"{_DOCS}/releases#get-a-release-by-tag-name"
 _DOC_RELEASE = f"{_DOCS}/releases#get-a-release"
 _DOC_LIST = f"{_DOCS}/releases#list-releases"
 _DOC_ASSET = f"{_DOCS}/assets#get-a-release-asset"
+_DOC_ATTESTATIONS = "https://docs.github.com/rest/repos/repos#list-attestations"
 _DOC_REST = "https://docs.github.com/rest"
 _DOC_REDIRECT = (
     "https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api"
@@ -177,6 +182,54 @@ def _rename_urls(obj: dict[str, Any], old: str, new: str) -> None:
             for item in value:
                 if isinstance(item, dict):
                     _rename_urls(item, old, new)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _literal(data: bytes) -> bytes:
+    out = bytearray()
+    for start in range(0, len(data), 65536):
+        piece = data[start : start + 65536]
+        n = len(piece) - 1
+        if n < 60:
+            out.append(n << 2)
+        elif n < 256:
+            out += bytes([60 << 2, n])
+        else:
+            out += bytes([61 << 2]) + n.to_bytes(2, "little")
+        out += piece
+    return bytes(out)
+
+
+def snappy_compress(data: bytes) -> bytes:
+    """Snappy block format, greedy: literals and 2-byte-offset copies of 4-64 bytes (what
+    GitHub's storage serves bundle_url documents as; any valid encoding decodes the same)."""
+    out = bytearray(_varint(len(data)))
+    last: dict[bytes, int] = {}
+    i = start = 0
+    while i + 4 <= len(data):
+        key = data[i : i + 4]
+        seen = last.get(key)
+        last[key] = i
+        if seen is None or i - seen > 65535:
+            i += 1
+            continue
+        length = 4
+        while i + length < len(data) and length < 64 and data[seen + length] == data[i + length]:
+            length += 1
+        out += _literal(data[start:i]) if i > start else b""
+        out += bytes([(length - 1) << 2 | 2]) + (i - seen).to_bytes(2, "little")
+        i += length
+        start = i
+    out += _literal(data[start:]) if start < len(data) else b""
+    return bytes(out)
 
 
 def _json_bytes(obj: object) -> bytes:
@@ -474,6 +527,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply_json(200, st._repo_json(repo), rl)
                 return
             parts = ["repos", *repo.split("/"), *parts[2:]]
+        if len(parts) == 5 and parts[0] == "repos" and parts[3] == "attestations":
+            repo_key = f"{parts[1]}/{parts[2]}".lower()
+            listed = None
+            if st._authorized(repo_key, self.headers.get("Authorization")):
+                listed = st._attestations.get((repo_key, parts[4].lower()))
+            if not listed:
+                self._reply_json(404, _not_found(_DOC_ATTESTATIONS), rl)
+                return
+            self._reply_json(200, {"attestations": listed}, rl)
+            return
         if len(parts) < 4 or parts[0] != "repos" or parts[3] != "releases":
             self._reply_json(404, _not_found(), rl)
             return
@@ -537,6 +600,13 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in split.path.split("/")[1:]]
         asset: _Asset | None = None
         denied = False
+        if self.command in ("GET", "HEAD") and len(parts) == 2 and parts[0] == "attestations":
+            document = st._documents.get(parts[1])
+            if document is None:
+                self._reply(404, b"Not Found", {"Content-Type": "text/plain; charset=utf-8"})
+                return
+            self._reply(200, document, {"Content-Type": "application/x-snappy"})
+            return
         if self.command in ("GET", "HEAD"):
             if len(parts) == 3 and parts[0] == "github-production-release-asset":
                 sigs = parse_qs(split.query).get("X-Amz-Signature", [])
@@ -712,6 +782,8 @@ class StandIn:
         self._repo_ids: dict[str, int] = {}
         self._repo_names: dict[int, str] = {}
         self._moved: dict[str, tuple[str, int]] = {}
+        self._attestations: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._documents: dict[str, bytes] = {}
         self.down: set[str] = set()
         """Hosts (API, STORAGE, WEB) that drop every connection, as an unreachable host."""
         self._api = _Server(self, API, tls)
@@ -912,6 +984,33 @@ class StandIn:
             )
             self._releases.setdefault(repo_key, []).append(release)
             return copy.deepcopy(release_json)
+
+    def add_attestation(
+        self,
+        repo: str,
+        sha256: str,
+        bundle: bytes,
+        *,
+        inline: bool = True,
+        document: bytes | None = None,
+    ) -> None:
+        """An artifact attestation in repo of the artifact whose sha256 (hex) is given:
+        listed with its bundle (JSON bytes) inline, or (inline=False) only its
+        bundle_url on the storage host, Snappy-compressed. document: what the storage
+        host serves there instead (b"": nothing, it answers 404)."""
+        key = (repo.lower(), f"sha256:{sha256.lower()}")
+        with self._lock:
+            repo_id = self._repo_ids.get(repo.lower(), 5_000_000)
+            name = secrets.token_hex(16)
+            served = snappy_compress(bundle) if document is None else document
+            if served:
+                self._documents[name] = served
+            item: dict[str, Any] = {
+                "bundle": json.loads(bundle) if inline else None,
+                "repository_id": repo_id,
+                "bundle_url": f"{self.storage_url}/attestations/{name}",
+            }
+            self._attestations.setdefault(key, []).append(item)
 
     def rename(self, old: str, new: str, *, status: int = 301) -> None:
         """Rename a repository as GitHub does: its releases move to the new name (URLs in

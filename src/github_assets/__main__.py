@@ -1,4 +1,6 @@
-"""Phase dispatch: `detect` or `build`, exit codes, and the one top-level error print."""
+"""Dispatch: the CNB phases (`detect`, `build`: what bin/* run), else the github-assets
+command (cli.py, whose table VERBS lists its verbs); exit codes, and the one top-level
+error print of the phases."""
 
 from __future__ import annotations
 
@@ -10,20 +12,21 @@ from .errors import BuildpackError, report
 
 DETECT_ERROR = 1
 BUILD_ERROR = 1
+PHASES = ("detect", "build")
 
 
 def main(argv: Sequence[str]) -> int:
     """Run a phase; expected failures and OS errors print one line, bugs a traceback too."""
-    if argv and argv[0] in ("lock", "check", "-h", "--help"):
-        from .cli import main as cli
-
-        return cli(argv)
-    if not argv or argv[0] not in ("detect", "build"):
+    if not argv:
         sys.stderr.write(
-            "usage: python3 -m github_assets lock|check [options]  (the github-assets command)\n"
+            "usage: python3 -m github_assets VERB [options]  (the github-assets command; -h)\n"
             "       python3 -m github_assets detect|build [CNB args...]  (what bin/* run)\n"
         )
         return 2
+    if argv[0] not in PHASES:
+        from .cli import main as cli
+
+        return cli(argv)
     phase, args = argv[0], list(argv[1:])
     env = dict(os.environ)
     try:

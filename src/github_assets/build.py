@@ -23,9 +23,9 @@ from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
 from .config import AssetSpec
-from .errors import ConfigError
+from .errors import BuildpackError, ConfigError, about
 from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
-from .log import Log, OrderedLog, human_size
+from .log import Log, OrderedLog
 from .parallel import run_all
 from .platform import Target
 from .services import Services
@@ -110,14 +110,15 @@ class _Builder:
             self.out.close_all()
 
     def _run(self) -> list[LayerResult]:
-        # 1. Only the API knows what `latest` is now: ask it for previous layers of latest tags.
+        # 1. Only the API knows what `latest` is now: ask it for previous layers of latest
+        # tags, unless the lock says what it is (then the lock decides, with no request).
         self._resolve(
             [
                 job
                 for plan in self.plans
                 if plan.needs_network_to_decide
                 for job in self.jobs[plan.name]
-                if job.spec.tag == "latest"
+                if job.spec.tag == "latest" and self.svc.locked(job.spec, self.target) is None
             ]
         )
         # 2. Reuse or install, layer by layer: the one place that decides.
@@ -132,9 +133,11 @@ class _Builder:
                 self.target,
                 head,
                 require_checksum=self.svc.settings.require_checksum,
+                locked=[self.svc.locked(spec, self.target) for spec in plan.specs],
             )
             if isinstance(decision, Reuse):
                 plan.log_reused(head, self.layers_dir, decision)
+                check_reused_abi(plan.specs, decision.assets, self.target, head)
             else:
                 head.subprocess(f"Installing: {decision.cause}")
             self.out.close(head)
@@ -209,13 +212,7 @@ class _Builder:
         def run() -> pipeline.Staged:
             try:
                 asset = job.resolved or pipeline.resolve(self._job(job, job.resolving))
-                facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
-                facts += [human_size(asset.size)] if asset.size >= 0 else []
-                shown = f" ({', '.join(facts)})" if facts else ""
-                via = " from the lock" if asset.claims else ""
-                job.resolving.subprocess(
-                    f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
-                )
+                job.resolving.subprocess(pipeline.resolved_line(asset))
             finally:
                 self.out.close(job.resolving)
             try:
@@ -248,6 +245,26 @@ class _Builder:
         )
 
 
+def check_reused_abi(
+    specs: Sequence[AssetSpec], assets: Sequence[Installed], target: Target, log: Log
+) -> None:
+    """A reused layer's dynamic files against this build's run image (a rebuild may target
+    another one): the same error or warning as when they were installed."""
+    from .elf import ElfInfo, check_abi
+
+    for spec, inst in zip(specs, assets, strict=True):
+        for file, interpreter, glibc in inst.libc:
+            info = ElfInfo.recorded(interpreter, glibc)
+            try:
+                warning = check_abi(
+                    info, target.distro, f"{inst.asset}: {file}", enforce=spec.abi_check
+                )
+            except BuildpackError as e:
+                raise about(e, spec.where) from e
+            if warning:
+                log.subprocess(f"Warning: {warning}")
+
+
 def build(
     specs: Sequence[AssetSpec],
     *,
@@ -263,9 +280,18 @@ def build(
     for spec in specs:
         if spec.targets and str(target) not in spec.targets:
             svc.log.process(
-                f"Skipping {spec.repo} {spec.asset}: not available for {target} (targets)"
+                f"Skipping {spec.repo} {spec.shown_asset}: not available for {target} (targets)"
             )
             continue
+        if svc.settings.require_provenance and spec.provenance is None:
+            # Before anything is fetched or reused: a layer installed without provenance
+            # would otherwise be kept.
+            raise ConfigError(
+                f"{spec.where}: BP_GITHUB_ASSETS_REQUIRE_PROVENANCE is set and the entry has no "
+                "'provenance'",
+                hint="add a provenance table (a Sigstore bundle, GitHub attestation or minisign "
+                "signature the release ships; see docs/provenance.md), or unset the variable",
+            )
         by_layer.setdefault(spec.layer_name, []).append(spec)
     install.remove_leftovers(layers_dir, svc.log)
     plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]
@@ -288,7 +314,7 @@ def _launch(
     sbom: dict[str, tuple[Component, ...]] = {}
     for layer in layers:
         sbom[layer.name] = tuple(
-            Component(a.repo, a.resolved_tag, a.asset, a.sha256, a.release_url)
+            Component(a.repo, a.resolved_tag, a.asset, a.sha256, a.release_url, a.source, a.go)
             for a in layer.assets
         )
         for spec, inst in zip(by_layer[layer.name], layer.assets, strict=True):
@@ -307,6 +333,7 @@ def _launch(
                     "tag": inst.resolved_tag,
                     "asset": inst.asset,
                     "sha256": inst.sha256,
+                    "source": inst.source,
                     "layer": layer.name,
                     "executables": abs_exes,
                 }

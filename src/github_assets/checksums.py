@@ -39,9 +39,12 @@ _BSD_ALGOS = {"SHA256": "sha256", "SHA512": "sha512", "SHA2-256": "sha256", "SHA
 
 class Found(NamedTuple):
     checksum: Checksum | None
-    """The asset's checksum in the file, or None when no line covers it."""
+    """The asset's checksum in the file (its sha256 when it has one), or None when no line
+    covers it."""
     parsed: bool
     """Whether the file looked like a checksum file at all."""
+    conflict: tuple[Checksum, ...] = ()
+    """Lines for the asset that disagree (of one algorithm): the file is ambiguous."""
 
 
 def candidates(asset: str, names: Sequence[str]) -> list[str]:
@@ -53,38 +56,54 @@ def candidates(asset: str, names: Sequence[str]) -> list[str]:
     return [n for n in dict.fromkeys(order) if n in present]
 
 
-def _covers(name: str, asset: str) -> bool:
+def _covers(name: str, asset: str) -> int:
+    """How a line's name covers asset: 2 exactly, 1 by its last path component, 0 not."""
     name = name.strip()
-    return name == asset or name.rsplit("/", 1)[-1] == asset or name.lstrip("*") == asset
+    if name == asset or name.lstrip("*") == asset:
+        return 2
+    return 1 if name.rsplit("/", 1)[-1] == asset else 0
 
 
 def find(text: str, asset: str, *, sidecar: bool) -> Found:
     """The checksum of asset in a checksum file's text.
 
     sidecar: the file is named after the asset (`<asset>.sha256`), so a lone digest, or a
-    line whose name differs only by a path, covers it.
+    line whose name differs only by a path, covers it. Every line for the asset counts,
+    as `sha256sum -c` checks each: lines naming it exactly, else those naming it by its
+    last path component; when two of one algorithm disagree, Found.conflict has them.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("#")]
-    parsed = False
     if sidecar and len(lines) == 1 and _HEX.match(lines[0]):
-        algo = _BY_LENGTH.get(len(lines[0]))
-        return Found(Checksum(lines[0].lower(), algo) if algo else None, algo is not None)
+        lone = Checksum.parse(lines[0], _BY_LENGTH.get(len(lines[0]), ""))
+        return Found(lone, lone is not None)
+    parsed = False
+    hits: list[tuple[int, Checksum]] = []
     for line in lines:
         bsd = _BSD.match(line)
         if bsd:
             parsed = True
-            algo = _BSD_ALGOS.get(bsd.group(1).upper())
-            if algo and _covers(bsd.group(2), asset) and len(bsd.group(3)) == LENGTHS[algo]:
-                return Found(Checksum(bsd.group(3).lower(), algo), True)
+            algo = _BSD_ALGOS.get(bsd.group(1).upper(), "")
+            value = Checksum.parse(bsd.group(3), algo) if algo else None
+            how = _covers(bsd.group(2), asset)
+            if value is not None and how:
+                hits.append((how, value))
             continue
         gnu = _GNU.match(line)
         if gnu:
-            algo = _BY_LENGTH.get(len(gnu.group(1)))
-            parsed = parsed or algo is not None
-            if algo and (_covers(gnu.group(2), asset) or (sidecar and len(lines) == 1)):
-                return Found(Checksum(gnu.group(1).lower(), algo), True)
-    return Found(None, parsed)
+            value = Checksum.parse(gnu.group(1), _BY_LENGTH.get(len(gnu.group(1)), ""))
+            parsed = parsed or value is not None
+            how = _covers(gnu.group(2), asset) or (2 if sidecar and len(lines) == 1 else 0)
+            if value is not None and how:
+                hits.append((how, value))
+    best = max((how for how, _ in hits), default=0)
+    found = list(dict.fromkeys(value for how, value in hits if how == best))
+    for algo in sorted({c.algo for c in found}):
+        values = [c for c in found if c.algo == algo]
+        if len(values) > 1:
+            return Found(None, True, tuple(values))
+    found.sort(key=lambda c: c.algo != "sha256")  # sha256 first: what the lock records
+    return Found(found[0] if found else None, parsed)
 
 
 class _Memory:
@@ -164,6 +183,14 @@ def claims(
             source.fetch(sibling, sink, evidence, log=log, cancel=cancel, decoded=True)
             text = bytes(sink.data).decode("utf-8", "replace")
             found = find(text, asset.name, sidecar=name.startswith(asset.name + "."))
+        if found.conflict:
+            # Not a mismatch of the bytes: the file contradicts itself, so it vouches for nothing.
+            raise DownloadError(
+                f"checksum file {name} is ambiguous: its lines for {asset.name} disagree "
+                f"({', '.join(map(str, found.conflict))})",
+                hint="nothing was installed; the release's checksum file must list one value "
+                "per asset: set 'checksums' to another file, or pin sha256 yourself",
+            )
         if found.checksum is not None:
             return [Claim(found.checksum, checksum_file(name))]
         why = f"has no line for {asset.name}" if found.parsed else "is not a checksum file we read"

@@ -21,6 +21,8 @@ from .platform import PLACEHOLDERS, Target, check_template, executable_name, ren
 from .verify import Checksum
 
 if TYPE_CHECKING:
+    from .provenance.spec import Provenance
+
     StrPath = str | os.PathLike[str]
     Pin = Checksum | tuple[tuple[str, Checksum], ...] | None
 
@@ -41,7 +43,8 @@ class AssetSpec(NamedTuple):
     """
 
     repo: str
-    asset: str
+    asset: str = ""
+    """The asset's name or template; "" = chosen from the release per target (assetpick)."""
     tag: str = "latest"
     token_env: str | None = None
     destination: str | None = None
@@ -62,6 +65,10 @@ class AssetSpec(NamedTuple):
     version_prefix: str = ""
     targets: tuple[str, ...] = ()
     """"os/arch" values this asset exists for; empty: every target."""
+    abi_check: bool = True
+    """False: an ELF file the run image's libc cannot run is a warning, not an error."""
+    provenance: Provenance | None = None
+    """Signatures and attestations that must verify (provenance/spec.py)."""
     where: str = ""
 
     def _identity(self) -> tuple[object, ...]:
@@ -83,8 +90,14 @@ class AssetSpec(NamedTuple):
 
     @property
     def name(self) -> str:
-        """The executable name a raw asset installs as (see platform.executable_name)."""
-        return executable_name(self.asset)
+        """The executable name a raw asset installs as (see platform.executable_name);
+        "" when the asset is chosen at build (then its name is derived from the choice)."""
+        return executable_name(self.asset) if self.asset else ""
+
+    @property
+    def shown_asset(self) -> str:
+        """The asset as a log line names it."""
+        return self.asset or "(asset chosen per target)"
 
     @property
     def replacement_map(self) -> dict[str, str]:
@@ -374,10 +387,19 @@ def _targets(value: object, key: str, where: str) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
+def _provenance(value: object, key: str, where: str) -> Provenance:
+    # Imported only for an entry that has the key: detect of every other app stays as cheap.
+    from .provenance.spec import parse
+
+    return parse(value, where)
+
+
 def _dump(value: Any) -> Any:
     """An attribute as TOML/plan metadata: checksums as hex, pairs as tables, tuples as arrays."""
     if isinstance(value, Checksum):
         return value.hex
+    if hasattr(value, "to_table"):  # Provenance: its own table
+        return value.to_table()
     if isinstance(value, tuple):
         if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
             return {k: _dump(v) for k, v in value}
@@ -400,7 +422,7 @@ class Field(NamedTuple):
 
 FIELDS = (
     Field("repo", _string, content=True),
-    Field("asset", _asset, content=True),
+    Field("asset", _asset, "", content=True),
     Field("tag", _string, "latest", content=True),
     Field("token_env", _token_env),
     Field("destination", lambda v, k, w: _relative_path(v, k, w), content=True),
@@ -417,6 +439,8 @@ FIELDS = (
     Field("files", _files, (), content=True),
     Field("version_prefix", _version_prefix, "", content=True),
     Field("targets", _targets, (), content=True),
+    Field("abi_check", _bool, True),
+    Field("provenance", _provenance, content=True),
 )
 KEYS = tuple(f.name for f in FIELDS)
 
@@ -443,11 +467,6 @@ def parse_entry(table: object, where: str) -> AssetSpec:
             hint='for example repo = "grpc-ecosystem/grpc-health-probe"',
         )
     where = f"{where} (repo {repo})"
-    if "asset" not in table:
-        raise ConfigError(
-            f"{where}: missing required key 'asset'",
-            hint='name the release asset, e.g. asset = "grpc_health_probe-{os}-{arch}"',
-        )
     values = {f.name: f.parse(table[f.name], f.name, where) for f in FIELDS if f.name in table}
     values["repo"] = repo
     spec = AssetSpec(**values, where=where)
@@ -462,7 +481,8 @@ def parse_entry(table: object, where: str) -> AssetSpec:
         )
     if not spec.layer:
         _layer_name_ok(spec.layer_name, "repo", where)
-    _check_components(spec.name, "asset", where)  # a raw asset is installed under this name
+    if spec.asset:
+        _check_components(spec.name, "asset", where)  # a raw asset is installed under this name
     return spec
 
 
@@ -564,14 +584,21 @@ def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
     ]
 
 
-def token_for(spec: AssetSpec, env: Mapping[str, str]) -> str | None:
-    """The token to send to the API for this asset, or None (public)."""
+def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None) -> str | None:
+    """The token to send to the API for this asset, or None (public): the variable
+    token_env names, else bound (a `github` binding's token for the asset's API host),
+    else GITHUB_TOKEN."""
+    from . import redact
+
     if spec.token_env:
         value = env.get(spec.token_env, "")
-        if not value:
+        if not value and not bound:
             raise ConfigError(
                 f"{spec.where}: token_env names {spec.token_env}, which is not set",
-                hint=f"pass it to the build, e.g. pack build --env {spec.token_env}",
+                hint=f"pass it to the build (e.g. pack build --env {spec.token_env}), or give "
+                "the token in a binding of type github (kpack: a Secret in the Image's services)",
             )
-        return value
-    return env.get("GITHUB_TOKEN") or None
+        redact.secret(value or bound)  # whatever the variable's name: never printed
+        return value or bound
+    redact.secret(env.get("GITHUB_TOKEN"))
+    return bound or env.get("GITHUB_TOKEN") or None

@@ -89,12 +89,12 @@ def os_error(error: OSError, doing: str) -> BuildpackError:
 
 def report(error: BuildpackError, env: Mapping[str, str]) -> None:
     """Print error as the phases and the command do: `error: ` + one line, details after,
-    with every token of env (and Authorization values, signed URL queries) redacted."""
+    through the one redaction (redact.py) with what env shows to be secret added."""
     import sys
 
-    from .log import redact
+    from . import redact
 
-    secrets = [v for k, v in env.items() if v and ("TOKEN" in k.upper() or "SECRET" in k.upper())]
-    sys.stderr.write("error: " + redact(error.first_line(), secrets) + "\n")
+    redact.environment(env)
+    sys.stderr.write("error: " + redact.text(error.first_line()) + "\n")
     if error.details:
-        sys.stderr.write(redact(error.details, secrets).rstrip("\n") + "\n")
+        sys.stderr.write(redact.text(error.details).rstrip("\n") + "\n")

@@ -8,6 +8,7 @@ build removes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -60,9 +61,9 @@ def _owner_alive(work: Path) -> bool:
 
 
 @contextmanager
-def work_dir(layers_dir: Path) -> Iterator[Path]:
+def work_dir(layers_dir: Path, shown: str = "the layers dir") -> Iterator[Path]:
     """A fresh work dir inside the layers dir (same filesystem: renames, not copies), owned
-    (locked) by this build until it is removed."""
+    (locked) by this build until it is removed. shown: what the dir is, for errors."""
     import fcntl
     import shutil
     import tempfile
@@ -73,14 +74,14 @@ def work_dir(layers_dir: Path) -> Iterator[Path]:
         fresh = Path(tempfile.mkdtemp(prefix=".github-assets-new-", dir=layers_dir))
         fd = os.open(fresh / LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except OSError as e:
-        raise os_error(e, f"create a work dir in the layers dir {layers_dir}") from e
+        raise os_error(e, f"create a work dir in {shown} {layers_dir}") from e
     work = fresh.with_name(WORK_PREFIX + fresh.name.removeprefix(".github-assets-new-"))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.rename(fresh, work)
         yield work
     except OSError as e:
-        raise os_error(e, f"use the work dir {work.name} in the layers dir") from e
+        raise os_error(e, f"use the work dir {work.name} in {shown}") from e
     finally:
         shutil.rmtree(work if work.exists() else fresh, ignore_errors=True)
         os.close(fd)
@@ -121,8 +122,46 @@ def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
             done.append(name)
             os.replace(stage, layer_dir)
     except OSError as e:
-        import shutil
-
         for name in done:
-            shutil.rmtree(layers_dir / name, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                take_away(layers_dir, name)
         raise os_error(e, f"rename layer {current} into the layers dir") from e
+
+
+def take_away(layers_dir: Path, name: str) -> None:
+    """Remove layer `name`: its dir, its toml and its SBOMs, never one without the other.
+
+    The dir is renamed aside first (one syscall: it is there whole or gone), then the toml
+    is unlinked; when that fails and the toml is still there, the dir is renamed back, so
+    the layer stays whole, and the error is raised. What was renamed aside is deleted
+    after; what the OS refused to delete is a leftover the next build removes (it has the
+    work-dir prefix and no owner lock).
+    """
+    import shutil
+
+    layer_dir = layers_dir / name
+    aside = layers_dir / f"{WORK_PREFIX}removed-{os.getpid()}-{name}"
+    moved = False
+    if layer_dir.exists() or layer_dir.is_symlink():
+        os.replace(layer_dir, aside)
+        moved = True
+    toml = layers_dir / f"{name}.toml"
+    try:
+        toml.unlink(missing_ok=True)
+    except OSError:
+        if os.path.lexists(toml):  # no toml (not written yet): the dir goes all the same
+            if moved:
+                os.replace(aside, layer_dir)
+            raise
+    for sbom in layers_dir.glob(f"{glob_escape(name)}.sbom.*.json"):
+        with contextlib.suppress(OSError):
+            sbom.unlink()
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    """name as a glob pattern that matches only itself."""
+    import glob
+
+    return glob.escape(name)

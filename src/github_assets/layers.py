@@ -10,19 +10,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import __version__
+from . import __version__, redact
 from .cnb.layer import LayerToml
 from .config import AssetSpec
+from .gobuildinfo import GoBuild
 from .log import Log
 from .platform import Target
 from .verify import Authority, Checksum, Kind
 
 if TYPE_CHECKING:
+    from .lock import Entry
     from .pipeline import ResolvedAsset, Staged
 
 METADATA_SCHEMA = 2
 """2: the wanted config stored as fields (`want`), and the source of the bytes. Keys added
-since (`authorities`) are optional: a layer toml that 0.2.0 wrote is read as it is."""
+since (`authorities`, `go`, `libc`) are optional: a layer toml that 0.2.0 wrote is read as
+it is."""
 
 
 class Installed(NamedTuple):
@@ -49,6 +52,11 @@ class Installed(NamedTuple):
     """The ETag of the API's answer for a `latest` asset: a rebuild sends it as If-None-Match."""
     authorities: tuple[Authority, ...] = ()
     """Who vouched for the bytes, as data (verified_by is their names, for people)."""
+    go: tuple[tuple[str, GoBuild], ...] = ()
+    """(file, Go build info) of its Go executables: the SBOM of a reused layer lists them."""
+    libc: tuple[tuple[str, str, str], ...] = ()
+    """(file, interpreter, highest GLIBC_x.y needed) of its dynamic ELF files: a reused layer
+    is checked against the run image of this build, which may not be the last one's."""
 
     @property
     def trusted(self) -> bool:
@@ -79,6 +87,8 @@ class Installed(NamedTuple):
             want=spec.wanted(target),
             etag=asset.etag if spec.tag == "latest" else "",
             authorities=verified.evidence,
+            go=tuple((f, e.go) for f, e in staged.elves if e.go is not None),
+            libc=tuple((f, *e.record()) for f, e in staged.elves if not e.static),
         )
 
     def to_toml(self) -> dict[str, Any]:
@@ -87,6 +97,8 @@ class Installed(NamedTuple):
         data["executables"] = list(self.executables)
         data["want"] = dict(self.want)
         data["authorities"] = [a.to_toml() for a in self.authorities]
+        data["go"] = [{"file": file, **build.to_toml()} for file, build in self.go]
+        data["libc"] = [list(facts) for facts in self.libc]
         return data
 
     @classmethod
@@ -115,9 +127,21 @@ class Installed(NamedTuple):
                 want=dict(data["want"]),
                 etag=str(data.get("etag", "")),
                 authorities=_authorities(data),
+                go=_go_builds(data.get("go", [])),
+                libc=tuple((str(f), str(i), str(g)) for f, i, g in data.get("libc", [])),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _go_builds(data: object) -> tuple[tuple[str, GoBuild], ...]:
+    """The Go build info a layer toml records (what is not well-formed is left out)."""
+    out = []
+    for item in data if isinstance(data, list) else []:
+        build = GoBuild.from_toml(item)
+        if build is not None and isinstance(item, Mapping) and "file" in item:
+            out.append((str(item["file"]), build))
+    return tuple(out)
 
 
 def _authorities(data: Mapping[str, Any]) -> tuple[Authority, ...]:
@@ -173,7 +197,7 @@ class LayerPlan:
     def log_head(self, log: Log) -> None:
         log.process(f"Layer {self.name}")
         for spec in self.specs:
-            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.asset}")
+            log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.shown_asset}")
 
     def log_reused(self, log: Log, layers_dir: Path, reuse: Reuse) -> None:
         log.subprocess(f"Reusing layer {self.name}: {reuse.why} (no download)")
@@ -182,9 +206,13 @@ class LayerPlan:
                 log.subprocess(f"Installed {layers_dir / self.name / e}")
 
     def result(self, target: Target, assets: tuple[Installed, ...], *, reused: bool) -> LayerResult:
-        build_time = any(s.build for s in self.specs)
+        # cache = true always: engines without a previous image (Cloud Foundry, a pack build
+        # with a cache but a new image name) restore a layer's metadata only from the cache.
         toml = LayerToml(
-            launch=True, build=build_time, cache=build_time, metadata=metadata(target, assets)
+            launch=True,
+            build=any(s.build for s in self.specs),
+            cache=True,
+            metadata=metadata(target, assets),
         )
         return LayerResult(self.name, toml, assets, reused)
 
@@ -196,10 +224,13 @@ class LayerPlan:
         log: Log,
         *,
         require_checksum: bool = False,
+        locked: Sequence[Entry | None] = (),
     ) -> Reuse | Install:
         """Reuse when the previous layer holds what is wanted now, else Install with why.
 
-        resolved has, per asset, what `latest` resolves to now (None when not asked).
+        resolved has, per asset, what `latest` resolves to now (None when not asked);
+        locked, the lock's entry (None when it has none): the tag, asset and sha256 it
+        names are wanted content, so a re-lock reinstalls.
         """
         if self.previous is None:
             return Install("no previous layer")
@@ -211,14 +242,20 @@ class LayerPlan:
             return Install("the set of assets changed")
         olds = [Installed.from_toml(a) for a in raw]
         many = len(self.specs) > 1
-        for spec, old, res in zip(self.specs, olds, resolved, strict=True):
+        entries = list(locked) or [None] * len(self.specs)
+        for spec, old, res, entry in zip(self.specs, olds, resolved, entries, strict=True):
             if old is None:
                 return Install("previous layer metadata is unreadable")
-            changes = diff(old.want, spec.wanted(target))
+            # As the toml holds it: written through the one redaction (tomlfile.write).
+            changes = diff(old.want, redact.value(spec.wanted(target)))
             for line in changes:
-                log.debug(f"reuse {spec.repo} {spec.asset}: {line}")
+                log.debug(f"reuse {spec.repo} {spec.shown_asset}: {line}")
             if changes:
-                return Install(f"{spec.asset}: {changes[0]}" if many else changes[0])
+                return Install(f"{spec.shown_asset}: {changes[0]}" if many else changes[0])
+            if entry is not None:
+                cause = _relocked(spec, old, entry)
+                if cause:
+                    return Install(cause)
             if res is not None:
                 cause = _upstream_change(spec, old, res)
                 if cause:
@@ -235,6 +272,23 @@ class LayerPlan:
         log.debug(f"reuse {self.name}: no wanted field differs")
         tags = ", ".join(sorted({f"{a.repo} {a.resolved_tag}" for a in assets}))
         return Reuse(assets, f"same {tags}, assets and checksums")
+
+
+def _relocked(spec: AssetSpec, old: Installed, entry: Entry) -> str:
+    """Why the lock's entry is not what the layer holds, or ''."""
+    if entry.resolved_tag != old.resolved_tag:
+        return (
+            f"the lock now says {spec.repo} {entry.resolved_tag} "
+            f"(the layer holds {old.resolved_tag})"
+        )
+    if entry.name != old.asset:
+        return f"the lock now says {entry.name} (the layer holds {old.asset})"
+    if entry.checksum != Checksum(old.sha256):
+        return (
+            f"the lock now says sha256:{entry.sha256} for {entry.name} "
+            f"(the layer holds sha256:{old.sha256})"
+        )
+    return ""
 
 
 def _upstream_change(spec: AssetSpec, old: Installed, now: ResolvedAsset) -> str:

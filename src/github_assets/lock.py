@@ -17,6 +17,9 @@ Format (TOML, sorted by repo, asset, tag, target; stable byte for byte):
     sha256 = "<64 hex>"
     authority = "digest"     # or "checksums file" (checksums_file names it), or
                              # "downloaded": trust on first use, hashed by `lock` itself
+    [assets.provenance]      # when the entry has `provenance`: what verified it
+    files = { "checksums.txt.minisig" = "...", ... }   # signature/bundle/checksum files
+    attestation = "..."      # the GitHub attestation's bundle (JSON) that held
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import redact
 from .errors import ConfigError
 from .verify import LOCKED, TOFU, Checksum, Claim, Kind
 
@@ -51,6 +55,7 @@ _ORDER = (
     "sha256",
     "authority",
     "checksums_file",
+    "provenance",
 )
 
 
@@ -64,6 +69,10 @@ class Entry(NamedTuple):
     sha256: str
     authority: str
     checksums_file: str = ""
+    provenance: Mapping[str, Any] = {}
+    """What verified the entry's provenance (provenance.proofs.Carried's table): the
+    signature, bundle and checksum files and the attestation, so a build checks them again
+    without a request."""
 
     @property
     def checksum(self) -> Checksum:
@@ -91,6 +100,8 @@ class Entry(NamedTuple):
         )
         if self.checksums_file:
             table["checksums_file"] = self.checksums_file
+        if self.provenance:
+            table["provenance"] = dict(self.provenance)
         return table
 
 
@@ -107,8 +118,10 @@ def authority_of(claims: Sequence[Claim]) -> tuple[str, str, Checksum] | None:
 
 
 def picks(spec: AssetSpec) -> tuple[tuple[str, Any], ...]:
+    """spec's picking keys as the lock file holds them: redacted (an api_url's userinfo is
+    never written), so what the file says and what the config says compare equal."""
     meta = spec.to_metadata()
-    return tuple((k, meta[k]) for k in _PICKS if k in meta)
+    return tuple((k, redact.value(meta[k])) for k in _PICKS if k in meta)
 
 
 class Lock(NamedTuple):
@@ -128,44 +141,98 @@ def path_for(config_path: str) -> str:
     return os.path.join(os.path.dirname(config_path), NAME)
 
 
-def read(path: str, shown: str) -> Lock | None:
-    """The lock at path, None when there is none; a ConfigError when it is not one."""
-    if not os.path.exists(path):
+def read(path: str, shown: str, root: str | None = None) -> Lock | None:
+    """The lock at path, None when there is none; a ConfigError naming the file and the
+    key when it is not one (never a traceback). root: the app dir, the only place a lock
+    is read from (a symlink out of it is an error)."""
+    if not os.path.lexists(path):
         return None
+    if root is not None:
+        real, inside = os.path.realpath(path), os.path.realpath(root)
+        if os.path.commonpath([inside, real]) != inside:
+            raise ConfigError(
+                f"{shown} is a symlink that leads outside the app dir",
+                hint="put the lock file itself in the app dir (nothing outside it is read)",
+            )
     from .tomlfile import load
 
     data = load(path, shown)
-    if data.get("version") != VERSION:
+    version = data.get("version")
+    if type(version) is not int or version != VERSION:
+        said = "has no 'version'" if version is None else f"has version {version!r}"
         raise ConfigError(
-            f"{shown}: version {data.get('version')!r} is not {VERSION}",
+            f"{shown} {said}; this buildpack reads version {VERSION}",
             hint="re-run github-assets lock with this buildpack's version",
         )
-    entries = []
-    for i, raw in enumerate(data.get("assets", []), 1):
-        try:
-            entries.append(_entry(raw))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(
-                f"{shown}: [[assets]] #{i} is incomplete or malformed ({e})",
-                hint="re-run github-assets lock",
-            ) from e
-    return Lock(path, tuple(entries))
+    assets = data.get("assets", [])
+    if not isinstance(assets, list):
+        raise ConfigError(f"{shown}: 'assets' must be an array of tables ([[assets]])", hint=_FIX)
+    return Lock(path, tuple(_entry(raw, f"{shown}: [[assets]] #{i}") for i, raw in
+                            enumerate(assets, 1)))  # fmt: skip
 
 
-def _entry(raw: Mapping[str, Any]) -> Entry:
-    sha = str(raw["sha256"])
-    if Checksum.parse(sha) is None or raw["authority"] not in AUTHORITIES:
-        raise ValueError("bad sha256 or authority")
+_FIX = "fix it, or delete it and run github-assets lock"
+_TYPES = {str: "a string", int: "an integer", dict: "a table", list: "an array"}
+
+
+def _field(raw: Mapping[str, Any], key: str, kind: type, where: str, required: bool = True) -> Any:
+    if key not in raw:
+        if required:
+            raise ConfigError(f"{where} has no '{key}'", hint=_FIX)
+        return None
+    value = raw[key]
+    if type(value) is not kind:  # exactly: a bool is no integer here, nor a float (inf)
+        got = _TYPES.get(type(value), f"a {type(value).__name__}")
+        raise ConfigError(f"{where}: '{key}' must be {_TYPES[kind]}, got {got}", hint=_FIX)
+    return value
+
+
+def _entry(raw: object, where: str) -> Entry:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} is not a table", hint=_FIX)
+    for key in ("repo", "asset", "tag", "version_prefix", "api_url"):
+        _field(raw, key, str, where, required=key in ("repo", "tag"))  # no asset: chosen
+    replacements = _field(raw, "replacements", dict, where, required=False) or {}
+    if not all(isinstance(v, str) for v in replacements.values()):
+        raise ConfigError(f"{where}: 'replacements' must map names to strings", hint=_FIX)
+    target = _field(raw, "target", str, where)
+    if target.count("/") != 1 or not all(target.split("/")):
+        raise ConfigError(f"{where}: 'target' must be os/arch, got {target!r}", hint=_FIX)
+    size = _field(raw, "size", int, where)
+    if size < 0:
+        raise ConfigError(f"{where}: 'size' must not be negative, got {size}", hint=_FIX)
+    sha = Checksum.parse(_field(raw, "sha256", str, where))
+    if sha is None or sha.algo != "sha256":
+        raise ConfigError(
+            f"{where}: 'sha256' is not a sha256 ({raw['sha256']!r})",
+            hint="give 64 hex digits, optionally prefixed 'sha256:'; " + _FIX,
+        )
+    authority = _field(raw, "authority", str, where)
+    if authority not in AUTHORITIES:
+        raise ConfigError(
+            f"{where}: 'authority' must be one of {', '.join(AUTHORITIES)}, got {authority!r}",
+            hint=_FIX,
+        )
     return Entry(
         picks=tuple((k, raw[k]) for k in _PICKS if k in raw),
-        target=str(raw["target"]),
-        resolved_tag=str(raw["resolved_tag"]),
-        name=str(raw["name"]),
-        size=int(raw["size"]),
-        sha256=sha,
-        authority=str(raw["authority"]),
-        checksums_file=str(raw.get("checksums_file", "")),
+        target=target,
+        resolved_tag=_field(raw, "resolved_tag", str, where),
+        name=_field(raw, "name", str, where),
+        size=size,
+        sha256=sha.hex,  # one spelling: upper case or "sha256:" compare equal
+        authority=authority,
+        checksums_file=_field(raw, "checksums_file", str, where, required=False) or "",
+        provenance=_provenance(raw.get("provenance", {})),
     )
+
+
+def _provenance(table: object) -> Mapping[str, Any]:
+    """The entry's provenance table, checked as the build will read it (ValueError)."""
+    if not table:
+        return {}
+    from .provenance.proofs import Carried
+
+    return Carried.from_table(table).to_table()
 
 
 HEADER = (
@@ -178,7 +245,7 @@ def document(entries: Sequence[Entry]) -> dict[str, Any]:
     """The lock file's data: sorted and stable, so a re-lock of the same assets is no diff."""
     tables = []
     for entry in sorted(entries, key=lambda e: e.key):
-        table = entry.as_table()
+        table = redact.value(entry.as_table())  # as tomlfile.write would: the text is the file
         tables.append({key: _sorted(table[key]) for key in _ORDER if key in table})
     return {"version": VERSION, "assets": tables}
 

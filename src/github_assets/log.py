@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import io
-import re
 import threading
-from collections.abc import Iterable
 from typing import TextIO
 
-_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]+)\?[^\s'\"]*")
-_BEARER = re.compile(r"(?i)(authorization:?\s*(?:bearer|token)\s+)\S+")
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Hide tokens, Authorization values and URL query strings (signed URLs)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    text = _BEARER.sub(r"\1[REDACTED]", text)
-    return _URL_QUERY.sub(r"\1?[REDACTED]", text)
+from . import redact
 
 
 def human_size(n: int) -> str:
@@ -35,24 +23,21 @@ class Log:
     """Levels: title (0), process (2), subprocess (4), action (6), detail (8).
 
     Lines are written whole under a lock so parallel installs never interleave
-    mid-line; every line is redacted first.
+    mid-line; every line goes through redact.text first (tokens, binding contents, URL
+    userinfo and queries).
     """
 
     def __init__(self, out: TextIO, *, debug: bool = False) -> None:
         self._out = out
         self._debug = debug
-        self._secrets: set[str] = set()
         self._lock = threading.Lock()
 
     def add_secret(self, secret: str | None) -> None:
-        if secret:
-            self._secrets.add(secret)
-
-    def clean(self, text: str) -> str:
-        return redact(text, self._secrets)
+        """Hide secret in every output of the process (redact.REGISTRY), not only this log."""
+        redact.secret(secret)
 
     def _line(self, indent: int, text: str) -> None:
-        line = " " * indent + self.clean(text) + "\n"
+        line = " " * indent + redact.text(text) + "\n"
         with self._lock:
             self._out.write(line)
             self._out.flush()
@@ -100,7 +85,6 @@ class OrderedLog:
     def channel(self) -> Log:
         index = len(self._channels)
         channel = Log(_ChannelOut(self, index), debug=self._log.debugging)
-        channel._secrets = self._log._secrets  # one set: a secret added anywhere hides everywhere
         self._channels.append(channel)
         self._held.append([])
         self._closed.append(False)

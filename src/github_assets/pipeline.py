@@ -1,5 +1,5 @@
-"""One asset, from spec to checked files in a work dir: resolve -> evidence -> fetch ->
-verify -> proofs -> unpack -> place -> check. Free of CNB: it imports nothing of cnb/,
+"""One asset, from spec to checked files in a work dir: resolve -> evidence (evidence.py)
+-> fetch -> verify -> proofs -> unpack -> place -> check. Free of CNB: it imports nothing of cnb/,
 layers, install or build, so any caller (the build, `github-assets install`) installs an
 asset and then hands the Staged result to a destination of its own (destinations.py).
 
@@ -16,19 +16,34 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from . import checksums, selection
+from . import selection
 from .archive import Unpacked
 from .config import AssetSpec
 from .errors import BuildpackError, DownloadError, InstallError, about, os_error
+from .evidence import evidence, expected_for
 from .log import Log, human_size
 from .platform import Target
 from .settings import Settings
-from .sources import ResolvedAsset, Source, Unchanged, fetch_verified
-from .verify import DIGEST, PINNED, Authority, Checksum, Claim, Expected, Verified
+from .sources import ResolvedAsset, Sink, Source, Unchanged, fetch_verified
+from .verify import Authority, Expected, Verified
 
-__all__ = ["Job", "Proof", "ResolvedAsset", "Source", "Staged", "Unchanged"]
+if TYPE_CHECKING:
+    from .elf import ElfInfo
+
+__all__ = [
+    "Job",
+    "Proof",
+    "ResolvedAsset",
+    "Source",
+    "Staged",
+    "Unchanged",
+    "Watched",
+    "Watcher",
+    "evidence",
+    "expected_for",
+]
 
 _LONE = ("raw", "gzip", "xz", "bzip2")
 """Kinds that unpack to a single file."""
@@ -44,7 +59,45 @@ class Proof(Protocol):
     installed then. Made per entry by services.Services.proofs_for.
     """
 
+    def prepare(self, job: Job, asset: ResolvedAsset) -> Watcher | None:
+        """Before the download: read what the proof needs (a signature file), failing early;
+        what must see the asset's bytes as they arrive (a signature over them), or None."""
+        ...
+
     def __call__(self, job: Job, asset: ResolvedAsset, verified: Verified) -> Authority: ...
+
+
+class Watcher(Protocol):
+    """Sees an asset's bytes as they arrive (the asset is never held whole)."""
+
+    def update(self, data: memoryview) -> None: ...
+
+    def reset(self) -> None:
+        """The fetch started over: forget what was seen."""
+        ...
+
+
+class Watched:
+    """A sink that shows the bytes committed to it to watchers first."""
+
+    def __init__(self, sink: Sink, watchers: Sequence[Watcher]) -> None:
+        self._sink = sink
+        self._watchers = watchers
+        self._view = memoryview(b"")
+
+    def buffer(self) -> memoryview:
+        self._view = self._sink.buffer()
+        return self._view
+
+    def commit(self, n: int) -> None:
+        for watcher in self._watchers:
+            watcher.update(self._view[:n])
+        self._sink.commit(n)
+
+    def restart(self) -> None:
+        for watcher in self._watchers:
+            watcher.reset()
+        self._sink.restart()
 
 
 class Job(NamedTuple):
@@ -77,6 +130,8 @@ class Staged(NamedTuple):
     """The executable `process` and `link` use ('' when none)."""
     src: Path
     """The dir (archive) or the file (raw) to move to destination."""
+    elves: tuple[tuple[str, ElfInfo], ...] = ()
+    """(file, its ELF facts) of each ELF file: libc needs and Go build info."""
 
     @property
     def is_archive(self) -> bool:
@@ -100,48 +155,40 @@ def resolve(job: Job, etag: str = "") -> ResolvedAsset:
         return job.source.resolve(job.spec, job.target, log=job.log, cancel=job.cancel, etag=etag)
 
 
-def expected_for(spec: AssetSpec, target: Target, asset: ResolvedAsset) -> Expected:
-    """The size and every checksum known without a download (the config's pin, what the
-    resolver vouches for, GitHub's digest); all of them must match."""
-    claims = []
-    pin = spec.pin_for(target.arch)
-    if pin is not None:
-        claims.append(Claim(pin, PINNED))
-    claims += asset.claims
-    if asset.digest:
-        published = Checksum.parse(asset.digest)
-        if published is None:
-            raise DownloadError(
-                f"GitHub published a digest for {asset.name} that is not sha256: {asset.digest}",
-                hint="pin sha256 in the config to verify it yourself",
-            )
-        claims.append(Claim(published, DIGEST))
-    return Expected(asset.name, asset.size, tuple(claims))
+def resolved_line(asset: ResolvedAsset) -> str:
+    """The log line that says what an entry resolved to (the build and `install` print it)."""
+    facts = [f"asset {asset.asset_id}"] if asset.asset_id else []
+    facts += [human_size(asset.size)] if asset.size >= 0 else []
+    shown = f" ({', '.join(facts)})" if facts else ""
+    via = " from the lock" if asset.claims else ""
+    return f"Resolved {asset.repo} {asset.tag}: {asset.name}{shown}{via}"
 
 
-def evidence(job: Job, asset: ResolvedAsset) -> Expected:
-    """Every authority's word, before a byte of the asset is fetched: expected_for, then
-    the release's checksum file (checksums.py). The one place the build, `lock` and the
-    offline packager learn who vouches for an asset."""
-    expected = expected_for(job.spec, job.target, asset)
-    from_file = checksums.claims(
-        job.spec, job.target, asset, job.source, log=job.log, cancel=job.cancel
-    )
-    return expected._replace(claims=expected.claims + tuple(from_file))
+def installed_name(spec: AssetSpec, asset_name: str) -> str:
+    """<name>: from 'asset', else cut from the asset the build chose (assetpick)."""
+    if spec.asset:
+        return spec.name
+    from .assetpick import derived_name
+
+    return derived_name(asset_name)
 
 
-def install_path(spec: AssetSpec, archive: bool) -> str:
-    """Where the asset goes, relative to its root: an archive's directory, or a raw file's path."""
+def install_path(spec: AssetSpec, archive: bool, name: str = "") -> str:
+    """Where the asset goes, relative to its root: an archive's directory, or a raw file's path.
+
+    name: the raw file's <name> (installed_name); spec.name when not given.
+    """
+    name = name or spec.name
     if archive:
         return (spec.destination or ".").rstrip("/") or "."
     if spec.destination is None:
-        return f"bin/{spec.name}"
+        return f"bin/{name}"
     if spec.destination.endswith("/") or spec.destination == ".":
-        return f"{spec.destination.rstrip('/')}/{spec.name}".lstrip("./") or spec.name
+        return f"{spec.destination.rstrip('/')}/{name}".lstrip("./") or name
     return spec.destination
 
 
-def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
+def pick_main(spec: AssetSpec, executables: Sequence[str], name: str = "") -> str:
     """The executable `process` and `link` use: the one named like the asset, else the only one."""
     if not executables:
         if spec.process or spec.link:
@@ -150,15 +197,16 @@ def pick_main(spec: AssetSpec, executables: Sequence[str]) -> str:
                 hint="check 'asset' and 'files', or drop process/link",
             )
         return ""
+    name = name or spec.name
     for e in executables:
-        if Path(e).name == spec.name:
+        if Path(e).name == name:
             return e
     if len(executables) == 1:
         return executables[0]
     if spec.process or spec.link:
         raise InstallError(
             f"the archive has {len(executables)} executables and none is named "
-            f"{spec.name!r}, so 'process'/'link' cannot tell which to use",
+            f"{name!r}, so 'process'/'link' cannot tell which to use",
             hint="name the asset after its executable or drop process/link",
             details="executables: " + ", ".join(executables),
         )
@@ -173,6 +221,7 @@ def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> 
     are verified (and every proof held), and on failure the caller throws work away.
     """
     spec, log = job.spec, job.log
+    name = installed_name(spec, asset.name)
     with naming(spec, f"install {asset.name}"):
         started = job.clock()
         expected = evidence(job, asset)
@@ -187,17 +236,17 @@ def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> 
             f"Downloading {asset.name} ({size}) from {job.source.origin(asset, expected)}"
         )
         rules = selection.rendered(spec.files, lambda p: spec.render(p, job.target, asset.tag))
-        verified, origin, result = _fetch(job, asset, work, expected, rules)
+        verified, origin, result = _fetch(job, asset, work, expected, rules, name)
         if not verified.authorities:
             log.subprocess(
                 f"Warning: only the size of {asset.name} was checked; {_pin_advice(spec)}"
             )
-        placed = _place(spec, asset, result, rules, work)
+        placed = _place(spec, asset, result, rules, work, name)
         log.subprocess(
             f"Unpacked {result.kind}: {len(placed.files)} file{'s' * (len(placed.files) != 1)}"
         )
-        executables = _check_elves(job, placed, shown_root)
-        main = pick_main(spec, executables)
+        executables, elves = _check_elves(job, asset, placed, shown_root)
+        main = pick_main(spec, executables, name)
         for rel in executables:
             log.subprocess(f"Installed {shown_root / rel}")
         log.subprocess(f"Done in {job.clock() - started:.1f} s")
@@ -211,6 +260,7 @@ def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> 
             executables=tuple(executables),
             main=main,
             src=placed.src,
+            elves=elves,
         )
 
 
@@ -227,24 +277,33 @@ def _fetch(
     work: Path,
     expected: Expected,
     rules: Sequence[selection.Rule],
+    name: str,
 ) -> tuple[Verified, str, Unpacked]:
     """The asset's bytes, verified and proven, unpacked into work/unpack (only `files`
     when set); and where they came from."""
     from .archive import stream_unpack
 
+    watchers = [w for p in job.proofs if (w := p.prepare(job, asset)) is not None]
     unpack_dir = work / "unpack"
     unpack_dir.mkdir()
     sink = stream_unpack(
         unpack_dir,
         strip_components=job.spec.strip_components,
-        raw_path=job.spec.name,
+        raw_path=name,
         limits=job.settings.limits,
         spool=work / "asset",
         select=selection.selector(rules) if rules else None,
         on_elf=_prefetch_elf,
     )
     try:
-        fetched = fetch_verified(job.source, asset, sink, expected, log=job.log, cancel=job.cancel)
+        fetched = fetch_verified(
+            job.source,
+            asset,
+            Watched(sink, watchers) if watchers else sink,
+            expected,
+            log=job.log,
+            cancel=job.cancel,
+        )
         verified = _prove(job, asset, fetched.verified)
         job.log.subprocess(f"Verified sha256:{verified.sha256} ({verified.describe()})")
         result = sink.finish()
@@ -276,6 +335,7 @@ def _place(
     result: Unpacked,
     rules: Sequence[selection.Rule],
     work: Path,
+    name: str,
 ) -> _Placed:
     """Where what was unpacked goes: the `files` picked, an archive's dir, a file's path."""
     unpack_dir = work / "unpack"
@@ -296,18 +356,22 @@ def _place(
             os.link(unpack_dir / member, dest)  # a member may go to two places
             local[key] = dest
         return _Placed(".", tuple(sorted(local)), local, src)
-    place = install_path(spec, archive)
+    place = install_path(spec, archive, name)
     if archive:
         local = {f"{place}/{f}".removeprefix("./"): unpack_dir / f for f in result.files}
         return _Placed(place, tuple(sorted(local)), local, unpack_dir)
-    return _Placed(place, (place,), {place: unpack_dir / spec.name}, unpack_dir / spec.name)
+    return _Placed(place, (place,), {place: unpack_dir / name}, unpack_dir / name)
 
 
-def _check_elves(job: Job, placed: _Placed, shown_root: Path) -> list[str]:
-    """The executables among the placed files; every ELF file checked for the target."""
-    executables = []
+def _check_elves(
+    job: Job, asset: ResolvedAsset, placed: _Placed, shown_root: Path
+) -> tuple[list[str], tuple[tuple[str, ElfInfo], ...]]:
+    """The executables among the placed files, and the facts of every ELF file, each
+    checked for the target's arch and its run image's libc."""
+    executables, elves = [], []
     if placed.files:
         from .elf import check as elf_check
+        from .elf import check_abi
     for rel in placed.files:
         path = placed.local[rel]
         st = path.lstat()
@@ -319,7 +383,12 @@ def _check_elves(job: Job, placed: _Placed, shown_root: Path) -> list[str]:
         if info is not None:
             linkage = "static" if info.static else f"dynamic, interpreter {info.interpreter}"
             job.log.action(f"ELF {info.machine} {linkage}: {shown_root / rel}")
-    return executables
+            shown = f"{asset.name}: {rel}"
+            warning = check_abi(info, job.target.distro, shown, enforce=job.spec.abi_check)
+            if warning:
+                job.log.subprocess(f"Warning: {warning}")
+            elves.append((rel, info))
+    return executables, tuple(elves)
 
 
 _prefetch_started = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from .errors import ConfigError
 
@@ -27,23 +27,82 @@ _HOST_ARCH = {
 }
 
 
+# glibc of each distro release a run image is built from (its libc6 package).
+_GLIBC: dict[tuple[str, str], tuple[int, int]] = {
+    ("ubuntu", "20.04"): (2, 31),
+    ("ubuntu", "22.04"): (2, 35),
+    ("ubuntu", "24.04"): (2, 39),
+    ("debian", "11"): (2, 31),
+    ("debian", "12"): (2, 36),
+    ("debian", "13"): (2, 41),
+}
+_MUSL = frozenset({"alpine"})
+_Path: TypeAlias = "str | os.PathLike[str]"
+OS_RELEASE = "/etc/os-release"
+"""A str, not a pathlib.Path: detect imports this module, and pathlib costs it ~2 ms."""
+
+
+class Distro(NamedTuple):
+    """The run image's distro, as CNB_TARGET_DISTRO_* or os-release name it."""
+
+    name: str
+    """os-release ID, lower case: "ubuntu", "debian", "alpine"."""
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+    @property
+    def musl(self) -> bool:
+        return self.name in _MUSL
+
+    @property
+    def glibc(self) -> tuple[int, int] | None:
+        """Its glibc version, when it is a glibc distro release we know."""
+        # Debian's os-release says "12", a platform may say "12.5": the major release decides.
+        major = self.version.split(".")[0] if self.name == "debian" else self.version
+        return _GLIBC.get((self.name, ".".join(major.split(".")[:2])))
+
+
 class Target(NamedTuple):
-    """The os/arch the image is built for."""
+    """The os/arch the image is built for, and the run image's distro when known."""
 
     os: str
     arch: str
+    distro: Distro | None = None
 
     def __str__(self) -> str:
         return f"{self.os}/{self.arch}"
 
 
-def target_from_env(env: Mapping[str, str]) -> Target:
-    """CNB_TARGET_OS/CNB_TARGET_ARCH when the platform sets them, else the build host."""
+def target_from_env(env: Mapping[str, str], os_release: _Path = OS_RELEASE) -> Target:
+    """CNB_TARGET_OS/CNB_TARGET_ARCH/CNB_TARGET_DISTRO_* when the platform sets them, else
+    the build host (uname, os_release)."""
     host = os.uname()
     os_name = env.get("CNB_TARGET_OS") or host.sysname.lower() or "linux"
     machine = host.machine.lower()
     arch = env.get("CNB_TARGET_ARCH") or _HOST_ARCH.get(machine, machine)
-    return Target(os=os_name, arch=arch)
+    return Target(os=os_name, arch=arch, distro=distro_from_env(env, os_release))
+
+
+def distro_from_env(env: Mapping[str, str], os_release: _Path = OS_RELEASE) -> Distro | None:
+    """The platform's CNB_TARGET_DISTRO_NAME/VERSION, else the build image's os-release
+    (ID, VERSION_ID): stacks build and run on the same distro release."""
+    name = env.get("CNB_TARGET_DISTRO_NAME", "").strip().lower()
+    if name:
+        return Distro(name, env.get("CNB_TARGET_DISTRO_VERSION", "").strip())
+    try:
+        with open(os_release, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:  # no os-release (a scratch build image): the distro is unknown
+        return None
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip().strip("\"'")
+    name = fields.get("ID", "").lower()
+    return Distro(name, fields.get("VERSION_ID", "")) if name else None
 
 
 def check_template(

@@ -11,16 +11,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import BUILDPACK_ID, __version__
+from . import BUILDPACK_ID, __version__, redact
 from . import lock as lockfile
 from .build import BuildResult, Link, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
-from .cnb.layer import existing_layers, read_layer, toml_path, write_layer
+from .cnb.layer import existing_layers, read_layer, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
-from .cnb.sbom import document, write_sbom
+from .cnb.sbom import write_sboms
 from .config import AssetSpec, config_path, load_config_file, load_project, parse_entry
 from .errors import ConfigError, InstallError, about, os_error
+from .install import take_away
 from .lock import Lock
 from .log import Log
 from .services import make_services
@@ -65,7 +66,8 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
         return None, []
     own = [s for s in specs if s.where.startswith(f"{shown}: ")]
     lock_path = lockfile.path_for(path)
-    return lockfile.read(lock_path, os.path.relpath(lock_path, ctx.app_dir)), own
+    shown = os.path.relpath(lock_path, ctx.app_dir)
+    return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
 
 
 def _key(meta: Mapping[str, Any]) -> str:
@@ -130,15 +132,11 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
     made: list[Path] = []
     try:
         for name in result.stale:
-            import shutil  # only here: a rebuild imports neither it nor bz2 and lzma
-
-            toml_path(ctx.layers_dir, name).unlink(missing_ok=True)
-            (ctx.layers_dir / f"{name}.sbom.cdx.json").unlink(missing_ok=True)
-            shutil.rmtree(ctx.layers_dir / name, ignore_errors=True)
+            take_away(ctx.layers_dir, name)
         for layer in result.layers:
             write_layer(ctx.layers_dir, layer.name, layer.toml)
             components = result.sbom_components.get(layer.name, ())
-            write_sbom(ctx.layers_dir, layer.name, document(BUILDPACK_ID, __version__, components))
+            write_sboms(ctx.layers_dir, layer.name, BUILDPACK_ID, __version__, components)
         write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
         for link in pending:
             path = ctx.app_dir / link.path
@@ -150,7 +148,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
             made.append(path)
     except OSError as e:
         roll_back(ctx.layers_dir, [layer.name for layer in result.layers if not layer.reused])
-        (ctx.layers_dir / "launch.toml").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the first failure is the one to report
+            (ctx.layers_dir / "launch.toml").unlink(missing_ok=True)
         for path in reversed(made):
             with contextlib.suppress(OSError):
                 path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
@@ -159,23 +158,26 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
 
 
 def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
-    """Take away layers this build installed: dir, toml and SBOM (best effort)."""
-    import shutil
-
+    """Take away layers this build installed (best effort): a layer the OS will not let
+    go of stays whole, dir and toml, never one without the other (install.take_away)."""
     for name in names:
-        shutil.rmtree(layers_dir / name, ignore_errors=True)
-        for path in (toml_path(layers_dir, name), layers_dir / f"{name}.sbom.cdx.json"):
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            take_away(layers_dir, name)
 
 
 def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     ctx = build_context(args, env, Path.cwd(), bp_dir)
+    # Before the first line: what env and the bindings hold is never printed nor written.
+    redact.environment(env)
+    redact.bindings(env.get("SERVICE_BINDING_ROOT") or ctx.platform_dir / "bindings")
     settings = Settings.from_env(env)  # a bad knob fails before anything is written
     log = Log(sys.stdout, debug=settings.debug)
     log.title(f"GitHub Release Assets {__version__}")
     specs = plan_specs(ctx)
     log.process(f"Target {ctx.target}, {len(specs)} asset{'s' * (len(specs) != 1)}")
+    if not (env.get("CNB_TARGET_OS") and env.get("CNB_TARGET_ARCH")):
+        # Platform API < 0.12 (kpack) gives buildpacks no run-image target: say whose it is
+        log.debug("CNB_TARGET_OS/CNB_TARGET_ARCH not set by the platform: the build host's apply")
     lock, own = read_lock(ctx, specs)
     if lock is not None:
         log.process(f"Using {os.path.relpath(lock.path, ctx.app_dir)} ({len(lock.entries)} assets)")
@@ -201,7 +203,24 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     write_result(ctx, result)
     for link in result.links:
         log.process(f"Linked {ctx.app_dir / link.path} -> {link.target}")
+    log_probe_commands(ctx.app_dir, specs, result, log)
     return 0
+
+
+def log_probe_commands(
+    app_dir: Path, specs: Sequence[AssetSpec], result: BuildResult, log: Log
+) -> None:
+    """`Probe command: [...]` for each entry with process or link: the link's path when
+    there is one (short, and the same whatever buildpack installed it), else the layer path."""
+    from .probes import command
+
+    links = {link.where: link for link in result.links}
+    commands = {p.type: p.command[0] for p in result.processes}
+    for spec in specs:
+        link = links.get(spec.where)
+        path = str(app_dir / link.path) if link else commands.get(spec.process or "")
+        if path:
+            log.process(f"Probe command: {command(path, spec.args)}")
 
 
 def links_of(specs: Sequence[AssetSpec]) -> list[Link]:

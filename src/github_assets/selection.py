@@ -32,6 +32,14 @@ def place(rules: Sequence[Rule], unpacked: Unpacked) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, pattern in rules:
         found = [m for m in unpacked.files if matches(pattern, m)]
+        links = [m for m in unpacked.links if matches(pattern, m)]
+        if not found and links:
+            raise InstallError(
+                f"'files' value {pattern!r} (for {key}) names {links[0]}, a symlink in the "
+                "archive, not a regular file",
+                hint="set it to the path of the file the symlink points to",
+                details="symlinks it matches: " + ", ".join(links),
+            )
         if not found:
             shown = ", ".join(unpacked.seen) or "nothing"
             more = unpacked.seen_total - len(unpacked.seen)

@@ -10,14 +10,18 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import bindings
 from .config import AssetSpec, token_for
+from .errors import ConfigError
 from .log import Log
 from .settings import Settings
 from .sources import DEFAULT_API, Source
 
 if TYPE_CHECKING:
-    from .lock import Lock
+    from .lock import Entry, Lock
     from .pipeline import Proof
+    from .platform import Target
+    from .provenance.trustroot import TrustedRoot
     from .sources.http import Http
     from .sources.origins import Origins
 
@@ -34,11 +38,18 @@ class Services(NamedTuple):
     proofs_for: Callable[[AssetSpec], Sequence[Proof]] = lambda spec: ()
     """The proofs of provenance an entry asks for (its `provenance` table), run by the
     pipeline between the checksum check and the unpacked files (pipeline.Proof)."""
+    locked: Callable[[AssetSpec, Target], Entry | None] = lambda spec, target: None
+    """The lock's entry for an asset on a target: its resolved tag, name and sha256 are part
+    of what a layer must hold (a re-lock reinstalls), known without a request."""
 
 
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
     """The API base of an asset: its api_url, else GITHUB_API_URL, else GitHub's."""
-    return (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+    from . import redact
+
+    base = (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+    redact.url(base)  # userinfo in it is a credential: never printed, never written
+    return base
 
 
 def make_services(
@@ -46,7 +57,7 @@ def make_services(
     settings: Settings,
     log: Log,
     *,
-    places: tuple[Path, Path] | None = None,
+    places: tuple[Path, Path | None] | None = None,
     lock: Lock | None = None,
     own: Collection[AssetSpec] = (),
 ) -> Services:
@@ -60,15 +71,18 @@ def make_services(
     guard = threading.Lock()
     shared: list[Http] = []
     origins: list[Origins] = []
+    bound = bindings.read(env, places[0] if places else None)
 
     def http() -> Http:
         with guard:
             if not shared:
                 from .sources.http import Http, new_session
+                from .sources.tls import TRUST
 
                 # One session for the whole build, every thread: its pools keep a connection
                 # per host for each thread at work, so the API calls and downloads of later
                 # assets (and of the install after a `latest` check) reuse them, TLS and all.
+                TRUST.also_trust(bindings.ca_files(bound))
                 session = new_session(pool_size=settings.parallel)
                 shared.append(Http(lambda: session, settings.retry))
             return shared[0]
@@ -76,9 +90,17 @@ def make_services(
     def source_for(spec: AssetSpec) -> Source:
         from .sources.github import GitHubSource
 
-        api = GitHubSource(http(), api_url(spec, env), token_for(spec, env))
-        if places is None:
-            return api
+        base = api_url(spec, env)
+        bound_token = bindings.github_token(bound, base)
+        if places is None:  # the API is all there is: its token must be there
+            return GitHubSource(http(), base, token_for(spec, env, bound_token))
+        try:
+            token, missing = token_for(spec, env, bound_token), None
+        except ConfigError as e:
+            # A pinned private asset may come from a mirror, a binding or the offline
+            # package, which receive no token: the API raises this if it is asked.
+            token, missing = None, e
+        api = GitHubSource(http(), base, token, missing=missing)
         from .sources.chain import Chain
         from .sources.origins import Origins
 
@@ -87,4 +109,40 @@ def make_services(
                 origins.append(Origins.from_env(env, *places))
         return Chain(spec, api, http(), origins[0], lock, own=spec in own)
 
-    return Services(source_for=source_for, log=log, settings=settings)
+    def locked(spec: AssetSpec, target: Target) -> Entry | None:
+        return lock.find(spec, target) if lock is not None else None
+
+    roots: list[Callable[[], TrustedRoot]] = []
+
+    def proofs_for(spec: AssetSpec) -> Sequence[Proof]:
+        if spec.provenance is None:
+            return ()
+        from .provenance.proving import EntryProof, kinds, trusted_root_loader
+        from .sources.github import GitHubSource
+
+        with guard:
+            if not roots:
+                roots.append(trusted_root_loader(env, places[0] if places else None))
+        base = api_url(spec, env)
+        try:
+            token = token_for(spec, env, bindings.github_token(bound, base))
+        except ConfigError:
+            token = None  # an unset token_env: the asset's source says so if the API is asked
+        api = GitHubSource(http(), base, token)
+        bp_dir = places[1] if places is not None else None
+        offline = bp_dir / "dependencies" if bp_dir is not None else None
+        return [
+            EntryProof(
+                kind,
+                api=api.client,
+                http=http,
+                lock=lock,
+                offline=offline if offline is not None and offline.is_dir() else None,
+                trusted_root=roots[0],
+            )
+            for kind in kinds(spec.provenance)
+        ]
+
+    return Services(
+        source_for=source_for, log=log, settings=settings, locked=locked, proofs_for=proofs_for
+    )

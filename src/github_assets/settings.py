@@ -54,6 +54,8 @@ class Settings(NamedTuple):
     """BP_LOG_LEVEL=DEBUG."""
     require_checksum: bool = False
     """BP_GITHUB_ASSETS_REQUIRE_CHECKSUM: an asset only its size verifies fails."""
+    require_provenance: bool = False
+    """BP_GITHUB_ASSETS_REQUIRE_PROVENANCE: an entry without a `provenance` table fails."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,6 +75,7 @@ class Settings(NamedTuple):
             parallel=_parallel(env),
             debug=env.get("BP_LOG_LEVEL", "").strip().upper() == "DEBUG",
             require_checksum=_flag(env, "BP_GITHUB_ASSETS_REQUIRE_CHECKSUM"),
+            require_provenance=_flag(env, "BP_GITHUB_ASSETS_REQUIRE_PROVENANCE"),
         )
 
 

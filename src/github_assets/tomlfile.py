@@ -102,10 +102,13 @@ _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': 
 
 
 def write(path: Path, data: Mapping[str, Any], *, header: str = "") -> None:
-    """data as a TOML file at path (atomically), after header (comment lines)."""
+    """data as a TOML file at path (atomically), after header (comment lines), every string
+    through the one redaction (redact.py): layer tomls, launch.toml and the lock never hold
+    a token, a binding's contents or a URL's userinfo."""
+    from . import redact
     from .atomic import write_text_atomic
 
-    write_text_atomic(path, header + dumps(data))
+    write_text_atomic(path, header + dumps(redact.value(data)))
 
 
 def dumps(data: Mapping[str, Any]) -> str:

@@ -37,7 +37,12 @@ class Kind(Enum):
     """A line of the release's checksum file."""
     SIZE = "size"
     """Nobody: only the size was checked."""
-    # Later: SIGSTORE, ATTESTATION, MINISIGN (proofs of provenance, trusted).
+    SIGSTORE = "sigstore"
+    """A Sigstore bundle over the asset or its checksum file (a proof of provenance)."""
+    ATTESTATION = "attestation"
+    """A GitHub artifact attestation of the asset's sha256 (a proof of provenance)."""
+    MINISIGN = "minisign"
+    """A minisign signature over the asset or its checksum file (a proof of provenance)."""
 
     @property
     def trusted(self) -> bool:
@@ -158,6 +163,9 @@ class Expected(NamedTuple):
     evidence: bool = False
     """These bytes are evidence themselves (a checksum file, fetched for its lines): no
     claim covers them, so only GitHub's own hosts may serve them."""
+    named_by: str = "checksums"
+    """The config key that names these evidence bytes ('checksums', 'provenance'), for the
+    error when the release has no such asset."""
 
     def known_sha256(self, *, before_download: bool = False) -> str:
         """The sha256 a claim gives (hex), '' when none; before_download: only a claim whose

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import toml
@@ -71,6 +73,21 @@ def test_detect_build_and_launch_the_real_probe(
     # the link in the app dir is a short path to the same binary
     assert (lc.app / "bin" / "grpc_health_probe").resolve() == exe
 
+    # docs/probes.md recommends the link path and says to paste the `Probe command:` line:
+    # run exactly that, as a kubelet exec probe does (no launcher, no PATH, no CNB env).
+    [line] = [x for x in b.out.splitlines() if x.startswith("  Probe command: ")]
+    command = json.loads(line.removeprefix("  Probe command: "))
+    assert command == [
+        str(lc.app / "bin" / "grpc_health_probe"),
+        f"-addr=127.0.0.1:{grpc_server.port}",
+    ]
+    kubelet = subprocess.run(command, env={}, cwd="/", capture_output=True, text=True, timeout=30)
+    assert kubelet.returncode == 0, kubelet.stdout + kubelet.stderr
+    grpc_server.flip()
+    kubelet = subprocess.run(command, env={}, cwd="/", capture_output=True, text=True, timeout=30)
+    assert kubelet.returncode == 4, kubelet.stdout + kubelet.stderr
+    grpc_server.flip()
+
     metadata = toml.loads((lc.layers / "config" / "metadata.toml").read_text())
     health = [p for p in metadata["processes"] if p["type"] == "health"]
     assert health[0]["command"] == [str(exe)]
@@ -78,6 +95,8 @@ def test_detect_build_and_launch_the_real_probe(
     assert labels.get("probe-assets.github-assets.path.grpc_health_probe") == str(exe)
     sbom = lc.layers / "sbom" / "launch" / "probe-assets_github-assets" / PROBE_LAYER
     assert (sbom / "sbom.cdx.json").exists()
+    spdx = json.loads((sbom / "sbom.spdx.json").read_text())
+    assert "pkg:golang/google.golang.org/grpc@" in json.dumps(spdx)
 
 
 def test_optional_buildpack_is_dropped_without_assets(lc: Lifecycle) -> None:
@@ -187,13 +206,14 @@ def test_rebuild_reuses_the_layer_of_the_previous_image(
     downloads = len(standin.storage_requests())
     assert downloads == 1
 
-    # same config: the restorer brings back the layer toml, nothing is fetched
+    # same config: the restorer brings back the layer (cache = true), nothing is fetched
     before = len(standin.requests)
     second = _phases_ok(platform.build_image())
     assert len(standin.requests) == before, "a pinned rebuild must make no request"
     assert f"Reusing layer {PROBE_LAYER}" in second["builder"].out
     assert f"Reusing layer '{layer_ref}'" in second["exporter"].all
-    assert not (lc.our_layers / PROBE_LAYER).exists()
+    exe = lc.our_layers / PROBE_LAYER / "bin" / "grpc_health_probe"
+    assert exe.read_bytes() == probe.read_bytes(), "restored from the cache as it was"
 
     # another tag: downloaded again
     stage_app(lc.app, "v0.0.1-old", 50051)
@@ -229,7 +249,7 @@ def test_air_gapped_build_from_a_dependency_mapping_binding(
         assert lc.detect(default_order(lc)).rc == 0
         b = lc.build()
         assert b.rc == 0, b.all
-        assert "from binding probes" in b.out
+        assert "from dependency-mapping binding probes" in b.out
         assert dead.requests == []
     r = lc.launch(process="health")
     assert r.rc == 0 and "status: SERVING" in r.all, r.all

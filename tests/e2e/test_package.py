@@ -38,6 +38,8 @@ def test_package_makes_tgz_and_cnb(tmp_path: Path) -> None:
                 flags.add(int.from_bytes(f.read(8)[4:8], "little"))
     assert flags == {0b01}
     assert {"buildpack.toml", "bin/detect", "bin/build", "src/boot.py"} <= names
+    # the Sigstore trusted root is data inside the package, read at run time
+    assert "src/github_assets/provenance/trusted_root.json" in names
     assert mode == 0o755
     for dep in ("requests", "urllib3", "certifi", "idna", "charset_normalizer", "toml", "elftools"):
         assert any(n.startswith(f"vendor/{dep}/") for n in names), dep

@@ -100,6 +100,9 @@ def test_older_python_detects_in_sh_and_build_explains(
     assert r.rc == 1
     assert r.err.startswith("error: probe-assets/github-assets needs python3 >= 3.10")
     assert f"found {version}" in r.err
+    [line] = r.err.splitlines()
+    assert "add a CPython buildpack (e.g. paketo-buildpacks/cpython) before this one" in line
+    assert cnb.plan()["or"][0]["requires"] == [requires[0]], "the alternative without cpython"
     PYTHON_MATRIX.append(
         f"python {version} ({exe}): detect decided in sh (requires cpython), build refused"
     )

@@ -31,6 +31,14 @@ def test_assets_require_cpython_at_build_time(
         {"name": "github-assets", "metadata": {"config_file": "project.toml"}},
         {"name": "cpython", "metadata": {"build": True}},
     ]
+    # the second alternative: without cpython, so a group with no CPython provider keeps
+    # this buildpack (and its build says what to add) instead of dropping it
+    assert plan["or"] == [
+        {
+            "provides": [{"name": "github-assets"}],
+            "requires": [{"name": "github-assets", "metadata": {"config_file": "project.toml"}}],
+        }
+    ]
     assert "needs cpython at build time" in r.err
 
 
@@ -55,8 +63,10 @@ def test_build_without_python_says_what_to_do(cnb: CnbDirs, no_python_path: str)
     cnb.bp_plan_from_detect()
     r = cnb.build({"PATH": no_python_path})
     assert r.rc == 1
-    assert "no python3 >= 3.10 on PATH" in r.err
-    assert "CPython buildpack" in r.err
+    assert r.err.splitlines() == [
+        "error: probe-assets/github-assets: no python3 >= 3.10 on PATH of the build image; add "
+        "a CPython buildpack (e.g. paketo-buildpacks/cpython) before this one in the order"
+    ]
 
 
 def test_build_reads_the_config_file_detect_named(

@@ -196,14 +196,14 @@ def user_cnb() -> Iterator[CnbDirs]:
         shutil.rmtree(base)
 
 
-def build_as_cnb(s: StandIn, cnb: CnbDirs, text: str) -> Phase:
+def build_as_cnb(s: StandIn, cnb: CnbDirs, text: str, **extra: str) -> Phase:
     """bin/build as the cnb user with the system python3, like the lifecycle's builder."""
     cnb.project(text)
     write_plan(cnb)
     user = pwd.getpwnam("cnb")
     for path in (cnb.app / "project.toml", cnb.bp_plan_path):
         os.chown(path, user.pw_uid, user.pw_gid)
-    env = cnb.env({"GITHUB_API_URL": s.api_url, **FAST})
+    env = cnb.env({"GITHUB_API_URL": s.api_url, **FAST, **extra})
     env.update(
         {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -258,3 +258,29 @@ def test_read_only_layers_dir_is_one_line(standin: StandIn, user_cnb: CnbDirs) -
     )
     assert "Permission denied" in first and "check the owner and mode" in first
     assert list(user_cnb.layers.iterdir()) == []
+
+
+def test_an_unreadable_file_mirror_path_names_it_never_a_write(
+    standin: StandIn, user_cnb: CnbDirs
+) -> None:
+    """#20.5: the mirror's file exists but the build user cannot read it."""
+    import hashlib
+
+    data = elf_bytes()
+    standin.down = {"api", "storage", "web"}
+    tree = user_cnb.base / "mirror" / REPO / "releases" / "download" / "v1"
+    tree.mkdir(parents=True)
+    path = tree / "probe-linux-amd64"
+    path.write_bytes(data)
+    path.chmod(0)
+    pin = f'sha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+    mirror = (user_cnb.base / "mirror").as_uri()
+    r = build_as_cnb(standin, user_cnb, config(extra=pin), BP_DEPENDENCY_MIRROR=mirror)
+    assert r.rc == 1 and "Traceback" not in r.err, r.all
+    first = r.err.splitlines()[0]
+    assert first == (
+        f"error: {ENTRY}: mirror {mirror} (BP_DEPENDENCY_MIRROR): cannot read {path} for "
+        "probe-linux-amd64: Permission denied; make it readable for the build user, or fix "
+        "the mirror or binding"
+    )
+    assert not (user_cnb.layers / LAYER).exists()

@@ -305,5 +305,6 @@ def test_setuid_setgid_sticky_bits_are_dropped(standin: StandIn, tmp_path: Path)
             f"{ours}{LAYER}",
             f"{ours}{LAYER}.toml",
             f"{ours}{LAYER}.sbom.cdx.json",
+            f"{ours}{LAYER}.sbom.spdx.json",
             f"{ours}launch.toml",
         }

@@ -361,8 +361,9 @@ def test_untrusted_certificate_fails_at_once_saying_how_to_add_a_ca(
     assert first_error(https, cnb, r) == (
         f"error: {W1}failed to reach the GitHub API at {https.api_url} for {REPO} tag v1: "
         f"the certificate of {host} is not trusted (unable to get local issuer certificate); "
-        "add the CA that signed it to the build: SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR "
-        "(a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
+        "add the CA that signed it to the build: a binding of type ca-certificates holding the "
+        "PEM file (kpack: a Secret in the Image's services), or SSL_CERT_FILE (a PEM bundle) or "
+        "SSL_CERT_DIR (a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
     )
     assert "Retrying" not in r.out
     assert https.connections_accepted("api") == 1, "a certificate failure is not retried"
@@ -445,7 +446,7 @@ def test_401_without_a_token_asks_for_one(standin: StandIn, cnb: CnbDirs, payloa
     assert first_error(standin, cnb, r) == (
         f"error: {W1}the GitHub API at {standin.api_url} asks for a token for {REPO} tag v1 "
         "(HTTP 401); set token_env (or GITHUB_TOKEN) and pass the variable to the build "
-        "(pack build --env NAME)"
+        "(pack build --env NAME), or give the token in a binding of type github"
     )
 
 

@@ -158,7 +158,7 @@ def test_command_check_and_usage(standin: StandIn, cnb: CnbDirs) -> None:
     r = command(standin, cnb, "check")
     assert r.returncode == 0
     assert "  linux/arm64: probe-linux-arm64" in r.stdout
-    assert command(standin, cnb, "lock", "--target", "linux").returncode == 1
+    assert command(standin, cnb, "lock", "--target", "linux").returncode == 2
     assert command(standin, cnb, "frobnicate").returncode == 2
     cnb.project('[[metadata.githubassets]]\nrepo = "acme"\n')
     bad = command(standin, cnb, "check")
@@ -239,7 +239,7 @@ def test_a_dependency_mapping_binding_with_every_host_down(standin: StandIn, cnb
     mapping_binding(cnb, (cnb.base / "probe").as_uri(), sha(AMD))
     r = build(standin, cnb, PINNED)
     assert r.rc == 0, r.all
-    assert "from binding probes" in r.out
+    assert "from dependency-mapping binding probes" in r.out
     assert installed(cnb) == AMD
 
 
@@ -248,7 +248,8 @@ def test_a_binding_pointing_at_wrong_bytes_fails_naming_it(standin: StandIn, cnb
     (cnb.base / "probe").write_bytes(b"wrong")
     mapping_binding(cnb, (cnb.base / "probe").as_uri(), sha(AMD))
     r = build(standin, cnb, PINNED)
-    assert r.rc == 1 and "checksum mismatch" in r.err and "from binding probes" in r.out
+    assert r.rc == 1 and "checksum mismatch" in r.err
+    assert "from dependency-mapping binding probes" in r.out
     assert not (cnb.layers / LAYER).exists()
 
 
@@ -372,7 +373,8 @@ def test_a_dependency_mirror_binding_serves_the_host_or_default(
     (binding / "default").write_text((cnb.base / "mirror").as_uri() + "/{originalHost}\n")
     r = build(standin, cnb, PINNED, GITHUB_SERVER_URL="https://github.com")
     assert r.rc == 0, r.all
-    assert "(binding company-mirror)" in r.out
+    assert "from dependency-mirror binding company-mirror" in r.out
+    assert str(cnb.base / "mirror") not in r.all, "a binding's contents are not printed"
     assert installed(cnb) == AMD
 
 

@@ -137,7 +137,8 @@ def test_size_only_is_a_warning_and_an_error_with_the_require_knob(
     assert lines[verified + 1].startswith(
         "    Warning: only the size of tool-linux-amd64 was checked; pin it with sha256 = "
     )
-    cnb.simulate_rebuild()  # the knob also refuses to reuse what only its size verified
+    # the knob also refuses to reuse what only its size verified (the image's metadata alone)
+    cnb.simulate_rebuild(from_cache=False)
     r = build(standin, cnb, config(), BP_GITHUB_ASSETS_REQUIRE_CHECKSUM="true")
     assert "Installing: verified by its size only, and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM" in r.out
     (cnb.layers / f"{LAYER}.toml").unlink()  # the restored toml stays when the build fails

@@ -260,3 +260,43 @@ def test_disk_full_while_unpacking_names_the_asset_and_the_remedy(tmp_path: Path
     assert first.endswith("free disk space in the build container")
     assert not os.path.exists(cnb.layers / "acme_tools")
     assert check_after(cnb, p, "ENOSPC while unpacking") == []
+
+
+@pytest.mark.parametrize("errno", ["EACCES", "EROFS"])
+@pytest.mark.parametrize("syscall", ["unlink", "rename"])
+def test_a_rollback_that_fails_too_leaves_every_layer_whole_or_gone(
+    world: StandIn, tmp_path: Path, syscall: str, errno: str
+) -> None:
+    """#20.8: the build fails after its layers are in (launch.toml cannot be written: a
+    directory is in its place), and the rollback's unlink of a layer toml (or its rename of
+    a layer dir aside) fails too. Each layer is then whole (dir and toml) or gone (neither);
+    the error is the first failure's."""
+    base = tmp_path / "b"
+
+    def broken() -> CnbDirs:
+        cnb = fresh(base)
+        (cnb.layers / "launch.toml").mkdir(parents=True)
+        return cnb
+
+    p, lines = strace_build(world, broken(), syscall, None)
+    assert p.returncode == 1 and "launch.toml" in p.stderr, p.stderr
+    counts: dict[int, int] = defaultdict(int)
+    indices = []
+    for line in lines:
+        m = _LINE.match(line)
+        if m and m.group(2) == syscall:
+            counts[int(m.group(1))] += 1
+            if ours(line, base) and "/layers/" in line:
+                indices.append(counts[int(m.group(1))])
+    assert indices, f"the build makes no {syscall} call in the layers dir: it tests nothing"
+    failures, rollbacks = [], 0
+    for index in indices:  # the renames in, the tomls written, then the rollback's
+        cnb = broken()
+        p, lines = strace_build(world, cnb, syscall, f"{syscall}:error={errno}:when={index}")
+        assert any(line.endswith("(INJECTED)") for line in lines)
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+        rollbacks += p.stderr.startswith("error: failed to write the build's results")
+        case = f"{syscall} #{index}"
+        failures += [b for b in check_after(cnb, p, case) if "launch" not in b]
+    assert rollbacks, "no injection landed in a rollback"
+    assert not failures, "\n".join(failures)

@@ -51,6 +51,7 @@ def test_declared_defaults_are_the_code_defaults() -> None:
         "BP_GITHUB_ASSETS_MAX_BYTES": str(s.limits.max_bytes),
         "BP_GITHUB_ASSETS_MAX_ENTRIES": str(s.limits.max_entries),
         "BP_GITHUB_ASSETS_REQUIRE_CHECKSUM": str(s.require_checksum).lower(),
+        "BP_GITHUB_ASSETS_REQUIRE_PROVENANCE": str(s.require_provenance).lower(),
         "GITHUB_SERVER_URL": "",
         "BP_DEPENDENCY_MIRROR": "",
         "BP_DEPENDENCY_MIRROR_<HOST>": "",

@@ -44,8 +44,22 @@ def test_a_sidecar_may_hold_a_lone_digest_or_another_name() -> None:
 
 
 def test_no_line_and_not_a_checksum_file() -> None:
-    assert find(f"{H}  other\n", "tool", sidecar=False) == (None, True)
-    assert find("<html>not found</html>", "tool", sidecar=False) == (None, False)
+    assert find(f"{H}  other\n", "tool", sidecar=False) == (None, True, ())
+    assert find("<html>not found</html>", "tool", sidecar=False) == (None, False, ())
+
+
+def test_every_line_for_the_asset_must_agree() -> None:
+    """#20.7: as `sha256sum -c` checks every line, two values for one asset are a conflict;
+    a line naming the asset exactly outranks one naming it by its last path component."""
+    other = "b" * 64
+    both = find(f"{H}  tool\n{other}  tool\n", "tool", sidecar=False)
+    assert both.checksum is None and both.conflict == (Checksum(H), Checksum(other))
+    assert find(f"{H}  tool\n{H.upper()} *tool\n", "tool", sidecar=False).checksum == Checksum(H)
+    assert find(f"{other}  dist/tool\n{H}  tool\n", "tool", sidecar=False).checksum == Checksum(H)
+    paths = find(f"{H}  a/tool\n{other}  b/tool\n", "tool", sidecar=False)
+    assert paths.conflict == (Checksum(H), Checksum(other))
+    mixed = find(f"{H}  tool\nSHA512 (tool) = {'c' * 128}\n", "tool", sidecar=False)
+    assert mixed.checksum == Checksum(H) and not mixed.conflict
 
 
 def test_auto_candidates_in_the_contract_order() -> None:

@@ -105,6 +105,17 @@ def test_the_written_build_plan_parses_with_tomllib_and_round_trips_every_key(
             asset="yq_{os}_{arch}.tar.gz",
             files={"bin/yq": "./yq_{os}_{arch}", "share/man/": "*.1", "odd key=#": "x"},
             checksums=False,
+            abi_check=False,
+            provenance={
+                "sigstore_bundle": "{asset}.sigstore.json",
+                "identity": "^https://github.com/mikefarah/yq/.+$",
+                "issuer": "https://token.actions.githubusercontent.com",
+                "github_attestation": True,
+                "signer_workflow": "mikefarah/yq/.github/workflows/release.yml",
+                "predicate_type": "https://spdx.dev/Document/v2.3",
+                "minisign_key": "RWQSCAJxMf2rCs8JaYkfwgfnxsm1/y3P6ZAwJr3M2VGIZcWIoUqUreK0",
+                "minisign_signature": "{asset}.minisig",
+            },
         ),
     ]
     specs = [parse_entry(t, W) for t in tables]
@@ -125,7 +136,6 @@ def test_the_written_build_plan_parses_with_tomllib_and_round_trips_every_key(
     ("table", "message"),
     [
         ({"asset": "x"}, "missing required key 'repo'"),
-        ({"repo": "a/b"}, "missing required key 'asset'"),
         (entry(repo="nope"), "'repo' must look like \"owner/name\", got 'nope'"),
         (entry(repo="a/b/c"), "'repo' must look like"),
         (entry(repo=5), "'repo' must be a string, got an integer"),
@@ -255,3 +265,10 @@ def test_the_keys_for_real_releases_parse_to_values() -> None:
 def test_bad_values_of_the_keys_for_real_releases(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_entry(entry(**extra), W)
+
+
+def test_asset_may_be_left_out_and_is_then_chosen_per_target() -> None:
+    spec = parse_entry({"repo": "hadolint/hadolint", "tag": "v2.12.0"}, "project.toml #1")
+    assert spec.asset == "" and spec.name == ""
+    assert "asset" not in spec.to_metadata()
+    assert parse_entry(spec.to_metadata(), "plan") == spec

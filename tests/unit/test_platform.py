@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import pytest
 
-from github_assets.platform import Target, executable_name, render, target_from_env
+from github_assets.platform import (
+    Distro,
+    Target,
+    distro_from_env,
+    executable_name,
+    render,
+    target_from_env,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,12 +73,61 @@ def test_executable_name(asset: str, name: str) -> None:
     assert executable_name(asset) == name
 
 
-def test_target_from_cnb_env() -> None:
-    assert target_from_env({"CNB_TARGET_OS": "linux", "CNB_TARGET_ARCH": "arm64"}) == Target(
-        "linux", "arm64"
+def test_target_from_cnb_env(tmp_path: Path) -> None:
+    env = {
+        "CNB_TARGET_OS": "linux",
+        "CNB_TARGET_ARCH": "arm64",
+        "CNB_TARGET_DISTRO_NAME": "Ubuntu",
+        "CNB_TARGET_DISTRO_VERSION": "22.04",
+    }
+    assert target_from_env(env, tmp_path / "os-release") == Target(
+        "linux", "arm64", Distro("ubuntu", "22.04")
     )
 
 
-def test_target_falls_back_to_host() -> None:
+def test_target_falls_back_to_host(tmp_path: Path) -> None:
     host = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
-    assert target_from_env({}) == Target("linux", host)
+    assert target_from_env({}, tmp_path / "no-os-release") == Target("linux", host)
+
+
+def test_distro_falls_back_to_the_build_images_os_release(tmp_path: Path) -> None:
+    os_release = tmp_path / "os-release"
+    os_release.write_text(
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+        'VERSION_ID="12"\nID=debian\n'
+    )
+    assert distro_from_env({}, os_release) == Distro("debian", "12")
+    # The platform's word wins over the build image's file.
+    env = {"CNB_TARGET_DISTRO_NAME": "alpine", "CNB_TARGET_DISTRO_VERSION": "3.20"}
+    assert distro_from_env(env, os_release) == Distro("alpine", "3.20")
+
+
+def test_this_machines_os_release_is_read() -> None:
+    if not Path("/etc/os-release").is_file():
+        pytest.skip("this machine has no /etc/os-release")
+    fields = dict(
+        line.split("=", 1)
+        for line in Path("/etc/os-release").read_text().splitlines()
+        if "=" in line
+    )
+    distro = target_from_env({}).distro
+    assert distro is not None
+    assert distro.name == fields["ID"].strip('"').lower()
+
+
+@pytest.mark.parametrize(
+    ("distro", "glibc", "musl"),
+    [
+        (Distro("ubuntu", "20.04"), (2, 31), False),
+        (Distro("ubuntu", "22.04"), (2, 35), False),
+        (Distro("ubuntu", "24.04"), (2, 39), False),
+        (Distro("debian", "11"), (2, 31), False),
+        (Distro("debian", "12.5"), (2, 36), False),
+        (Distro("debian", "13"), (2, 41), False),
+        (Distro("alpine", "3.20"), None, True),
+        (Distro("ubuntu", "26.04"), None, False),
+        (Distro("fedora", "40"), None, False),
+    ],
+)
+def test_distro_libc(distro: Distro, glibc: tuple[int, int] | None, musl: bool) -> None:
+    assert (distro.glibc, distro.musl) == (glibc, musl)

@@ -9,6 +9,7 @@ through bin/build elsewhere, once implemented.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -53,6 +54,39 @@ KEYS = {
     "gosu",
     "kustomize",
     "upx",
+    # added with asset selection: every asset of the release listed
+    "lazygit",
+    "fzf",
+    "bat",
+    "fd",
+    "hyperfine",
+    "delta",
+    "starship",
+    "sops",
+    "dasel",
+    "age",
+    "golangci-lint",
+    "goreleaser",
+    "dive",
+    "stern",
+    "gitleaks",
+    "actionlint",
+    "task",
+    "caddy",
+    "skaffold",
+    "kind",
+    "mkcert",
+    "shfmt",
+    "opa",
+    "direnv",
+    "kubectx",
+    "shellcheck",
+    "just",
+    "restic",
+    "etcd",
+    "zoxide",
+    "xh",
+    "gron",
 }
 
 # The contract's [[metadata.githubassets]] keys and their types.
@@ -75,12 +109,19 @@ CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
     "files": dict,
     "version_prefix": str,
     "targets": list,
+    "provenance": dict,
 }
 
 AUTO_FIXED = ("checksums.txt", "checksums.sha256", "SHA256SUMS", "sha256sums.txt")
 
 
 # -- independent readers ---------------------------------------------------------------
+
+
+def written(entry: Entry) -> dict[str, Any]:
+    """The entry as first written by hand: its config plus the asset (and replacements)
+    the shortest config leaves to asset selection."""
+    return {**entry.config, **entry.written}
 
 
 def render(template: str, config: Mapping[str, Any], target: str, **extra: str) -> str:
@@ -141,6 +182,11 @@ def read_archive(data: bytes) -> dict[str, tuple[int, bytes | None]] | None:
     return out
 
 
+def lone(data: bytes) -> bytes:
+    """A raw asset's program: a lone bzip2-compressed file decompressed, else as is."""
+    return bz2.decompress(data) if data[:3] == b"BZh" else data
+
+
 def after_strip(name: str, strip: int) -> str | None:
     name = name.removeprefix("./")
     parts = name.split("/")
@@ -156,13 +202,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def install(copy: ReleaseCopy, entry: Entry, target: str) -> dict[str, tuple[int, bytes]]:
     """What the contract says the layer gets: layer path -> (mode, bytes)."""
-    cfg = entry.config
+    cfg = written(entry)
     asset = render(cfg["asset"], cfg, target)
     data = copy.assets[asset]
     members = read_archive(data)
     if members is None:
         dest = cfg.get("destination") or f"bin/{raw_name(cfg['asset'])}"
-        return {dest: (0o755, data)}
+        return {dest: (0o755, lone(data))}
     strip = cfg.get("strip_components", 0)
     files = {
         stripped: (mode, body)
@@ -196,11 +242,11 @@ FORMATS: dict[str, list[tuple[str, str, str]]] = {
     "grpcurl": [(r"grpcurl_1\.9\.1_checksums\.txt", "gnu", GNU_TEXT)],
     "jq-1.7": [(r"sha256sum\.txt", "gnu", GNU_ONE_SPACE)],
     "yq": [("checksums", "columns", RHASH_COLUMNS), ("checksums-bsd", "bsd", RHASH_BSD)],
-    "ripgrep": [(r"ripgrep-.*\.tar\.gz\.sha256", "gnu", GNU_TEXT)],
+    "ripgrep": [(r"ripgrep[-_].*\.(tar\.gz|zip|deb)\.sha256", "gnu", GNU_TEXT)],
     "gh": [(r"gh_2\.40\.1_checksums\.txt", "gnu", GNU_TEXT)],
     "tini": [(r"tini.*\.sha256sum", "gnu", GNU_TEXT)],
     "dumb-init": [("sha256sums", "gnu", GNU_BINARY)],
-    "hadolint": [(r"hadolint-Linux-.*\.sha256", "gnu", GNU_BINARY)],
+    "hadolint": [(r"hadolint-.*\.sha256", "gnu", GNU_BINARY)],
     "buf": [(r"sha256\.txt", "gnu", GNU_TEXT)],
     "trivy": [(r"trivy_0\.48\.0_checksums\.txt", "gnu", GNU_TEXT)],
     "k9s": [(r"checksums\.sha256", "gnu", GNU_TEXT)],
@@ -209,6 +255,30 @@ FORMATS: dict[str, list[tuple[str, str, str]]] = {
     "golang-migrate": [(r"sha256sum\.txt", "gnu", GNU_TEXT)],
     "gosu": [("SHA256SUMS", "gnu", GNU_TEXT)],
     "kustomize": [(r"checksums\.txt", "gnu", GNU_TEXT)],
+    **{
+        key: [(pattern, "gnu", GNU_TEXT)]
+        for key, pattern in {
+            "lazygit": r"checksums\.txt",
+            "fzf": r"fzf_0\.44\.1_checksums\.txt",
+            "sops": r"sops-v3\.8\.1\.checksums\.txt",
+            "golangci-lint": r"golangci-lint-1\.55\.2-checksums\.txt",
+            "goreleaser": r"checksums\.txt",
+            "dive": r"dive_0\.11\.0_checksums\.txt",
+            "stern": r"checksums\.txt",
+            "gitleaks": r"gitleaks_8\.18\.1_checksums\.txt",
+            "actionlint": r"actionlint_1\.6\.26_checksums\.txt",
+            "task": r"task_checksums\.txt",
+            "caddy": r"caddy_2\.7\.6_checksums\.txt",
+            "skaffold": r"skaffold-.*\.sha256",
+            "kind": r"kind-.*\.sha256sum",
+            "shfmt": r"sha256sums\.txt",
+            "opa": r"opa_.*\.sha256",
+            "kubectx": r"checksums\.txt",
+            "restic": r"SHA256SUMS",
+            "etcd": r"SHA256SUMS",
+            "starship": r"starship-.*\.sha256",
+        }.items()
+    },
 }
 
 HASHES: dict[str, Callable[[bytes], str]] = {
@@ -294,7 +364,7 @@ def live_cases() -> list[Any]:
 def arch_of_name(name: str) -> str | None:
     if re.search(r"arm64|aarch64|aarch_64|ARM64", name):
         return "arm64"
-    if re.search(r"amd64|x86_64|64bit|linux64", name):
+    if re.search(r"amd64|x86_64|64bit|linux64|_x64", name):
         return "amd64"
     return None
 
@@ -320,7 +390,9 @@ def test_every_copy_names_its_sources_and_notes() -> None:
 def test_assets_are_small_so_tests_stay_fast() -> None:
     for copy in CATALOGUE.values():
         for name, data in copy.assets.items():
-            assert 0 < len(data) <= 16 * 1024, (copy.key, name, len(data))
+            # A checksum file lists every asset of the release (yq's, 13 hashes each).
+            limit = 128 * 1024 if name in copy.checksum_files else 16 * 1024
+            assert 0 < len(data) <= limit, (copy.key, name, len(data))
             assert "/" not in name
 
 
@@ -364,7 +436,7 @@ def test_toml_text_is_the_same_config(copy: ReleaseCopy) -> None:
 def test_asset_template_renders_to_a_real_asset(
     copy: ReleaseCopy, index: int, entry: Entry, target: str
 ) -> None:
-    cfg = entry.config
+    cfg = written(entry)
     want = entry.expected[target]
     if want.skipped:
         assert target not in cfg["targets"], "skipped only through 'targets'"
@@ -461,7 +533,7 @@ def test_every_checksum_looking_asset_is_declared(copy: ReleaseCopy) -> None:
     looks = {
         n
         for n in copy.assets
-        if re.search(r"(sha256|sha256sum|sha256\.txt|sha256sum\.txt|checksums\.txt)$", n)
+        if re.search(r"(sha256|sha256sums?|sha256(sums?)?\.txt|checksums\.txt)$", n)
         or n in ("checksums", "checksums-bsd", "SHA256SUMS", "sha256sums")
     }
     assert looks == set(copy.checksum_files)
@@ -496,7 +568,7 @@ def test_elf_machines_match_the_arch_in_the_name(copy: ReleaseCopy) -> None:
         members = read_archive(data)
         arch = arch_of_name(name)
         bodies = (
-            [(name, 0o755, data)]
+            [(name, 0o755, lone(data))]
             if members is None
             else [
                 (f"{name}:{m}", mode, body)
@@ -564,6 +636,10 @@ def test_dynamic_executables_are_the_real_dynamic_ones() -> None:
         ("tini", "tini-arm64"),
         ("cosign", "cosign-linux-pivkey-pkcs11key-amd64"),
         ("cosign", "cosign-linux-pivkey-pkcs11key-arm64"),
+        ("bat", "bat-v0.24.0-aarch64-unknown-linux-gnu.tar.gz"),
+        ("fd", "fd-v9.0.0-aarch64-unknown-linux-gnu.tar.gz"),
+        ("hyperfine", "hyperfine-v1.18.0-aarch64-unknown-linux-gnu.tar.gz"),
+        ("delta", "delta-0.16.5-aarch64-unknown-linux-gnu.tar.gz"),
     }
 
 
@@ -616,6 +692,115 @@ RG = "ripgrep-14.1.1-x86_64-unknown-linux-musl/"
 GH = "gh_2.40.1_linux_amd64/"
 UPX = "upx-4.2.2-amd64_linux/"
 PB = "include/google/protobuf/"
+
+
+def _flat(*docs: str, program: str, extra: tuple[str, ...] = (), top: str = "") -> dict[str, int]:
+    """A layout: optional top dir, docs (0644), the program(s) (0755), extra files (0644)."""
+    prefix = f"{top}/" if top else ""
+    out = {prefix: 0o755} if top else {}
+    out.update({prefix + d: 0o644 for d in docs})
+    out.update({prefix + p: 0o755 for p in program.split()})
+    out.update({prefix + x: 0o644 for x in extra})
+    return out
+
+
+SHARKDP_DOCS = ("CHANGELOG.md", "LICENSE-APACHE", "LICENSE-MIT", "README.md")
+NEW_LAYOUTS: dict[tuple[str, str], dict[str, int]] = {
+    ("lazygit", "lazygit_0.40.2_Linux_x86_64.tar.gz"): _flat(
+        "LICENSE", "README.md", program="lazygit"
+    ),
+    ("fzf", "fzf-0.44.1-linux_amd64.tar.gz"): _flat(program="fzf"),
+    ("bat", "bat-v0.24.0-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        *SHARKDP_DOCS,
+        program="bat",
+        extra=("bat.1", "autocomplete/bat.bash", "autocomplete/bat.fish", "autocomplete/bat.zsh"),
+        top="bat-v0.24.0-x86_64-unknown-linux-musl",
+    ),
+    ("fd", "fd-v9.0.0-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        *SHARKDP_DOCS,
+        program="fd",
+        extra=("fd.1", "autocomplete/_fd", "autocomplete/fd.bash"),
+        top="fd-v9.0.0-x86_64-unknown-linux-musl",
+    ),
+    ("hyperfine", "hyperfine-v1.18.0-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        *SHARKDP_DOCS,
+        program="hyperfine",
+        extra=("hyperfine.1", "autocomplete/hyperfine.bash"),
+        top="hyperfine-v1.18.0-x86_64-unknown-linux-musl",
+    ),
+    ("delta", "delta-0.16.5-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        "LICENSE", "README.md", program="delta", top="delta-0.16.5-x86_64-unknown-linux-musl"
+    ),
+    ("starship", "starship-x86_64-unknown-linux-musl.tar.gz"): _flat(program="starship"),
+    ("age", "age-v1.1.1-linux-amd64.tar.gz"): _flat("LICENSE", program="age age-keygen", top="age"),
+    ("golangci-lint", "golangci-lint-1.55.2-linux-amd64.tar.gz"): _flat(
+        "LICENSE", "README.md", program="golangci-lint", top="golangci-lint-1.55.2-linux-amd64"
+    ),
+    ("goreleaser", "goreleaser_Linux_x86_64.tar.gz"): _flat(
+        "LICENSE.md",
+        "README.md",
+        program="goreleaser",
+        extra=(
+            "completions/goreleaser.bash",
+            "completions/goreleaser.fish",
+            "manpages/goreleaser.1.gz",
+        ),
+    ),
+    ("dive", "dive_0.11.0_linux_amd64.tar.gz"): _flat("LICENSE", "README.md", program="dive"),
+    ("stern", "stern_1.27.0_linux_amd64.tar.gz"): _flat("LICENSE", program="stern"),
+    ("gitleaks", "gitleaks_8.18.1_linux_x64.tar.gz"): _flat(
+        "LICENSE", "README.md", program="gitleaks"
+    ),
+    ("actionlint", "actionlint_1.6.26_linux_amd64.tar.gz"): _flat(
+        "LICENSE.txt",
+        "README.md",
+        program="actionlint",
+        extra=("docs/usage.md", "man/actionlint.1"),
+    ),
+    ("task", "task_linux_amd64.tar.gz"): _flat(
+        "LICENSE",
+        "README.md",
+        program="task",
+        extra=("completion/bash/task.bash", "completion/zsh/_task"),
+    ),
+    ("caddy", "caddy_2.7.6_linux_amd64.tar.gz"): _flat("LICENSE", "README.md", program="caddy"),
+    ("kubectx", "kubectx_v0.9.5_linux_x86_64.tar.gz"): _flat("LICENSE", program="kubectx"),
+    ("shellcheck", "shellcheck-v0.9.0.linux.x86_64.tar.xz"): _flat(
+        "LICENSE.txt", "README.txt", program="shellcheck", top="shellcheck-v0.9.0"
+    ),
+    ("just", "just-1.16.0-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        "GRAMMAR.md",
+        "LICENSE",
+        "README.md",
+        program="just",
+        extra=("just.1", "completions/just.bash", "completions/just.zsh"),
+    ),
+    ("etcd", "etcd-v3.5.11-linux-amd64.tar.gz"): _flat(
+        "README-etcdctl.md",
+        "README-etcdutl.md",
+        "README.md",
+        "READMEv2-etcdctl.md",
+        program="etcd etcdctl etcdutl",
+        top="etcd-v3.5.11-linux-amd64",
+    ),
+    ("zoxide", "zoxide-0.9.2-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        "CHANGELOG.md",
+        "LICENSE",
+        "README.md",
+        program="zoxide",
+        extra=("completions/zoxide.bash", "man/man1/zoxide.1"),
+    ),
+    ("xh", "xh-v0.20.1-x86_64-unknown-linux-musl.tar.gz"): _flat(
+        "CHANGELOG.md",
+        "LICENSE",
+        "README.md",
+        program="xh",
+        extra=("doc/xh.1",),
+        top="xh-v0.20.1-x86_64-unknown-linux-musl",
+    ),
+    ("gron", "gron-linux-amd64-0.7.1.tgz"): _flat(program="gron"),
+}
+
 LAYOUTS: dict[tuple[str, str], dict[str, int]] = {
     ("grpcurl", "grpcurl_1.9.1_linux_x86_64.tar.gz"): {"LICENSE": 0o644, "grpcurl": 0o755},
     ("yq", "yq_linux_amd64.tar.gz"): {
@@ -707,6 +892,7 @@ LAYOUTS: dict[tuple[str, str], dict[str, int]] = {
         UPX + "upx": 0o755,
         **{UPX + f: 0o644 for f in ("upx-doc.html", "upx-doc.txt", "upx.1")},
     },
+    **NEW_LAYOUTS,
 }
 
 
@@ -720,7 +906,7 @@ def test_archive_members_and_modes_are_the_real_ones(key: str, asset: str) -> No
 
 
 def test_every_archive_format_is_covered_by_a_layout_check() -> None:
-    archived = {c.key for c in CATALOGUE.values() if c.format != "raw"}
+    archived = {c.key for c in CATALOGUE.values() if c.format not in ("raw", "bz2")}
     assert archived == {k for k, _ in LAYOUTS}
 
 
@@ -736,3 +922,18 @@ def test_releases_md_table_matches_the_catalogue() -> None:
         for entry in copy.entries:
             for want in entry.expected.values():
                 assert want.asset is None or f"`{want.asset}`" in row, (copy.key, want.asset)
+
+
+def test_bufs_minisign_signature_is_real_and_covers_its_checksum_file() -> None:
+    import minisign as reference
+
+    buf = CATALOGUE["buf"]
+    key = reference.PublicKey.from_base64(buf.entries[0].config["provenance"]["minisign_key"])
+    key.verify(
+        buf.assets["sha256.txt"], reference.Signature.from_bytes(buf.assets["sha256.txt.minisig"])
+    )
+    with pytest.raises(reference.VerifyError):
+        key.verify(
+            buf.assets["sha256.txt"] + b"\n",
+            reference.Signature.from_bytes(buf.assets["sha256.txt.minisig"]),
+        )

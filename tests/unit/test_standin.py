@@ -491,3 +491,30 @@ def test_accepted_sockets_send_at_once(standin: StandIn) -> None:
             conns = list(standin._api.connections)
         assert conns
         assert all(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in conns)
+
+
+def test_attestations_inline_and_at_a_snappy_bundle_url(
+    standin: StandIn, session: requests.Session
+) -> None:
+    import cramjam
+
+    _release(standin)
+    bundle = (ROOT / "tests/data/provenance/gh-cli/custom-issuer.sigstore.json").read_bytes()
+    sha = hashlib.sha256(PROBE).hexdigest()
+    repo = "grpc-ecosystem/grpc-health-probe"
+    standin.add_attestation(repo, sha, bundle)
+    standin.add_attestation(repo, sha, bundle, inline=False)
+    url = f"{standin.api_url}/repos/{repo}/attestations/sha256:{sha}"
+    listed = session.get(url, headers=GH).json()["attestations"]
+    assert listed[0]["bundle"] == requests.models.complexjson.loads(bundle)
+    assert listed[1]["bundle"] is None
+    document = session.get(listed[1]["bundle_url"])
+    assert document.headers["Content-Type"] == "application/x-snappy"
+    assert listed[1]["bundle_url"].startswith(standin.storage_url)
+    assert bytes(cramjam.snappy.decompress_raw(document.content)) == bundle
+    other = session.get(f"{standin.api_url}/repos/{repo}/attestations/sha256:{'0' * 64}")
+    assert other.status_code == 404
+    standin.make_private(repo, "ghp_secret")
+    assert session.get(url, headers=GH).status_code == 404
+    authorized = session.get(url, headers={**GH, "Authorization": "Bearer ghp_secret"})
+    assert len(authorized.json()["attestations"]) == 2

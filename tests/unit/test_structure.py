@@ -129,6 +129,15 @@ def test_the_phase_reaches_sources_only_through_the_pipeline_or_services() -> No
     assert not {m for m in reach(g, "github_assets.services") if m.startswith(CNB)}
 
 
+def test_the_command_reaches_no_cnb_module_and_not_the_build() -> None:
+    """Every verb, install included (a plain directory is the pipeline's other destination)."""
+    g = graph()
+    for name in ("github_assets.cli", "github_assets.cli_install"):
+        reached = reach(g, name)
+        assert not {m for m in reached if m.startswith(CNB)}, name
+        assert "github_assets.build" not in reached and "github_assets.layers" not in reached
+
+
 def test_sources_never_reach_the_phases_or_cnb() -> None:
     g = graph()
     for name in [m for m in g if m.startswith("github_assets.sources")]:
@@ -151,11 +160,12 @@ def _imported(*args: str, cwd: Path) -> set[str]:
 
 
 def test_the_command_imports_no_cnb_module_and_not_the_build(tmp_path: Path) -> None:
-    """`check` and `lock` (which resolves and hashes: the pipeline, services, sources)."""
+    """`check`, `lock` (which resolves and hashes: the pipeline, services, sources) and
+    `install` (the pipeline into a plain directory)."""
     (tmp_path / "project.toml").write_text(
         '[[metadata.githubassets]]\nrepo = "acme/probe"\nasset = "probe"\ntag = "v1"\n'
     )
-    for args in (("check",), ("lock",)):
+    for args in (("check",), ("lock",), ("install", "--dest", "out")):
         imported = _imported(*args, cwd=tmp_path)
         assert not {m for m in imported if m.startswith(CNB)}, args
         assert "github_assets.build" not in imported, args
@@ -163,3 +173,18 @@ def test_the_command_imports_no_cnb_module_and_not_the_build(tmp_path: Path) -> 
     assert {"github_assets.pipeline", "github_assets.sources.http"} <= _imported(
         "lock", cwd=tmp_path
     )
+
+
+def test_every_verb_of_the_table_is_reached_through_the_package(tmp_path: Path) -> None:
+    """__main__ knows the phases only; each verb of cli.VERBS is dispatched by its entry."""
+    from github_assets.cli import VERBS
+
+    env = {**os.environ, "PYTHONPATH": str(PKG.parent)}
+    for verb in VERBS:
+        r = subprocess.run(
+            [sys.executable, "-m", "github_assets", verb, "--help"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert r.returncode == 0 and f"usage: github-assets {verb} " in r.stdout, r.stderr
+    main = (PKG / "__main__.py").read_text()
+    assert not [verb for verb in VERBS if f'"{verb}"' in main]

@@ -11,6 +11,7 @@ from ..atomic import write_text_atomic
 
 
 def write_toml(path: Path, data: Mapping[str, Any]) -> None:
+    """data as TOML through the one TOML file writer (which redacts: these ship in the image)."""
     from ..tomlfile import write
 
     write(path, data)
@@ -24,4 +25,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """data as JSON (SBOMs), every string through the one redaction, as write_toml."""
+    from .. import redact
+
+    write_text_atomic(path, json.dumps(redact.value(data), indent=2, sort_keys=True) + "\n")

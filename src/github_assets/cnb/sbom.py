@@ -1,12 +1,37 @@
-"""CycloneDX JSON SBOM for a layer (<layer>.sbom.cdx.json)."""
+"""A layer's SBOMs: <layer>.sbom.cdx.json (CycloneDX 1.5) and <layer>.sbom.spdx.json (SPDX 2.3).
+
+Each asset is one component with its GitHub origin (purl pkg:github/<owner>/<repo>@<tag>),
+its sha256 and the source its bytes came from. A Go executable adds what Syft reports for
+it, so image scanners match CVEs of what the binary was built from without opening the
+layer: its main module, one pkg:golang component per module, and the toolchain as
+pkg:golang/stdlib@<version>. The documents are reproducible: no wall-clock time, no
+random serial, so an unchanged layer gives byte-identical SBOMs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import re
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
+from ..gobuildinfo import GoBuild, Module
 from .files import write_json
+
+FORMATS = ("cdx", "spdx")
+"""The <layer>.sbom.<ext>.json files written, as buildpack.toml's sbom-formats declares them."""
+CREATED = "1980-01-01T00:00:01Z"
+"""SPDX requires a creation time; the lifecycle dates images the same way, reproducibly."""
+
+
+# The URL grammar of SPDX 2.3's download location: a host name with a top-level domain
+# (an IP address or a bare host, as a stand-in or mirror may have, is not one).
+_DOWNLOAD_URL = re.compile(
+    r"^(https?|ftp)://[A-Za-z0-9]+([-.][A-Za-z0-9]+)*\.[A-Za-z]{2,5}(:[0-9]{1,5})?(/.*)?$"
+)
 
 
 class Component(NamedTuple):
@@ -15,32 +40,196 @@ class Component(NamedTuple):
     asset: str
     sha256: str
     release_url: str
+    source: str = ""
+    """Where the bytes came from, as the log says it ("the GitHub API", "mirror ...")."""
+    go: tuple[tuple[str, GoBuild], ...] = ()
+    """(file in the layer, its Go build info) for each Go executable the asset installed."""
+
+    @property
+    def purl(self) -> str:
+        return f"pkg:github/{self.repo}@{quote(self.tag, safe='')}"
 
 
-def document(tool: str, version: str, components: Sequence[Component]) -> dict[str, Any]:
-    """A reproducible CycloneDX 1.5 document (no timestamp, no random serial)."""
+class Package(NamedTuple):
+    """A Go module or the Go toolchain, as Syft names it."""
+
+    name: str
+    version: str
+    purl: str
+    main: bool = False
+
+
+def path_purl(path: str, version: str) -> str:
+    """pkg:golang/<module path>@<version>, each part percent-encoded as the purl spec says."""
+    name = "/".join(quote(part, safe="") for part in path.split("/"))
+    return f"pkg:golang/{name}" + (f"@{quote(version, safe='')}" if version else "")
+
+
+def go_packages(component: Component) -> list[Package]:
+    """The main module, the modules and the toolchain of the component's Go executables."""
+    out: dict[str, Package] = {}  # by purl: two executables may link two versions of one
+    for _, build in component.go:
+        found = [_main(component, build.main)] if build.main is not None else []
+        found += [Package(d.path, d.version, path_purl(d.path, d.version)) for d in build.deps]
+        stdlib = build.go_version.removeprefix("go")
+        found.append(Package("stdlib", build.go_version, path_purl("stdlib", stdlib)))
+        for package in found:
+            out.setdefault(package.purl, package)
+    return list(out.values())
+
+
+def _main(component: Component, main: Module) -> Package:
+    # A release built in its own checkout says "(devel)"; the tag it was released under is
+    # the version a scanner can match, when the module is that repository's.
+    version = main.version
+    own = f"github.com/{component.repo}".lower()
+    if version in ("", "(devel)") and (main.path.lower() + "/").startswith(own + "/"):
+        version = component.tag
+    purl = path_purl(main.path, "" if version == "(devel)" else version)
+    return Package(main.path, version, purl, main=True)
+
+
+def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[str, Any]:
+    """The CycloneDX 1.5 document of a layer."""
+    items: list[dict[str, Any]] = []
+    dependencies: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for c in components:
+        ref = f"{c.purl}#{c.asset}"
+        items.append(
+            {
+                "type": "application",
+                "bom-ref": ref,
+                "name": c.asset,
+                "group": c.repo,
+                "version": c.tag,
+                "purl": c.purl,
+                "hashes": [{"alg": "SHA-256", "content": c.sha256}],
+                "externalReferences": [{"type": "distribution", "url": c.release_url}],
+                "properties": [
+                    {"name": "github-assets:source", "value": c.source or "unknown"},
+                    *({"name": "github-assets:go-executable", "value": f} for f, _ in c.go),
+                ],
+            }
+        )
+        refs = []
+        for p in go_packages(c):
+            refs.append(p.purl)
+            if p.purl not in seen:
+                seen.add(p.purl)
+                items.append(
+                    {
+                        "type": "library",
+                        "bom-ref": p.purl,
+                        "name": p.name,
+                        "version": p.version,
+                        "purl": p.purl,
+                        "properties": [{"name": "github-assets:go-main-module", "value": "true"}]
+                        if p.main
+                        else [],
+                    }
+                )
+        dependencies.append({"ref": ref, "dependsOn": refs})
+    for item in items:
+        if not item.get("properties", True):
+            del item["properties"]
     return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
+        "serialNumber": f"urn:uuid:{_uuid(components)}",
         "version": 1,
         "metadata": {
             "tools": {"components": [{"type": "application", "name": tool, "version": version}]}
         },
-        "components": [
-            {
-                "type": "application",
-                "bom-ref": f"pkg:github/{c.repo}@{c.tag}#{c.asset}",
-                "name": c.asset,
-                "group": c.repo,
-                "version": c.tag,
-                "purl": f"pkg:github/{c.repo}@{c.tag}",
-                "hashes": [{"alg": "SHA-256", "content": c.sha256}],
-                "externalReferences": [{"type": "distribution", "url": c.release_url}],
-            }
-            for c in components
-        ],
+        "components": items,
+        "dependencies": dependencies,
     }
 
 
-def write_sbom(layers_dir: Path, layer: str, doc: dict[str, Any]) -> None:
-    write_json(layers_dir / f"{layer}.sbom.cdx.json", doc)
+def spdx(tool: str, version: str, layer: str, components: Sequence[Component]) -> dict[str, Any]:
+    """The SPDX 2.3 document of a layer: the DOCUMENT DESCRIBES each asset, which CONTAINS
+    its Go modules."""
+    ids = _ids()
+    packages: list[dict[str, Any]] = []
+    relationships: list[dict[str, Any]] = []
+    go_ids: dict[str, str] = {}
+    for c in components:
+        asset_id = next(ids)
+        packages.append(
+            {
+                "SPDXID": asset_id,
+                "name": c.asset,
+                "versionInfo": c.tag,
+                "supplier": f"Organization: {c.repo.split('/')[0]}",
+                "downloadLocation": c.release_url
+                if _DOWNLOAD_URL.match(c.release_url)
+                else "NOASSERTION",
+                "filesAnalyzed": False,
+                "checksums": [{"algorithm": "SHA256", "checksumValue": c.sha256}],
+                "sourceInfo": f"release asset {c.asset} of {c.repo} {c.tag} ({c.release_url}), "
+                f"downloaded from {c.source or 'an unknown source'}",
+                "primaryPackagePurpose": "APPLICATION",
+                "externalRefs": [_purl_ref(c.purl)],
+            }
+        )
+        relationships.append(_relationship("SPDXRef-DOCUMENT", "DESCRIBES", asset_id))
+        for p in go_packages(c):
+            if p.purl not in go_ids:
+                go_ids[p.purl] = next(ids)
+                packages.append(
+                    {
+                        "SPDXID": go_ids[p.purl],
+                        "name": p.name,
+                        "versionInfo": p.version,
+                        "downloadLocation": "NOASSERTION",
+                        "filesAnalyzed": False,
+                        "primaryPackagePurpose": "APPLICATION" if p.main else "LIBRARY",
+                        "externalRefs": [_purl_ref(p.purl)],
+                    }
+                )
+            relationships.append(_relationship(asset_id, "CONTAINS", go_ids[p.purl]))
+    return {
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": f"{tool} layer {layer}",
+        "documentNamespace": "https://spdx.org/spdxdocs/"
+        f"{tool.replace('/', '-')}/{quote(layer, safe='')}-{_uuid(components)}",
+        "creationInfo": {"created": CREATED, "creators": [f"Tool: {tool}-{version}"]},
+        "packages": packages,
+        "relationships": relationships,
+    }
+
+
+def _ids() -> Iterator[str]:
+    n = 0
+    while True:
+        n += 1
+        yield f"SPDXRef-Package-{n}"
+
+
+def _purl_ref(purl: str) -> dict[str, str]:
+    return {
+        "referenceCategory": "PACKAGE-MANAGER",
+        "referenceType": "purl",
+        "referenceLocator": purl,
+    }
+
+
+def _relationship(element: str, kind: str, related: str) -> dict[str, str]:
+    return {"spdxElementId": element, "relationshipType": kind, "relatedSpdxElement": related}
+
+
+def _uuid(components: Sequence[Component]) -> uuid.UUID:
+    """The same for the same content: what the layer holds names its documents."""
+    digest = hashlib.sha256(
+        "\n".join(f"{c.purl} {c.asset} {c.sha256}" for c in components).encode()
+    )
+    return uuid.UUID(bytes=digest.digest()[:16], version=5)
+
+
+def write_sboms(
+    layers_dir: Path, layer: str, tool: str, version: str, components: Sequence[Component]
+) -> None:
+    write_json(layers_dir / f"{layer}.sbom.cdx.json", cyclonedx(tool, version, components))
+    write_json(layers_dir / f"{layer}.sbom.spdx.json", spdx(tool, version, layer, components))

@@ -52,6 +52,9 @@ class ResolvedAsset(NamedTuple):
     """The ETag of the API's answer that resolved it (for If-None-Match on a rebuild)."""
     siblings: tuple[ResolvedAsset, ...] = ()
     """The release's other assets (checksum files among them), as this source can fetch them."""
+    size_from: str = ""
+    """Who announced size when it was not the origin itself: the lock file's name. Bytes of
+    another size are then the lock's staleness (or a mirror's fault), not the network's."""
     public_url: str = ""
     """Its browser_download_url when the API resolved it without a token (so the repo is
     public): the bytes come from there, with no token and no second API request."""
@@ -72,6 +75,10 @@ class Received(NamedTuple):
     origin: str = ""
     """Where the bytes came from, as the log and the layer metadata name it ("GitHub API",
     "mirror https://..."); '' means the source's own name."""
+    github: bool = True
+    """Whether one of GitHub's own hosts served them (the API, its storage, the web host).
+    Bytes from anywhere else (offline package, binding, mirror) that do not verify are that
+    place's fault, never a reason to change the pin or the lock."""
 
 
 class Sink(Protocol):
@@ -175,7 +182,7 @@ def fetch_verified(
     """
     received = source.fetch(asset, sink, expected, log=log, cancel=cancel)
     try:
-        return Fetched(expected.check(received.size, received.digests), received.origin)
+        return Fetched(_check(expected, received), received.origin)
     except DownloadError as as_sent:
         if not received.encoding:
             raise
@@ -186,7 +193,7 @@ def fetch_verified(
         sink.restart()
         try:
             decoded = source.fetch(asset, sink, expected, log=log, cancel=cancel, decoded=True)
-            return Fetched(expected.check(decoded.size, decoded.digests), decoded.origin)
+            return Fetched(_check(expected, decoded), decoded.origin)
         except DownloadError as e:
             raise DownloadError(
                 f"{asset.name} came with Content-Encoding: {received.encoding} and verifies "
@@ -194,3 +201,18 @@ def fetch_verified(
                 hint="nothing was installed; the server or mirror must send the asset's own "
                 "bytes: remove the Content-Encoding it adds",
             ) from None
+
+
+def _check(expected: Expected, received: Received) -> Verified:
+    """expected.check; bytes from a place that is not GitHub's that do not verify are named
+    as that place's, and the advice is to fix it there (the pin and the lock hold)."""
+    try:
+        return expected.check(received.size, received.digests)
+    except DownloadError as e:
+        if received.github:
+            raise
+        raise DownloadError(
+            f"{e.message} (from {received.origin})",
+            hint=f"nothing was installed; {received.origin} serves other bytes than the release "
+            "asset: correct or remove it there (the pin and the lock are right)",
+        ) from None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DownloadError
 from . import Received, ResolvedAsset, Sink, transport
+from .download import STALE_LOCK
 from .origins import Origins, places, server_url
 from .resolve import without_api
 
@@ -45,7 +46,7 @@ class Chain:
         self.own = own
         self.name = api.name
         self.secrets = api.secrets
-        self.web = server_url(api.api_url, origins)
+        self.web = server_url(api.api_url, origins, own_api=bool(spec.api_url))
         """GitHub's web base for this entry's direct downloads."""
 
     def resolve(
@@ -112,14 +113,23 @@ class Chain:
         if found is None:
             names = ", ".join(sorted(a.name for a in release.assets)) or "none"
             if expected.evidence:
+                key = expected.named_by
                 raise DownloadError(
-                    f"'checksums' names {asset.name}, which is not an asset of release {asset.tag}",
-                    hint="set 'checksums' to one of the assets listed, or to false",
+                    f"'{key}' names {asset.name}, which is not an asset of release {asset.tag}",
+                    hint="set 'checksums' to one of the assets listed, or to false"
+                    if key == "checksums"
+                    else f"set the file names in '{key}' to assets listed",
                     details=f"assets: {names}",
                 )
             raise DownloadError(
                 f"release {asset.tag} of {self.spec.repo} has no asset {asset.name!r}",
                 hint="re-run github-assets lock, or check 'tag' and 'asset'",
                 details=f"assets: {names}",
+            )
+        if asset.size_from and asset.size >= 0 and found.size != asset.size:
+            raise DownloadError(
+                f"{asset.name} of {self.spec.repo} {asset.tag} is {found.size} bytes now, but "
+                f"{asset.size_from} says {asset.size} bytes",
+                hint=STALE_LOCK,
             )
         return asset._replace(url=found.url, size=found.size, asset_id=found.id)

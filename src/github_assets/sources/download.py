@@ -46,8 +46,26 @@ DECODABLE = frozenset({"gzip", "x-gzip", "deflate"})
 CHUNK = 1 << 20
 
 
+STALE_LOCK = (
+    "nothing was installed; the release asset was replaced since the lock was written: "
+    "if that is expected, delete its entry and re-run github-assets lock"
+)
+
+
 class NotFound(DownloadError):
     """The download URL answered 404."""
+
+
+def _other_size(job: Download, host: str, size: int | str) -> DownloadError:
+    """The answer is of another size than the lock says: final, never retried. From
+    GitHub the lock is stale; from a mirror or binding, the mirror is wrong."""
+    return DownloadError(
+        f"{host} serves {job.name} as {size} bytes, but {job.size_from} says {job.size} bytes",
+        hint=STALE_LOCK
+        if job.github
+        else "nothing was installed; the mirror or binding "
+        "serves other bytes than the release asset: correct or remove it there",
+    )
 
 
 def download(net: Http, job: Download) -> Received:
@@ -108,7 +126,8 @@ def _resume(net: Http, job: Download, state: _State) -> requests.Response | None
     if not (state.ranges and state.final_url):
         return None
     headers = {"User-Agent": USER_AGENT, "Range": f"bytes={state.written}-", **IDENTITY}
-    resp = net.get(state.final_url, headers, job.log, stream=True)
+    shown = job.shown if state.final_url == job.url else ""
+    resp = net.get(state.final_url, headers, job.log, stream=True, shown=shown)
     expected = f"bytes {state.written}-"
     if (
         resp.status_code == 206
@@ -134,7 +153,7 @@ def _open(net: Http, job: Download, state: _State) -> requests.Response:
     refreshed = False
     while True:
         try:
-            resp = net.open(job.url, job.headers, job.log, stream=True)
+            resp = net.open(job.url, job.headers, job.log, stream=True, shown=job.shown)
         except Redirected:
             raise DownloadError(
                 f"failed to download {job.name}: redirected more than {MAX_REDIRECTS} times",
@@ -155,9 +174,12 @@ def _open(net: Http, job: Download, state: _State) -> requests.Response:
         _fail_status(net, resp, job, refreshed=refreshed)
     state.final_url = resp.url
     state.encoding = content_encoding(resp)
+    length = resp.headers.get("content-length", "")
     if job.size < 0 and not state.encoding:  # not known beforehand: as the answer says
-        length = resp.headers.get("content-length", "")
         state.size = int(length) if length.isdigit() else -1
+    elif job.size_from and not state.encoding and length.isdigit() and int(length) != job.size:
+        resp.close()
+        raise _other_size(job, urlsplit(resp.url).netloc, length)
     if job.decode and state.encoding:
         bad = [c for c in state.encoding.split(", ") if c not in DECODABLE]
         if bad:
@@ -257,6 +279,8 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
                     hint="nothing was installed; the server or mirror must send the "
                     "asset's own bytes: remove the Content-Encoding it adds",
                 )
+            if job.size_from:
+                raise _other_size(job, urlsplit(resp.url).netloc, f"more than {size}")
             state.restart(sink)
             raise Transient(f"the server sent more than the {size} bytes announced")
         view = buf[:n]
@@ -289,6 +313,9 @@ class Download:
     url: str
     size: int
     """-1: not known beforehand (a direct download of a pinned asset without a lock)."""
+    size_from: str = field(default="", kw_only=True)
+    """Who announced size when not the server (the lock file's name): an answer of another
+    size is final (the lock is stale, or the mirror wrong), never a retry."""
     sink: Sink
     log: Log
     cancel: threading.Event | None
@@ -306,6 +333,8 @@ class Download:
     wording of a failure may speak of GitHub."""
     decode: bool = False
     """Undo the body's Content-Encoding (gzip, deflate) instead of taking it as sent."""
+    shown: str = ""
+    """How the DEBUG log names url instead of its host and path (a binding's URL)."""
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}

@@ -260,13 +260,24 @@ class GitHub:
         resp.close()
         return resp.status_code == 200
 
-    def latest_with_prefix(self, repo: str, prefix: str) -> Release:
+    def latest_with_prefix(self, repo: str, prefix: str, etag: str = "") -> Release:
         """The newest published non-prerelease release whose tag starts with prefix (monorepos
-        release several components; GitHub's `latest` may be another one's)."""
+        release several components; GitHub's `latest` may be another one's).
+
+        Found on the first page (the newest releases), it carries that page's ETag: a new
+        release or a replaced asset changes the page. With etag, a 304 raises Unchanged.
+        """
         what = f"{repo} releases"
         url = f"/repos/{repo}/releases?per_page=100"
-        for _ in range(MAX_PAGES):
-            resp = self._get(url, what)
+        for page in range(MAX_PAGES):
+            self._etag = etag if page == 0 else ""
+            try:
+                resp = self._get(url, what)
+            finally:
+                self._etag = ""
+            if resp.status_code == 304 and etag:
+                resp.close()
+                raise Unchanged(etag)
             if resp.status_code != 200:
                 resp.close()
                 return self.release(repo, "latest")  # the same errors as for latest
@@ -281,7 +292,8 @@ class GitHub:
                 if tag.startswith(prefix) and not data.get("draft") and not data.get("prerelease"):
                     release = _parse_release(data)
                     self._moved(repo, resp, release)
-                    return release
+                    first = resp.headers.get("etag", "") if page == 0 else ""
+                    return replace(release, etag=first)
             url = _next_page(resp.headers.get("link", ""), self.api_url)
             if not url:
                 break
@@ -331,7 +343,7 @@ class GitHub:
             raise GitHubError(
                 f"the GitHub API at {self.api_url} asks for a token for {what} (HTTP 401)",
                 hint="set token_env (or GITHUB_TOKEN) and pass the variable to the build "
-                "(pack build --env NAME)",
+                "(pack build --env NAME), or give the token in a binding of type github",
             )
         if resp.status_code == 404:
             raise self._not_found(repo, tag)
@@ -345,7 +357,8 @@ class GitHub:
         if not self.repo_exists(repo):
             hint = (
                 "check the name; if the repository is private set token_env (or GITHUB_TOKEN)"
-                " and pass the variable to the build (pack build --env NAME)"
+                " and pass the variable to the build (pack build --env NAME), or give the token"
+                " in a binding of type github"
                 if not self.token
                 else "check the name and that the token can read this repository"
             )
@@ -361,14 +374,38 @@ class GitHub:
             hint="check the tag name on the repository's releases page (tags are case-sensitive)",
         )
 
+    def attestations(self, repo: str, sha256: str, limit: int) -> bytes:
+        """The API's list of the artifact attestations of a sha256 (JSON, at most limit
+        bytes); an empty list when GitHub has none (it answers 404 then)."""
+        what = f"the attestations of sha256:{sha256} in {repo}"
+        resp = self._get(f"/repos/{repo}/attestations/sha256:{sha256}?per_page=100", what)
+        if resp.status_code == 404:
+            resp.close()
+            return b'{"attestations": []}'
+        if resp.status_code != 200:
+            resp.close()
+            raise GitHubError(
+                f"GitHub API answered HTTP {resp.status_code} for {what}",
+                hint="check that the token (if any) can read this repository",
+            )
+        body = resp.content
+        if len(body) > limit:
+            raise GitHubError(f"GitHub API answered more than {limit} bytes for {what}")
+        return body
+
 
 class GitHubSource:
     """Assets through the GitHub API of one base URL, with one token (or none)."""
 
     name = "GitHub API"
 
-    def __init__(self, http: Http, api_url: str, token: str | None) -> None:
+    def __init__(
+        self, http: Http, api_url: str, token: str | None, *, missing: BuildpackError | None = None
+    ) -> None:
         self.http = http
+        self.missing = missing
+        """Why the token the entry asks for cannot be had (its token_env is not set), raised
+        at the first request to the API: the places besides it need no token."""
         self.api_url = api_url.rstrip("/")
         self.api_host = netloc(self.api_url)
         # A token read from a file (<platform>/env/GITHUB_TOKEN) often ends in a newline,
@@ -377,6 +414,8 @@ class GitHubSource:
         self.secrets: tuple[str, ...] = tuple(dict.fromkeys(t for t in (token, self.token) if t))
 
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
+        if self.missing is not None:
+            raise self.missing
         return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
 
     def resolve(
@@ -390,10 +429,10 @@ class GitHubSource:
     ) -> ResolvedAsset:
         client = self.client(log, cancel)
         if spec.tag == "latest" and spec.version_prefix:
-            release = client.latest_with_prefix(spec.repo, spec.version_prefix)
+            release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
         else:
             release = client.release(spec.repo, spec.tag, etag)
-        name = asset_name(spec, target, release.tag, [a.name for a in release.assets])
+        name = asset_name(spec, target, release.tag, [a.name for a in release.assets], log=log)
         asset = release.find(name)
         if asset is None:
             names = ", ".join(a.name for a in release.assets) or "none"
@@ -438,6 +477,8 @@ class GitHubSource:
         cancel: threading.Event | None,
         decoded: bool = False,
     ) -> Received:
+        if self.missing is not None:
+            raise self.missing
         received = download(
             self.http,
             Download(

@@ -99,12 +99,13 @@ class Http:
         self.rand = rand
 
     def get(
-        self, url: str, headers: dict[str, str], log: Log, *, stream: bool = False
+        self, url: str, headers: dict[str, str], log: Log, *, stream: bool = False, shown: str = ""
     ) -> requests.Response:
-        """One GET, redirects not followed; logged (method, host, path) at DEBUG."""
+        """One GET, redirects not followed; logged (method, host, path, or shown instead: a
+        binding's URL is a secret) at DEBUG."""
         try:
             parts = urlsplit(url)
-            log.debug(f"GET {parts.netloc}{parts.path}")
+            log.debug(f"GET {shown or parts.netloc + parts.path}")
             return self.session().get(
                 url,
                 headers=headers,
@@ -132,16 +133,18 @@ class Http:
         *,
         stream: bool = False,
         leave: bool = True,
+        shown: str = "",
     ) -> requests.Response:
         """GET url and follow its redirects hop by hop, at most MAX_REDIRECTS of them.
 
         Each hop gets headers(its URL), so a token meant for one host never rides a
         redirect to another. With leave=False a redirect to another host is not followed
         (Redirected). The answer's .url is where it came from, its .history the redirects.
+        shown: how the log names url itself (its redirects are the server's, logged as such).
         """
         hops: list[requests.Response] = []
         for _ in range(MAX_REDIRECTS + 1):
-            resp = self.get(url, headers(url), log, stream=stream)
+            resp = self.get(url, headers(url), log, stream=stream, shown="" if hops else shown)
             if resp.status_code not in REDIRECTS:
                 resp.history = hops
                 return resp

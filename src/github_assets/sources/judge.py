@@ -31,8 +31,9 @@ NETWORK_FAULTS = (
 )
 """Exceptions of a request worth another attempt (the others are our mistake or the URL's)."""
 CA_HINT = (
-    "add the CA that signed it to the build: SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR "
-    "(a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
+    "add the CA that signed it to the build: a binding of type ca-certificates holding the "
+    "PEM file (kpack: a Secret in the Image's services), or SSL_CERT_FILE (a PEM bundle) or "
+    "SSL_CERT_DIR (a hashed directory), e.g. pack build --env SSL_CERT_FILE=/path/to/ca.pem"
 )
 
 

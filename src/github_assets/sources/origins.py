@@ -30,15 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from .. import bindings, redact
 from . import DEFAULT_API
 
 if TYPE_CHECKING:
     from ..config import AssetSpec
     from ..verify import Expected
     from . import ResolvedAsset
-
-MAPPING = "dependency-mapping"
-MIRROR = "dependency-mirror"
 
 
 class Origins(NamedTuple):
@@ -54,29 +52,36 @@ class Origins(NamedTuple):
     """GITHUB_SERVER_URL, or "" (derived from each asset's API base)."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path) -> Origins:
+    def from_env(
+        cls, env: Mapping[str, str], platform_dir: Path, buildpack_dir: Path | None
+    ) -> Origins:
+        """buildpack_dir None: not run from a buildpack (a pip-installed command), so no
+        offline package."""
         mappings: dict[str, tuple[str, str]] = {}
         mirrors: dict[str, tuple[str, str]] = {}
-        root = Path(env.get("SERVICE_BINDING_ROOT") or platform_dir / "bindings")
-        for binding in sorted(root.iterdir()) if root.is_dir() else ():
-            kind = _read(binding / "type")
-            for entry in sorted(binding.iterdir()) if kind in (MAPPING, MIRROR) else ():
-                if entry.name == "type" or not entry.is_file():
-                    continue
-                value = _read(entry)
-                if kind == MAPPING:
-                    mappings[entry.name.lower()] = (binding.name, value)
-                else:
-                    mirrors.setdefault(entry.name.lower(), (f"binding {binding.name}", value))
+        bound = bindings.read(env, platform_dir)
+        for binding in bindings.of_type(bound, bindings.DEPENDENCY_MAPPING):
+            for key in binding.keys:
+                value = binding.value(key)
+                # A binding's contents are secrets: every output shows the binding's name.
+                redact.url(value, f"{bindings.DEPENDENCY_MAPPING} binding {binding.name}")
+                mappings[key.lower()] = (binding.name, value)
+        for binding in bindings.of_type(bound, bindings.DEPENDENCY_MIRROR):
+            for key in binding.keys:
+                value = binding.value(key)
+                redact.url(value, f"{bindings.DEPENDENCY_MIRROR} binding {binding.name}")
+                mirrors.setdefault(key.lower(), (f"binding {binding.name}", value))
         for key, value in env.items():
             if key == "BP_DEPENDENCY_MIRROR" and value.strip():
+                redact.url(value)
                 mirrors["default"] = (key, value.strip())
             elif key.startswith("BP_DEPENDENCY_MIRROR_") and value.strip():
+                redact.url(value)
                 host = key.removeprefix("BP_DEPENDENCY_MIRROR_").lower()
                 mirrors[f"env:{host}"] = (key, value.strip())
-        offline = buildpack_dir / "dependencies"
+        offline = buildpack_dir / "dependencies" if buildpack_dir is not None else None
         return cls(
-            offline=offline if offline.is_dir() else None,
+            offline=offline if offline is not None and offline.is_dir() else None,
             mappings=mappings,
             mirrors=mirrors,
             server=env.get("GITHUB_SERVER_URL", "").strip().rstrip("/"),
@@ -89,23 +94,27 @@ class Origins(NamedTuple):
 
     def mirror_for(self, host: str) -> tuple[str, str] | None:
         """BP_DEPENDENCY_MIRROR_<HOST>, else BP_DEPENDENCY_MIRROR, else a binding's."""
-        env_key = "".join(c if c.isalnum() else "_" for c in host).lower()
-        for key in (f"env:{env_key}", "default"):
+        for key in (*(f"env:{name}" for name in mirror_env_names(host)), "default"):
             if key in self.mirrors and self.mirrors[key][0].startswith("BP_"):
                 return self.mirrors[key]
         return self.mirrors.get(host.lower()) or self.mirrors.get("default")
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
+def mirror_env_names(host: str) -> tuple[str, ...]:
+    """The <HOST> suffixes (lower case) of host's mirror variable: libpak's encoding first
+    (`.` -> `_`, `-` -> `__`: github.my-corp.com -> GITHUB_MY__CORP_COM), as Paketo users
+    write it, then 0.2.0's (`_` for every other character), so existing builds keep theirs."""
+    libpak = host.lower().replace("-", "__").replace(".", "_")
+    older = "".join(c if c.isalnum() else "_" for c in host.lower())
+    return (libpak, older) if libpak != older else (libpak,)
 
 
-def server_url(api_url: str, origins: Origins) -> str:
-    """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base."""
-    if origins.server:
+def server_url(api_url: str, origins: Origins, *, own_api: bool = False) -> str:
+    """The web base of direct downloads: GITHUB_SERVER_URL, else derived from the API base.
+
+    own_api: the entry names its own api_url (GitHub Enterprise), whose web base is derived
+    from it; GITHUB_SERVER_URL (github.com in Actions) is for entries without one."""
+    if origins.server and not own_api:
         return origins.server
     if api_url.rstrip("/") == DEFAULT_API:
         return "https://github.com"
@@ -142,13 +151,18 @@ def places(
                 out.append(Location("the offline package", path.as_uri()))
         if sha in origins.mappings:
             binding, uri = origins.mappings[sha]
-            out.append(Location(f"binding {binding}", uri))
+            out.append(Location(f"{bindings.DEPENDENCY_MAPPING} binding {binding}", uri))
         host = hostname(netloc(web))
         mirror = origins.mirror_for(host)
         if mirror is not None:
             given, base = mirror
             base = base.replace("{originalHost}", host).rstrip("/")
-            out.append(Location(f"mirror {shown(base)} ({given})", base + download_path(asset)))
+            if given.startswith("binding "):
+                label = f"{bindings.DEPENDENCY_MIRROR} {given}"
+                redact.url(base, label)  # as used, {originalHost} filled in
+            else:
+                label = f"mirror {shown(base)} ({given})"
+            out.append(Location(label, base + download_path(asset)))
     # Resolved without the API (a lock, pins, a named checksum file): a checksum file, and
     # an asset it vouches for, come from GitHub's web host, never from 1-3.
     from_github = not asset.asset_id and (expected.claims or expected.evidence)

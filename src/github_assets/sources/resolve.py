@@ -20,15 +20,37 @@ if TYPE_CHECKING:
     from ..platform import Target
 
 
-def asset_name(spec: AssetSpec, target: Target, tag: str, names: Sequence[str] = ()) -> str:
+def asset_name(
+    spec: AssetSpec,
+    target: Target,
+    tag: str,
+    names: Sequence[str] = (),
+    *,
+    log: Log | None = None,
+    release: str = "",
+) -> str:
     """The name of the release asset an entry means on target at tag: the one place it is
     decided. names: the release's asset names, when the resolver has them (the API).
 
-    Today the entry's 'asset' template, rendered. Automatic selection (an entry without
-    'asset') chooses among names here, and only here; a resolver without the release's
-    list (the pins) cannot, and leaves the entry to one that has it.
+    The entry's 'asset' template, rendered; without 'asset', the one asset the contract's
+    selection rules choose among names (assetpick), logged with why. A resolver without
+    the release's list (the pins) cannot choose, and leaves the entry to one that has it.
     """
-    return spec.render(spec.asset, target, tag)
+    if spec.asset:
+        return spec.render(spec.asset, target, tag)
+    from ..assetpick import choose, distro_libc
+
+    chosen = choose(
+        names,
+        target,
+        libc=distro_libc(os.environ),
+        files=bool(spec.files),
+        repo=spec.repo,
+        release=release or f"{spec.repo} {tag}",
+    )
+    if log is not None:
+        log.subprocess(f"Selected {chosen.name} for {target} ({chosen.why})")
+    return chosen.name
 
 
 def can_name_without_release(spec: AssetSpec) -> bool:
@@ -54,11 +76,12 @@ def without_api(
     if lock is not None and entry is not None:
         log.debug(f"resolved from {os.path.basename(lock.path)}")
         return known(spec, entry.resolved_tag, entry.name, entry.size, web)._replace(
-            claims=(entry.claim,)
+            claims=(entry.claim,), size_from=os.path.basename(lock.path)
         )
     if lock is not None and own:
         raise ConfigError(
-            f"{os.path.basename(lock.path)} has no entry for {spec.repo} {spec.asset} on {target}",
+            f"{os.path.basename(lock.path)} has no entry for {spec.repo} {spec.shown_asset} "
+            f"on {target}",
             hint="re-run github-assets lock (the config changed since it was written)",
         )
     explicit = spec.checksums not in ("auto", False) and spec.token_env is None

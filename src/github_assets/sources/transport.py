@@ -40,10 +40,12 @@ def fetch(
     if scheme == "file":
         path = Path(unquote(urlsplit(location.url).path))
         received = read_file(path, location.label, asset, sink, algorithms, cancel)
-        return received._replace(origin=location.label)
+        return received._replace(origin=location.label, github=location.github)
+    secret = "binding " in location.label  # a binding's contents: named, never shown
     if scheme not in ("http", "https"):
+        given = f"a {scheme or 'schemeless'} URL" if secret else shown(location.url)
         raise DownloadError(
-            f"{location.label} gives {shown(location.url)}, which is neither file:// nor https://",
+            f"{location.label} gives {given}, which is neither file:// nor https://",
             hint="fix the mirror or binding",
         )
     from .download import Download, NotFound, download
@@ -55,6 +57,7 @@ def fetch(
                 name=asset.name,
                 url=location.url,
                 size=asset.size,
+                size_from=asset.size_from,
                 sink=sink,
                 log=log,
                 cancel=cancel,
@@ -62,6 +65,7 @@ def fetch(
                 issuer=location.label,
                 decode=decoded,
                 github=location.github,
+                shown=location.label if secret else "",
             ),
         )
     except NotFound as e:
@@ -70,7 +74,7 @@ def fetch(
         raise DownloadError(f"{e.message} (from {location.label})", hint=e.hint) from e
     except DownloadError as e:
         raise DownloadError(f"{e.message} (from {location.label})", hint=e.hint) from e
-    return received._replace(origin=location.label)
+    return received._replace(origin=location.label, github=location.github)
 
 
 def read_file(
@@ -87,20 +91,44 @@ def read_file(
     hashers = {a: hashlib.new(a) for a in sorted(algorithms)}
     written = 0
     try:
-        with path.open("rb") as file:
-            while True:
-                check(cancel)
-                buf = sink.buffer()
-                n = file.readinto(buf)
-                if not n:
-                    break
-                for hasher in hashers.values():
-                    hasher.update(buf[:n])
-                sink.commit(n)
-                written += n
+        file = path.open("rb")
     except FileNotFoundError as e:
+        message = (
+            f"{label} names a file that does not exist, for {asset.name}"
+            if "binding " in label  # a binding's contents are secrets: no path from it
+            else f"{label} has no file {path} for {asset.name}"
+        )
         raise DownloadError(
-            f"{label} has no file {path} for {asset.name}",
+            message,
             hint="add it there, or remove the mirror or binding",
         ) from e
+    except OSError as e:
+        raise _unreadable(label, path, asset, e) from e
+    with file:
+        while True:
+            check(cancel)
+            buf = sink.buffer()
+            try:  # only the source's read: a write of the unpack is the sink's own error
+                n = file.readinto(buf)
+            except OSError as e:
+                raise _unreadable(label, path, asset, e) from e
+            if not n:
+                break
+            for hasher in hashers.values():
+                hasher.update(buf[:n])
+            sink.commit(n)
+            written += n
     return Received(written, {a: h.hexdigest() for a, h in hashers.items()})
+
+
+def _unreadable(label: str, path: Path, asset: ResolvedAsset, e: OSError) -> DownloadError:
+    """The source's file cannot be read: say so, naming it (never advice about writing)."""
+    if isinstance(e, IsADirectoryError):
+        return DownloadError(
+            f"{label} has a directory at {path}, where the file {asset.name} should be",
+            hint="put the asset's file there, or fix the mirror or binding",
+        )
+    return DownloadError(
+        f"{label}: cannot read {path} for {asset.name}: {e.strerror or e}",
+        hint="make it readable for the build user, or fix the mirror or binding",
+    )
