@@ -402,6 +402,13 @@ def main() -> int:
             rows.append(Row(blog, api_calls[0], None, "requests", "", "no lock"))
             rows.append(Row(f"{blog}, with the lock", api_calls[1], None, "requests", "", private))
 
+            # 7b. `github-assets lock` again on an unchanged config (issue 24, item 3)
+            took, calls, served = lock_again(work / "lock", env)
+            lock_name = "`github-assets lock` again, unchanged config of four pinned assets"
+            rows.append(Row(f"{lock_name}: requests", calls, None, "requests", "<= 0"))
+            rows.append(Row(f"{lock_name}: bytes downloaded", served, None, "bytes", "<= 0"))
+            rows.append(Row(f"{lock_name}: time", took, None, "s", ""))
+
             # 6. peak RSS installing a 1 GiB asset
             cfg = project([("acme/big", "big-{os}-{arch}")])
             rss = peak_rss_of_build(fresh(work / "big", cfg), env_gh)
@@ -478,7 +485,7 @@ class Tls:
         self.ca_file = work / "bench-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
         self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(self.server)
+        ca.issue_cert("127.0.0.1", "api.github.com").configure_cert(self.server)
 
 
 def cold(cnb_dir: Path, config: str, env: dict[str, str]) -> float:
@@ -671,6 +678,33 @@ def blog_project_api_requests(base: Path, env: dict[str, str]) -> tuple[int, int
         return counts[0], counts[1]
 
 
+def lock_again(base: Path, env: dict[str, str]) -> tuple[float, int, int]:
+    """`github-assets lock` run a second time on an unchanged config of four pinned assets
+    (2 x 4 MiB raw, 2 x 4 MiB tar.gz): its seconds, requests and bytes downloaded. Nothing
+    changed, so nothing needs asking (issue 24: no download, no request for pinned tags)."""
+    raws = [CACHE / f"four-raw-{i}" for i in range(2)]
+    tgzs = [CACHE / f"four-{i}.tar.gz" for i in range(2)]
+    for p in raws:
+        make_payload(p, 4 * MiB)
+    for p in tgzs:
+        make_targz(p, 4 * MiB)
+    with StandIn() as gh:
+        for i, p in enumerate(raws):
+            gh.add_release(f"acme/raw{i}", "v1", {f"raw{i}-linux-amd64": p})
+        for i, p in enumerate(tgzs):
+            gh.add_release(f"acme/tgz{i}", "v1", {f"tgz{i}-linux-amd64.tar.gz": p})
+        cnb = fresh(base, project(
+            [(f"acme/raw{i}", f"raw{i}-{{os}}-{{arch}}") for i in range(2)]
+            + [(f"acme/tgz{i}", f"tgz{i}-{{os}}-{{arch}}.tar.gz") for i in range(2)]
+        ))  # fmt: skip
+        cmd = [sys.executable, "-m", "github_assets", "lock", "--target", "linux/amd64"]
+        full = {**os.environ, **env, "GITHUB_API_URL": gh.api_url, "PYTHONPATH": str(ROOT / "src")}
+        subprocess.run(cmd, cwd=cnb.app, env=full, check=True, capture_output=True)
+        requests, served = len(gh.requests), gh.bytes_served
+        took = timed(cmd, full, cnb.app)
+        return took, len(gh.requests) - requests, gh.bytes_served - served
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -718,7 +752,7 @@ def render(rows: list[Row], runs: int) -> str:
 
 
 def _formatter(r: Row) -> Callable[[float], str]:
-    if r.unit == "requests":
+    if r.unit in ("requests", "bytes"):
         return lambda v: f"{int(v)}"
     if r.unit == "s" and r.ours < 1:
         return lambda v: f"{v * 1000:.1f} ms"

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,10 +54,11 @@ from tools.github_standin import StandIn  # noqa: E402
 
 
 @contextlib.contextmanager
-def proxy_process() -> Iterator[str]:
+def proxy_process(*routes: str) -> Iterator[str]:
     """tools/connect_proxy.py in a process of its own (its copying would otherwise contend
-    for this process's GIL with the stand-in); yields its URL."""
+    for this process's GIL with the stand-in), with these --route's; yields its URL."""
     cmd = [sys.executable, str(ROOT / "tools" / "connect_proxy.py")]
+    cmd += [f"--route={r}" for r in routes]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -64,6 +66,11 @@ def proxy_process() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait()
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def package(dest: Path) -> Path:
@@ -79,18 +86,25 @@ def package(dest: Path) -> Path:
 SECTIONS = ("builder", "proxy")
 
 
-def builder_rows(runs: int, tgz: Path | None = None, only: set[str] | None = None) -> list[Row]:
+def builder_rows(
+    runs: int,
+    tgz: Path | None = None,
+    only: set[str] | None = None,
+    predecessor: Path | None = None,
+) -> list[Row]:
     """The rows of SECTIONS (or of `only`): the package as builders run it, and through a
-    CONNECT proxy."""
+    CONNECT proxy; with `predecessor` (a dir holding the Go predecessor's bin/ and
+    buildpack.toml, or GITHUB_ASSETS_PREDECESSOR) ours against it too."""
     base = scratch("ga-bench-builder-")
+    predecessor = predecessor or _env_path("GITHUB_ASSETS_PREDECESSOR")
     try:
         with ReadOnlyPackage(tgz or package(base / "dist")) as ro:
-            return _rows(base, ro.dir, runs, only or set(SECTIONS))
+            return _rows(base, ro.dir, runs, only or set(SECTIONS), predecessor)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _rows(base: Path, bp: Path, runs: int, only: set[str]) -> list[Row]:
+def _rows(base: Path, bp: Path, runs: int, only: set[str], predecessor: Path | None) -> list[Row]:
     exe = system_python() or real_python()
     python = reachable_python(exe, base / "pythons")
     version = subprocess.run(
@@ -120,7 +134,12 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str]) -> list[Row]:
     scratch_dir = base / "curl"
     scratch_dir.mkdir()
     give_to_user(scratch_dir)
-    with StandIn(tls=tls.server) as gh, proxy_process() as proxy_url:
+    with (
+        StandIn(tls=tls.server) as gh,
+        # api.github.com, the API base of builds without GITHUB_API_URL (and the only one
+        # the Go predecessor knows), is the stand-in's API host through the proxy
+        proxy_process(f"api.github.com:443={gh.api_url.removeprefix('https://')}") as proxy_url,
+    ):
         gh.add_release("acme/one", "v1", {"one-linux-amd64": one})
         for i, p in enumerate(raws):
             gh.add_release(f"acme/raw{i}", "v1", {f"raw{i}-linux-amd64": p})
@@ -147,12 +166,13 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str]) -> list[Row]:
             sh = f"curl -sSL {extra}--cacert '{tls.ca_file}' -o '{out}' '{url}' && chmod +x '{out}'"
             return timed(as_user(["sh", "-c", sh]), env)
 
-        def cold(config: str, extra: dict[str, str]) -> float:
+        def cold(config: str, extra: dict[str, str], buildpack: Path = bp) -> float:
             d = base / "cold"
             if d.exists():
                 shutil.rmtree(d)
-            cnb = workspace(d, config, bp)
-            cmd = as_user([str(bp / "bin" / "detect"), str(cnb.platform), str(cnb.plan_path)])
+            cnb = workspace(d, config, buildpack)
+            cmd = [str(buildpack / "bin" / "detect"), str(cnb.platform), str(cnb.plan_path)]
+            cmd = as_user(cmd)
             env_d = {**cnb.env({**full, **extra}), "CNB_BUILD_PLAN_PATH": str(cnb.plan_path)}
             took = timed(cmd, env_d, cnb.app)
             cnb.bp_plan_from_detect()
@@ -250,7 +270,9 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str]) -> list[Row]:
             # 4. through an HTTPS proxy (CONNECT tunnels): cold 12 MiB vs curl -x, and a
             # rebuild that checks a `latest` tag (one API request through the tunnel) vs detect
             via = {"HTTPS_PROXY": proxy_url}
+            api = len(gh.api_requests())
             cold(base_cfg, via)
+            calls = len(gh.api_requests()) - api
             curl(f"-x {proxy_url} ")
             ours, theirs = paired(lambda: cold(base_cfg, via), lambda: curl(f"-x {proxy_url} "), n)
             rows.append(
@@ -261,7 +283,7 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str]) -> list[Row]:
                     theirs,
                     "s",
                     "",
-                    "2 API requests per build",
+                    f"{calls} API request{'s' * (calls != 1)} per build",
                     how=how,
                     https=True,
                     spread=spread(),
@@ -296,6 +318,103 @@ def _rows(base: Path, bp: Path, runs: int, only: set[str]) -> list[Row]:
                     spread=spread(),
                 )
             )
+        if predecessor is not None:
+            rows += _predecessor_rows(
+                lambda: len(gh.api_requests()), bp, predecessor, cold, full, proxy_url, base, n, how
+            )
+    return rows
+
+
+def _predecessor_rows(
+    api_requests: Callable[[], int],
+    ours_bp: Path,
+    theirs_dir: Path,
+    cold: Callable[[str, dict[str, str], Path], float],
+    full: dict[str, str],
+    proxy_url: str,
+    base: Path,
+    n: int,
+    how: str,
+) -> list[Row]:
+    """Ours against the Go predecessor (cage1016/github-assets-cnb, built elsewhere: its
+    bin/ and buildpack.toml in theirs_dir), both read-only as the build user, both through
+    the CONNECT proxy to api.github.com (the predecessor has no other API base)."""
+    rows = []
+    # its format, which ours reads unchanged (contract): tag, destination, no sha256
+    config = project([("acme/one", "one-linux-amd64")]) + 'destination = "bin/one"\n'
+    via = {k: v for k, v in full.items() if k not in ("GITHUB_API_URL", "GITHUB_SERVER_URL")}
+    via["HTTPS_PROXY"] = proxy_url
+    both = f"{how}; the predecessor: the same dir rules, its Go binary"
+    with ReadOnlyPackage(theirs_dir) as theirs:
+        detects = {}
+        for name, bp in (("ours", ours_bp), ("theirs", theirs.dir)):
+            cnb = workspace(base / f"detect-{name}", config, bp)
+            cmd = as_user([str(bp / "bin" / "detect"), str(cnb.platform), str(cnb.plan_path)])
+            env = {**cnb.env(via), "CNB_BUILD_PLAN_PATH": str(cnb.plan_path)}
+            detects[name] = (cmd, env, cnb.app)
+        ours, their = paired(
+            lambda: timed(*detects["ours"]), lambda: timed(*detects["theirs"]), max(21, n)
+        )
+        rows.append(
+            Row(
+                "detect, one asset: `bin/detect` vs the Go predecessor's",
+                ours,
+                their,
+                "s",
+                "",
+                how=both,
+                https=True,
+                spread=spread(),
+            )
+        )
+        calls = {}
+        for name, bp in (("ours", ours_bp), ("theirs", theirs.dir)):
+            before = api_requests()
+            cold(config, via, bp)
+            calls[name] = api_requests() - before
+        ours, their = paired(
+            lambda: cold(config, via, ours_bp), lambda: cold(config, via, theirs.dir), n
+        )
+        rows.append(
+            Row(
+                "cold, one 12 MiB executable (tag, destination), through a CONNECT proxy: "
+                "`bin/detect` + `bin/build` vs the Go predecessor's",
+                ours,
+                their,
+                "s",
+                "",
+                f"API requests: ours {calls['ours']}, the predecessor's {calls['theirs']}",
+                how=both,
+                https=True,
+                spread=spread(),
+            )
+        )
+        # A rebuild: ours reuses the layer (a pinned tag: no request); the predecessor
+        # keeps no metadata to compare with and downloads again.
+        cnbs = {}
+        for name, bp in (("ours", ours_bp), ("theirs", theirs.dir)):
+            cnbs[name] = workspace(base / f"rebuild-{name}", config, bp)
+            run_build(cnbs[name], via)
+
+        def rebuild(name: str) -> float:
+            cnbs[name].simulate_rebuild()
+            return run_build(cnbs[name], via)
+
+        ours, their = paired(lambda: rebuild("ours"), lambda: rebuild("theirs"), n)
+        rows.append(
+            Row(
+                "rebuild of it, nothing changed, through the proxy: `bin/build` vs the Go "
+                "predecessor's",
+                ours,
+                their,
+                "s",
+                "",
+                "ours: 0 requests; the predecessor downloads again",
+                how=both,
+                https=True,
+                spread=spread(),
+            )
+        )
     return rows
 
 
@@ -304,8 +423,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--package", type=Path, default=None, help="a .tgz instead of make package's")
     ap.add_argument("--only", choices=SECTIONS, action="append", help="these rows only")
+    ap.add_argument(
+        "--predecessor",
+        type=Path,
+        default=None,
+        help="the Go predecessor built into a dir (bin/, buildpack.toml): compare with it",
+    )
     args = ap.parse_args()
-    rows = builder_rows(args.runs, args.package, set(args.only or SECTIONS))
+    rows = builder_rows(args.runs, args.package, set(args.only or SECTIONS), args.predecessor)
     print(render(rows, args.runs))
     return 0
 

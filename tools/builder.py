@@ -62,14 +62,18 @@ def scratch(prefix: str) -> Path:
 
 
 class ReadOnlyPackage:
-    """The .tgz unpacked into a dir nobody may write (`chmod -R a-w`), owned by root."""
+    """The .tgz unpacked (or a buildpack dir copied) into a dir nobody may write
+    (`chmod -R a-w`), owned by root."""
 
-    def __init__(self, tgz: Path) -> None:
+    def __init__(self, source: Path) -> None:
         self.base = scratch("ga-ro-package-")
         self.dir = self.base / "buildpack"
-        self.dir.mkdir()
-        with tarfile.open(tgz) as tf:
-            tf.extractall(self.dir, filter="data")
+        if source.is_dir():
+            shutil.copytree(source, self.dir, symlinks=True)
+        else:
+            self.dir.mkdir()
+            with tarfile.open(source) as tf:
+                tf.extractall(self.dir, filter="data")
         self.entries = self.listing()
         for p in [*self.dir.rglob("*"), self.dir]:
             if not p.is_symlink():

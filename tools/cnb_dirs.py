@@ -130,7 +130,9 @@ class CnbDirs:
         for p in self.layers.iterdir():
             if p.is_dir():
                 meta = self.layers / f"{p.name}.toml"
-                cache = meta.exists() and toml.loads(meta.read_text())["types"].get("cache")
+                data = toml.loads(meta.read_text()) if meta.exists() else {}
+                # [types] (Buildpack API >= 0.6) or top-level keys (older, the predecessor's)
+                cache = data.get("types", data).get("cache")
                 if not cache or not from_cache:
                     shutil.rmtree(p)
             elif p.name in ("launch.toml",) or ".sbom." in p.name:

@@ -10,7 +10,11 @@ so any delay a client sees is the client's own. Any other request gets 405.
         ...
         proxy.tunnels  # CONNECTs answered so far, e.g. ["127.0.0.1:4431"]
 
-`python3 tools/connect_proxy.py [--port N]` runs one until Ctrl-C.
+`routes` sends a CONNECT for one host:port to another (a host name that only exists
+here, such as api.github.com, to the stand-in's port), as a split-horizon proxy would.
+
+`python3 tools/connect_proxy.py [--port N] [--route HOST:PORT=HOST:PORT]...` runs one
+until Ctrl-C, printing `HTTPS_PROXY=<url>` first.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class _Handler(socketserver.BaseRequestHandler):
         if method != "CONNECT":
             client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             return
-        host, _, port = target.rpartition(":")
+        host, _, port = self.server.routes.get(target, target).rpartition(":")
         try:
             upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
         except (OSError, ValueError):
@@ -76,8 +80,9 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, routes: dict[str, str] | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        self.routes = dict(routes or {})
         self.tunnels: list[str] = []
         self.lock = threading.Lock()
 
@@ -85,8 +90,8 @@ class _Server(socketserver.ThreadingTCPServer):
 class ConnectProxy:
     """The proxy on a thread of this process; `url` is what HTTPS_PROXY takes."""
 
-    def __init__(self, port: int = 0) -> None:
-        self._server = _Server(port)
+    def __init__(self, port: int = 0, routes: dict[str, str] | None = None) -> None:
+        self._server = _Server(port, routes)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -112,8 +117,10 @@ class ConnectProxy:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--route", action="append", default=[], help="HOST:PORT=HOST:PORT")
     args = ap.parse_args()
-    with ConnectProxy(args.port) as proxy:
+    routes = dict(r.split("=", 1) for r in args.route)
+    with ConnectProxy(args.port, routes) as proxy:
         print(f"HTTPS_PROXY={proxy.url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

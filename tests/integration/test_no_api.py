@@ -402,4 +402,5 @@ def test_a_mirror_without_a_known_sha256_is_skipped_with_a_line(
         "Skipping the offline package, bindings and mirrors: the sha256 of probe-linux-amd64"
         in r.out
     )
-    assert "from the GitHub API" in r.out
+    # public, resolved without a token: from the release's browser_download_url
+    assert f"from {standin.storage_url.removeprefix('http://')} (direct)" in r.out

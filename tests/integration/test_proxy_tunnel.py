@@ -42,7 +42,7 @@ def ca() -> trustme.CA:
 @pytest.fixture
 def https(ca: trustme.CA) -> Iterator[StandIn]:
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
+    ca.issue_cert("127.0.0.1", "api.github.com").configure_cert(server)
     with StandIn(tls=server) as s:
         yield s
 
@@ -88,15 +88,21 @@ def test_the_tunnel_socket_has_tcp_nodelay(
     assert nodelay != 0
 
 
-def test_a_build_goes_through_the_tunnel(
-    https: StandIn, proxy: ConnectProxy, ca_file: Path, cnb: CnbDirs
-) -> None:
+def test_a_build_goes_through_the_tunnel(https: StandIn, ca_file: Path, cnb: CnbDirs) -> None:
+    """With the default API base, api.github.com: the proxy routes it to the stand-in."""
     data = elf_bytes(size=64 * 1024)
     https.add_release(REPO, "v1", {"probe-linux-amd64": data})
     cnb.project(f'[[metadata.githubassets]]\nrepo = "{REPO}"\nasset = "probe-{{os}}-{{arch}}"\n')
-    env = {"GITHUB_API_URL": https.api_url, "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(ca_file)}
-    r = cnb.detect_and_build(env)
+    api = https.api_url.removeprefix("https://")
+    with ConnectProxy(routes={"api.github.com:443": api}) as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(ca_file)}
+        r = cnb.detect_and_build(env)
+        tunnels = proxy.tunnels
     assert r.rc == 0, r.all
     assert (cnb.layers / "acme_probe" / "bin" / "probe").read_bytes() == data
-    hosts = {https.api_url, https.storage_url}
-    assert {f"https://{t}" for t in proxy.tunnels} == hosts, proxy.tunnels
+    assert https.api_requests(), "the API host answered, reached as api.github.com"
+    # the release JSON's URLs name the stand-in's own address (its asset URL, storage)
+    standin = {u.removeprefix("https://") for u in (https.api_url, https.storage_url)}
+    assert "api.github.com:443" in tunnels
+    assert set(tunnels) <= {"api.github.com:443", *standin}, tunnels
+    assert https.storage_url.removeprefix("https://") in tunnels

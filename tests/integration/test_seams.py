@@ -173,6 +173,8 @@ def test_the_api_answering_429_on_the_download_still_advises_a_token(
     standin.add_release(REPO, "v1", {"probe-linux-amd64": AMD})
     reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)}
     standin.fail("api", 429, times=5, path_contains="/releases/assets/", headers=reset)
+    # public: the browser_download_url first; its 404 sends the download to the API
+    standin.fail("storage", 404, path_contains="/releases/download/")
     line = first_line(build(standin, cnb, API_ONLY))
     assert "GitHub API rate limit exceeded for the download of probe-linux-amd64" in line
     assert "set GITHUB_TOKEN" in line

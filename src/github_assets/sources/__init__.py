@@ -55,6 +55,9 @@ class ResolvedAsset(NamedTuple):
     size_from: str = ""
     """Who announced size when it was not the origin itself: the lock file's name. Bytes of
     another size are then the lock's staleness (or a mirror's fault), not the network's."""
+    public_url: str = ""
+    """Its browser_download_url when the API resolved it without a token (so the repo is
+    public): the bytes come from there, with no token and no second API request."""
 
 
 class Unchanged(Exception):

@@ -47,6 +47,8 @@ class ReleaseAsset:
     digest: str | None
     url: str
     content_type: str
+    browser_url: str = ""
+    """browser_download_url: GitHub's web host serves the asset there, without the API."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def _parse_release(data: Mapping[str, Any]) -> Release:
             digest=str(a["digest"]) if a.get("digest") else None,
             url=str(a["url"]),
             content_type=str(a.get("content_type") or ""),
+            browser_url=str(a.get("browser_download_url") or ""),
         )
         for a in data.get("assets", [])
         if a.get("state", "uploaded") == "uploaded"
@@ -450,6 +453,11 @@ class GitHubSource:
                 url=a.url,
                 content_type=a.content_type,
                 etag=release.etag,
+                # Resolved without a token, so the repo is public: every asset of the
+                # release (checksum files too) comes from its browser_download_url, not
+                # from a second API request each (60 an hour without a token, shared by
+                # a CI runner's jobs).
+                public_url="" if self.token else a.browser_url,
             )
             for a in release.assets
         ]

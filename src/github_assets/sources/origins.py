@@ -10,7 +10,9 @@ In the contract's order:
    `dependency-mirror` binding (key: the host, or `default`); `{originalHost}` in it
    stands for github.com (or the GitHub Enterprise host);
 4. a direct download, `{server}/<owner>/<repo>/releases/download/<tag>/<asset>`, with no
-   token and no API call; a 404 there falls back to the API, logged.
+   token and no API call; a 404 there falls back to the API, logged. An asset the API
+   resolved without a token (a public repo) comes from the `browser_download_url` the
+   release gave, whatever the evidence: one API request per release, not one per file.
 
 The rule (places): 1-3 need a sha256 known before the download from a pin or the lock
 (verify.Kind.before_download), because nothing else can tell their bytes from forged
@@ -164,7 +166,12 @@ def places(
     # Resolved without the API (a lock, pins, a named checksum file): a checksum file, and
     # an asset it vouches for, come from GitHub's web host, never from 1-3.
     from_github = not asset.asset_id and (expected.claims or expected.evidence)
-    if (sha or from_github) and spec.token_env is None:
+    if asset.public_url:
+        # Resolved through the API without a token (a public repo): GitHub's web host at
+        # the URL the release gave, whatever the evidence, and no second API request.
+        url = asset.public_url
+        out.append(Location(f"{netloc(url)} (direct)", url, github=True))
+    elif (sha or from_github) and spec.token_env is None:
         out.append(Location(f"{netloc(web)} (direct)", web + download_path(asset), github=True))
     return out
 
