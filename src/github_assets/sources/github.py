@@ -409,6 +409,10 @@ class GitHubSource:
         # which no header may carry.
         self.token = (token or "").strip() or None
         self.secrets: tuple[str, ...] = tuple(dict.fromkeys(t for t in (token, self.token) if t))
+        # One entry's release, asked once for all its targets (`lock` resolves linux/amd64
+        # and linux/arm64 at once): one API call per entry, not one per target.
+        self._releases: dict[tuple[str, str, str], Release] = {}
+        self._asking = threading.Lock()
 
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
         if self.missing is not None:
@@ -425,10 +429,15 @@ class GitHubSource:
         etag: str = "",
     ) -> ResolvedAsset:
         client = self.client(log, cancel)
-        if spec.tag == "latest" and spec.version_prefix:
-            release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
-        else:
-            release = client.release(spec.repo, spec.tag, etag)
+        key = (spec.repo, spec.tag, spec.version_prefix or "")
+        with self._asking:
+            release = None if etag else self._releases.get(key)
+            if release is None:
+                if spec.tag == "latest" and spec.version_prefix:
+                    release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
+                else:
+                    release = client.release(spec.repo, spec.tag, etag)
+                self._releases[key] = release
         name = asset_name(spec, target, release.tag, [a.name for a in release.assets], log=log)
         asset = release.find(name)
         if asset is None:
