@@ -192,6 +192,24 @@ def archive() -> bytes:
     return tar_gz({"probe": elf_bytes(size=4096) + os.urandom(64 * 1024)})
 
 
+def test_every_request_asks_for_identity_encoding(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    """Contract, GitHub: ask for `Accept-Encoding: identity`: the release JSON as well as
+    the asset (API, storage), with the API's headers on every API request."""
+    publish(standin, payload)
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert_installed(standin, cnb, r, payload)
+    assert standin.api_requests() and standin.storage_requests()
+    for q in standin.requests:
+        assert q.headers.get("accept-encoding") == "identity", q
+    for q in standin.api_requests():
+        assert q.headers["x-github-api-version"] == "2022-11-28", q
+        assert q.headers["user-agent"].startswith("probe-assets/github-assets/"), q
+        assert q.headers["authorization"] == f"Bearer {TOKEN}", q
+
+
 def test_gzip_label_on_a_tar_gz_takes_the_bytes_as_sent(
     standin: StandIn, cnb: CnbDirs, archive: bytes
 ) -> None:
