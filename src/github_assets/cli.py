@@ -306,7 +306,7 @@ def lock(
     kept = {i: found for i, found in good.items() if wanted[i][0].tag != "latest"}
     todo = [i for i in range(len(wanted)) if i not in kept]
     progress = _Progress(err or sys.stderr, len(todo))
-    sources = _Sources(env)
+    sources = _Sources(env, _Notes(err))
 
     def locked(i: int) -> lockfile.Entry:
         return _locked(*wanted[i], env, progress, sources=sources, was=good.get(i))
@@ -428,6 +428,30 @@ def _check_lock(
     return 0
 
 
+class _Notes(io.StringIO):
+    """The log of a command's requests (the build log's lines, not shown), but for what the
+    user must act on: a renamed repository's `Moved:` line goes to err, once."""
+
+    def __init__(self, err: TextIO | None) -> None:
+        super().__init__()
+        self.err = err
+        self.said: set[str] = set()
+        self.guard = threading.Lock()
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("Moved: "):
+                with self.guard:
+                    if line in self.said:
+                        continue
+                    self.said.add(line)
+                err = self.err or sys.stderr
+                err.write(line + "\n")
+                err.flush()
+        return len(text)
+
+
 class _Progress:
     """Progress of `lock` on stderr: one line per asset resolved, and while a download is
     hashed, a line at each quarter of its size (lines, not carriage returns: CI logs)."""
@@ -454,8 +478,9 @@ class _Sources:
     """The services of one `lock` run, and one source per entry: the targets of an entry
     share its source, so its release is asked for once (one API call per entry)."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], notes: _Notes | None = None) -> None:
         self.env = env
+        self.notes = notes or _Notes(io.StringIO())
         self.guard = threading.Lock()
         self.made: dict[AssetSpec, tuple[Services, Source]] = {}
 
@@ -491,8 +516,9 @@ def _locked(
     from .sources import fetch_verified
     from .verify import Kind
 
-    log = Log(io.StringIO())
-    services, source = (sources or _Sources(env))(spec)
+    sources = sources or _Sources(env)
+    log = Log(sources.notes)
+    services, source = sources(spec)
     job = pipeline.Job(spec, target, source, log, threading.Event())
     with pipeline.naming(spec, "lock the asset"):
         asset = pipeline.resolve(job)
@@ -599,7 +625,7 @@ def outdated(config: str | None, env: Mapping[str, str], out: TextIO, as_json: b
     from .upgrades import outdated as rows_of
 
     specs, path = _load(config, env)
-    rows = rows_of(specs, env)
+    rows = rows_of(specs, env, log=Log(_Notes(None)))
     behind = [r for r in rows if r.behind]
     if as_json:
         json.dump({"config": path, "entries": [r.as_json() for r in rows]}, out, indent=2)

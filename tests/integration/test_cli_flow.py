@@ -308,3 +308,22 @@ def test_a_latest_entry_is_resolved_with_one_api_call_and_kept_while_its_tag_hol
         "wrote github-assets.lock (2 assets)",
     ]
     assert [q.path for q in standin.api_requests()].count(latest) == 1
+
+
+def test_lock_and_outdated_name_a_renamed_repository(standin: StandIn, cnb: CnbDirs) -> None:
+    """Contract, GitHub: a renamed repo is followed on the API host and its new name said,
+    so the user can update `repo`: the commands say it too (once), not only builds."""
+    names = ["probe-linux-amd64", "probe-linux-arm64"]
+    for tag in ("v1", "v2"):
+        standin.add_release("acme/probe", tag, {n: n.encode() + tag.encode() for n in names})
+    standin.rename("acme/probe", "acme/newprobe")
+    (cnb.app / "project.toml").write_text(
+        '[[metadata.githubassets]]\nrepo = "acme/probe"\ntag = "v1"\n'
+    )
+    moved = "Moved: acme/probe is now acme/newprobe; update 'repo'"
+    locked = command(standin, cnb.app, "lock")
+    assert locked.returncode == 0, locked.stderr
+    assert locked.stderr.splitlines().count(moved) == 1, locked.stderr
+    behind = command(standin, cnb.app, "outdated")
+    assert (behind.returncode, behind.stdout) == (1, "acme/probe v1 -> v2\n")
+    assert behind.stderr.splitlines() == [moved]
