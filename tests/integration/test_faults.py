@@ -311,6 +311,11 @@ def test_short_rate_limit_is_waited_out(
         )
 
 
+def api_host(s: StandIn) -> str:
+    """The API host as a rate limit names it (contract: naming the host that answered)."""
+    return s.api_url.removeprefix("http://")
+
+
 @pytest.mark.parametrize("status", [403, 429])
 @pytest.mark.parametrize("token", [True, False], ids=["token", "no-token"])
 def test_long_rate_limit_fails_at_once_with_the_reset_time(
@@ -329,7 +334,8 @@ def test_long_rate_limit_fails_at_once_with_the_reset_time(
         else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
     )
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: {W1}GitHub API rate limit exceeded for {REPO} tag v1 (HTTP {status}); "
+        f"error: {W1}GitHub API rate limit exceeded for {REPO} tag v1 "
+        f"(HTTP {status} from {api_host(standin)}); "
         f"it resets at {_resets(reset)}, in 60 min; {advice}"
     )
     assert len(standin.api_requests()) == 1, "a long limit is not retried"
@@ -346,7 +352,8 @@ def test_long_secondary_rate_limit_fails_at_once(
     r = run(standin, cnb)
     first = assert_nothing_installed(standin, cnb, r)
     prefix = (
-        f"error: {W1}GitHub API secondary rate limit for {REPO} tag v1 (HTTP 403); it resets at "
+        f"error: {W1}GitHub API secondary rate limit for {REPO} tag v1 "
+        f"(HTTP 403 from {api_host(standin)}); it resets at "
     )
     suffix = ", in 60 min; wait for the reset or use another token"
     assert first.startswith(prefix) and first.endswith(suffix), first
@@ -380,7 +387,8 @@ def test_long_rate_limit_on_the_asset_download_fails_at_once(
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: {W1}GitHub API rate limit exceeded for the download of {ASSET} (HTTP 429); "
+        f"error: {W1}GitHub API rate limit exceeded for the download of {ASSET} "
+        f"(HTTP 429 from {api_host(standin)}); "
         f"it resets at {_resets(reset)}, in 60 min; wait for the reset or use another token"
     )
     assert len(asset_requests(standin)) == 1

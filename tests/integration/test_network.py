@@ -101,7 +101,8 @@ def test_rate_limit_headers_out_of_range_fail_in_one_line(
     r = run(standin, cnb)
     kind = "secondary rate limit" if "retry-after" in headers else "rate limit exceeded"
     assert first_error(standin, cnb, r) == (
-        f"error: {W1}GitHub API {kind} for {REPO} tag v1 (HTTP 403); "
+        f"error: {W1}GitHub API {kind} for {REPO} tag v1 "
+        f"(HTTP 403 from {standin.api_url.removeprefix('http://')}); "
         "it resets at an unknown time; wait for the reset or use another token"
     )
     assert len(standin.api_requests()) == 1, "a limit of unknown length is not waited out"
