@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import redact
 from .errors import ConfigError
+from .names import is_asset_name, is_tag
 from .verify import LOCKED, TOFU, Checksum, Claim, Kind
 
 if TYPE_CHECKING:
@@ -217,10 +218,10 @@ def _entry(raw: object, where: str) -> Entry:
     # log, URLs and (an asset chosen by selection) the installed file's name, so they must
     # be what GitHub could have given: a tag, a release asset's plain file name.
     resolved_tag = _field(raw, "resolved_tag", str, where)
-    if not resolved_tag or _breaks_lines(resolved_tag):
+    if not is_tag(resolved_tag):
         raise ConfigError(f"{where}: 'resolved_tag' is not a tag, got {resolved_tag!r}", hint=_FIX)
     name = _field(raw, "name", str, where)
-    if name in ("", ".", "..") or "/" in name or "\\" in name or _breaks_lines(name):
+    if not is_asset_name(name):
         raise ConfigError(
             f"{where}: 'name' is not a release asset's file name, got {name!r}", hint=_FIX
         )
@@ -235,12 +236,6 @@ def _entry(raw: object, where: str) -> Entry:
         checksums_file=_field(raw, "checksums_file", str, where, required=False) or "",
         provenance=_provenance(raw.get("provenance", {})),
     )
-
-
-def _breaks_lines(text: str) -> bool:
-    """Whether text holds a control character or a line separator (a fake log line, a
-    terminal escape); any other Unicode is a name GitHub may serve."""
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in text)
 
 
 def _provenance(table: object) -> Mapping[str, Any]:

@@ -469,20 +469,39 @@ def test_401_without_a_token_asks_for_one(standin: StandIn, cnb: CnbDirs, payloa
     )
 
 
+NOT_A_RELEASE = f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"
+
+
 @pytest.mark.parametrize(
     ("asset", "error"),
     [
         ({"size": -5}, f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"),
         ({"id": "7"}, f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"),
         ({"digest": 12345}, f"GitHub published a digest for {ASSET} that is not sha256: 12345"),
+        # a name reaches the log and, chosen by selection, the installed file's name
+        ({"name": "sub/probe-linux-amd64"}, NOT_A_RELEASE),
+        ({"name": ".."}, NOT_A_RELEASE),
+        ({"name": "probe\nInstalled /etc/passwd"}, NOT_A_RELEASE),
+        ({"tag_name": "v1\nInstalled /etc"}, NOT_A_RELEASE),
     ],
-    ids=["negative-size", "string-id", "digest-not-a-string"],
+    ids=[
+        "negative-size",
+        "string-id",
+        "digest-not-a-string",
+        "name-with-a-path",
+        "name-dotdot",
+        "name-with-a-newline",
+        "tag-with-a-newline",
+    ],
 )
 def test_release_json_that_github_never_sends(
     standin: StandIn, cnb: CnbDirs, payload: bytes, asset: dict[str, object], error: str
 ) -> None:
     release = standin.add_release(REPO, "v1", {ASSET: payload})
-    release["assets"][0].update(asset)
+    if "tag_name" in asset:
+        release.update(asset)
+    else:
+        release["assets"][0].update(asset)
     body = json.dumps(release).encode()
     standin.fail("api", 200, path_contains="/releases/tags/", body=body, headers=JSON)
     cnb.project(config())
