@@ -507,3 +507,19 @@ def test_release_json_that_github_never_sends(
     cnb.project(config())
     r = run(standin, cnb, GITHUB_TOKEN="")
     assert first_error(standin, cnb, r).startswith(f"error: {W1}{error}; ")
+
+
+def test_a_prefixed_latest_that_github_never_sends_is_one_line(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    """version_prefix reads the release list: a release there that is not GitHub's answer
+    is the same one-line error as for a tag (it was a traceback)."""
+    release = standin.add_release(REPO, "app/v1", {ASSET: payload})
+    release["assets"][0]["id"] = "7"
+    body = json.dumps([release]).encode()
+    standin.fail("api", 200, path_contains="/releases?per_page=100", body=body, headers=JSON)
+    cnb.project(config(tag="latest") + 'version_prefix = "app/"\n')
+    r = run(standin, cnb, GITHUB_TOKEN="")
+    assert first_error(standin, cnb, r).startswith(
+        f"error: {W1}unexpected answer from the GitHub API for {REPO} releases: not a release; "
+    )
