@@ -549,3 +549,29 @@ def test_failure_on_the_second_asset_keeps_the_previous_layer(
     assert cnb.layer_toml("tools") == v1_toml
     assert cnb.files_outside_layers() == []
     assert_secret_kept(TOKEN, r, cnb, standin.storage_requests())
+
+
+@pytest.mark.parametrize("host", ["api", "storage"])
+@pytest.mark.parametrize("token", [True, False], ids=["token", "no-token"])
+def test_a_404_on_the_download_names_the_host_and_what_to_check(
+    standin: StandIn, cnb: CnbDirs, payload: bytes, host: str, token: bool
+) -> None:
+    """Contract, GitHub: say what is missing; a 404 without a token says private repos
+    need token_env/GITHUB_TOKEN, but only where a token would go (the API host)."""
+    standin.add_release(REPO, "v1", {ASSET: payload})
+    standin.fail(host, 404, times=5, path_contains="/releases/assets/" if host == "api" else "")
+    cnb.project(config())
+    r = run(standin, cnb, GITHUB_TOKEN=TOKEN if token else "")
+    answered = (standin.api_url if host == "api" else standin.storage_url).removeprefix("http://")
+    if host == "storage":
+        hint = f"check that the asset still exists at {answered}"
+    elif token:
+        hint = "check that the asset still exists and the token can read it"
+    else:
+        hint = (
+            "check that the asset still exists; if the repository is private set token_env "
+            "(or GITHUB_TOKEN) and pass the variable to the build (pack build --env NAME)"
+        )
+    assert assert_nothing_installed(standin, cnb, r) == (
+        f"error: {W1}failed to download {ASSET}: HTTP 404 from {answered}; {hint}"
+    )

@@ -235,12 +235,17 @@ def _fail_status(net: Http, resp: requests.Response, job: Download, *, refreshed
             hint="if the repository is private set token_env (or GITHUB_TOKEN) and pass "
             "the variable to the build (pack build --env NAME)",
         )
+    if not job.token_host or host != job.token_host:  # a host that never gets the token
+        hint = f"check that the asset still exists at {host}"
+    elif job.token:
+        hint = "check that the asset still exists and the token can read it"
+    else:  # the API hides a private repo's assets from a request without a token
+        hint = (
+            "check that the asset still exists; if the repository is private set token_env "
+            "(or GITHUB_TOKEN) and pass the variable to the build (pack build --env NAME)"
+        )
     raise (NotFound if status == 404 else DownloadError)(
-        f"failed to download {job.name}: HTTP {status}"
-        + ("" if job.token_host else f" from {host}"),
-        hint="check that the asset still exists and the token can read it"
-        if job.token_host
-        else f"check that the asset still exists at {host}",
+        f"failed to download {job.name}: HTTP {status} from {host}", hint=hint
     )
 
 
