@@ -112,9 +112,30 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--asset", default=None, help="the asset name or template (default: chosen)"
     )
     parser.add_argument("--process", default=None, help="a launch process type running it")
-    parser.add_argument("--args", nargs="*", default=[], help="the process's arguments")
+    parser.add_argument(
+        "--args", action="extend", nargs="*", default=[], help="the process's arguments"
+    )
     parser.add_argument("--link", default=None, help="a path in the app dir pointing at it")
     _config_argument(parser)
+
+
+_ADD_OPTIONS = frozenset({"--asset", "--process", "--link", "--config", "--args", "-h", "--help"})
+
+
+def _spelled_args(argv: Sequence[str]) -> list[str]:
+    """add's `--args A ...` as one `--args=A` each, up to add's next option: a process's
+    own arguments often start with '-' (grpc_health_probe -addr=:50051), which argparse
+    would take for options."""
+    if "add" not in argv or "--args" not in argv:
+        return list(argv)
+    out, taking = [], False
+    for word in argv:
+        if word.split("=", 1)[0] in _ADD_OPTIONS:
+            taking = word == "--args"
+            if taking:
+                continue
+        out.append(f"--args={word}" if taking else word)
+    return out
 
 
 def _upgrade_arguments(parser: argparse.ArgumentParser) -> None:
@@ -760,7 +781,7 @@ class _restored_on_error:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_spelled_args(sys.argv[1:] if argv is None else argv))
     env = dict(os.environ) if env is None else env
     redact.environment(env)
     # What the command prints goes through the one redaction, as the build's log does.

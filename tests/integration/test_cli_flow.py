@@ -327,3 +327,19 @@ def test_lock_and_outdated_name_a_renamed_repository(standin: StandIn, cnb: CnbD
     behind = command(standin, cnb.app, "outdated")
     assert (behind.returncode, behind.stdout) == (1, "acme/probe v1 -> v2\n")
     assert behind.stderr.splitlines() == [moved]
+
+
+def test_add_takes_process_args_that_start_with_a_dash(standin: StandIn, cnb: CnbDirs) -> None:
+    """`--args ...` as the contract writes it: grpc_health_probe's own arguments start with
+    '-' and run up to the next option of add (argparse took them for options: exit 2)."""
+    publish(standin, get("grpc_health_probe"))
+    (cnb.app / "project.toml").write_text("")
+    r = command(
+        standin, cnb.app, "add", "grpc-ecosystem/grpc-health-probe@v0.4.40",
+        "--process", "health", "--args", "-addr=:50051", "-connect-timeout", "2s",
+        "--link", "probe",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    entry = toml.loads((cnb.app / "project.toml").read_text())["metadata"]["githubassets"][0]
+    assert (entry["process"], entry["link"]) == ("health", "probe")
+    assert entry["args"] == ["-addr=:50051", "-connect-timeout", "2s"]
