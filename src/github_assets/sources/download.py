@@ -311,7 +311,8 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
 class Download:
     """One download: where from, what it must be, where the bytes go.
 
-    The token is sent only to token_host (the API host), never after a redirect.
+    The token is sent only to the API (token_host, under token_base), never to a host or
+    path a redirect leads to outside it.
     """
 
     name: str
@@ -327,6 +328,9 @@ class Download:
     algorithms: frozenset[str] = frozenset({"sha256"})
     token: str | None = None
     token_host: str = ""
+    token_base: str = ""
+    """The API's base URL: on token_host only URLs under it are the API's (GitHub
+    Enterprise Server answers 302 to /storage/... on the same host; no token goes there)."""
     accept: str = "application/octet-stream"
     content_type: str = ""
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -343,7 +347,12 @@ class Download:
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}
-        if self.token_host and netloc(url) == self.token_host:
+        base = self.token_base.rstrip("/")
+        if (
+            self.token_host
+            and netloc(url) == self.token_host
+            and (not base or url.startswith(base + "/"))
+        ):
             headers.update(self.extra_headers)
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"

@@ -507,6 +507,7 @@ class GitHubSource:
                 algorithms=expected.algorithms,
                 token=self.token,
                 token_host=self.api_host,
+                token_base=self.api_url,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
                 issuer="the GitHub API",
