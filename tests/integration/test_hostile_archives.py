@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from tools.github_standin import StandIn
 
-from support import LAYERS_ID, CnbDirs, Phase, assert_secret_kept, tree, write_plan
+from support import LAYERS_ID, CnbDirs, Phase, assert_secret_kept, elf_bytes, tree, write_plan
 
 REPO = "acme/tool"
 LAYER = "acme_tool"
@@ -308,3 +308,39 @@ def test_setuid_setgid_sticky_bits_are_dropped(standin: StandIn, tmp_path: Path)
             f"{ours}{LAYER}.sbom.spdx.json",
             f"{ours}launch.toml",
         }
+
+
+def test_executables_get_0755_whatever_mode_the_archive_gives(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    """An owner-only executable would not run as the run image's user, a world-writable one
+    could be swapped; a zip made on Windows has no modes at all, yet its ELF file is the
+    executable the log names and `process` runs."""
+    elf = elf_bytes()
+    members = [
+        file("owner-only", b"#!/bin/sh\necho hi\n", 0o700),
+        file("world-writable", b"#!/bin/sh\necho hi\n", 0o777),
+        file("notes", b"n", 0o666),
+    ]
+    windows = io.BytesIO()
+    with zipfile.ZipFile(windows, "w") as zf:
+        info = zipfile.ZipInfo("bin/tool", date_time=(2024, 1, 1, 0, 0, 0))
+        info.create_system = 0  # MS-DOS: external_attr holds DOS attributes, no mode
+        info.external_attr = 0x20
+        zf.writestr(info, elf)
+    assets = {fmt: archive(fmt, members) for fmt in ("tar", "zip")}
+    assets["windows"] = ("tool.zip", windows.getvalue())
+    results, _ = build_each(standin, tmp_path, assets)
+    for key, (cnb, r) in results.items():
+        assert r.rc == 0, r.all
+        layer = cnb.layers / LAYER
+        modes = {
+            str(p.relative_to(layer)): stat.S_IMODE(p.stat().st_mode)
+            for p in layer.rglob("*")
+            if p.is_file()
+        }
+        if key == "windows":
+            assert modes == {"bin/tool": 0o755}
+            assert f"Installed {layer / 'bin' / 'tool'}" in r.out
+        else:
+            assert modes == {"owner-only": 0o755, "world-writable": 0o755, "notes": 0o644}
