@@ -381,8 +381,7 @@ def _check_elves(
         if st.st_mode & 0o111 or info is not None:
             executables.append(rel)
         if info is not None:
-            linkage = "static" if info.static else f"dynamic, interpreter {info.interpreter}"
-            job.log.action(f"ELF {info.machine} {linkage}: {shown_root / rel}")
+            job.log.action(f"ELF {info.machine} {info.linkage}: {shown_root / rel}")
             shown = f"{asset.name}: {rel}"
             warning = check_abi(info, job.target.distro, shown, enforce=job.spec.abi_check)
             if warning:

@@ -15,7 +15,7 @@ from tools.cnb_lifecycle import tools_bin
 from tools.elf import elf_bytes
 from tools.github_standin import StandIn
 
-from support import ROOT, CnbDirs, Phase, go_version_m, validate_cdx, validate_spdx
+from support import ROOT, CnbDirs, Phase, go_version_m, tar_gz, validate_cdx, validate_spdx
 
 REPO = "acme/probe"
 LAYER = "acme_probe"
@@ -71,7 +71,7 @@ def test_abi_check_false_turns_it_into_a_warning(standin: StandIn, cnb: CnbDirs)
     [
         (elf_bytes(interp="/lib/ld-musl-x86_64.so.1"),
          {"CNB_TARGET_DISTRO_NAME": "debian", "CNB_TARGET_DISTRO_VERSION": "12"},
-         "is linked against musl, which debian 12 does not have"),
+         "needs musl (interpreter /lib/ld-musl-x86_64.so.1) but debian 12 has glibc 2.36"),
         (NEEDS_238, ALPINE, "needs glibc 2.38 (GLIBC_2.38) but alpine 3.20 has musl"),
     ],
     ids=["musl-on-debian", "glibc-on-alpine"],
@@ -82,6 +82,28 @@ def test_the_wrong_libc_fails(
     r = build(standin, cnb, data, **env)
     assert r.rc == 1, r.all
     assert f"{ASSET}: bin/probe {problem}" in r.err.splitlines()[0]
+
+
+def test_the_log_says_static_or_dynamic_and_the_interpreter(standin: StandIn, cnb: CnbDirs) -> None:
+    """Each ELF file: static, dynamic with its interpreter, or (a shared library) dynamic
+    with none."""
+    files = {
+        "bin/static": elf_bytes(),
+        "bin/dynamic": NEEDS_238,
+        "lib/libx.so": elf_bytes(version_needs={"libc.so.6": ["GLIBC_2.38"]}),
+    }
+    standin.add_release(REPO, "v1.0.0", {"probe-linux-amd64.tar.gz": tar_gz(files, mode=0o644)})
+    cnb.project(config().replace('-{arch}"', '-{arch}.tar.gz"'))
+    env = {"GITHUB_API_URL": standin.api_url, "CNB_TARGET_DISTRO_NAME": "ubuntu"}
+    r = cnb.detect_and_build({**env, "CNB_TARGET_DISTRO_VERSION": "24.04"})
+    assert r.rc == 0, r.all
+    layer = cnb.layers / LAYER
+    elf_lines = sorted(line.strip() for line in r.out.splitlines() if "ELF " in line)
+    assert elf_lines == [
+        f"ELF amd64 dynamic, interpreter /lib64/ld-linux-x86-64.so.2: {layer}/bin/dynamic",
+        f"ELF amd64 dynamic, no interpreter: {layer}/lib/libx.so",
+        f"ELF amd64 static: {layer}/bin/static",
+    ]
 
 
 def test_a_reused_layer_is_checked_against_this_builds_run_image(
