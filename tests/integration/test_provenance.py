@@ -444,6 +444,30 @@ def test_an_attestation_whose_document_fails_does_not_stop_the_next(
     assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)
 
 
+@pytest.mark.parametrize(
+    "listed",
+    [{"bundle": None, "bundle_url": "file:///etc/passwd"}, {"bundle": "text"}, "text", 7],
+    ids=["file-url", "bundle-text", "item-text", "item-number"],
+)
+def test_a_malformed_attestation_item_does_not_hide_one_that_holds(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path, listed: object
+) -> None:
+    """At least one attestation must hold: a malformed item beside it is its own failure."""
+    standin.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), b"", listed=listed)
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), ATTESTED, inline=False)
+    r = build(standin, cnb, ATTESTATION)
+    assert r.rc == 0, r.all
+    assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)
+    with StandIn() as alone:  # the malformed item only: its reason is the error's
+        alone.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+        alone.add_attestation("too-legit/attest", sha(ARTIFACT), b"", listed=listed)
+        one_error(
+            build(alone, CnbDirs(tmp_path / "alone"), ATTESTATION),
+            "GitHub attestation: no attestation of artifact verifies: the API lists it ",
+        )
+
+
 def test_lock_check_says_when_the_lock_predates_an_entrys_provenance(
     standin: StandIn, cnb: CnbDirs
 ) -> None:

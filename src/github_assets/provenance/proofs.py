@@ -275,6 +275,14 @@ def _json_object(text: str) -> Mapping[str, Any]:
 
 
 def _loader(item: attestation.Item, fetch: Fetch) -> Callable[[], Mapping[str, Any]]:
+    if item.problem:
+        problem = item.problem
+
+        def unreadable() -> Mapping[str, Any]:
+            # This attestation's failure, as a document that cannot be fetched is.
+            raise attestation.AttestationError(f"GitHub attestation: {problem}")
+
+        return unreadable
     if item.bundle is not None:
         bundle = item.bundle
         return lambda: bundle
