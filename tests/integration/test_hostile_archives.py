@@ -171,6 +171,13 @@ ATTACKS = {
         lambda b: [file("ok"), ("pipe", "fifo", b"", 0o644)],
         lambda b: "refusing archive member 'pipe': fifos are not installed",
     ),
+    "name-too-long": Attack(
+        lambda b: [file("ok"), file(f"dir/{'n' * 256}")],
+        lambda b: (
+            f"refusing archive member 'dir/{'n' * 256}': a name in its path is longer "
+            "than 255 bytes"
+        ),
+    ),
     "too-many-entries": Attack(
         lambda b: [file(f"f{i:02}", b"") for i in range(11)],
         lambda b: f"refusing archive member 'f10': the archive has more than 10 members; {BOMB}",

@@ -99,6 +99,9 @@ def _set_mtime(target: int | Path, mtime: float | None) -> None:
             os.utime(target, (mtime, mtime), follow_symlinks=False)
 
 
+NAME_MAX = 255
+"""Bytes of one file name: Linux's limit on every filesystem a layer lives on."""
+
 SHOWN = 20
 """Member paths an error lists when a `files` value matches none of them."""
 
@@ -296,7 +299,12 @@ class Staging:
         problem = _path_problem(name)
         if problem:
             raise refuse(name, f"path {problem}")
-        return [part for part in name.split("/") if part]
+        parts = [part for part in name.split("/") if part]
+        # No filesystem takes a longer name; said here, the error names the member (the OS's
+        # would name a path in the work dir, and blame the config).
+        if any(len(os.fsencode(part)) > NAME_MAX for part in parts):
+            raise refuse(name, f"a name in its path is longer than {NAME_MAX} bytes")
+        return parts
 
     def _stripped(self, parts: list[str]) -> tuple[str, ...]:
         # Like GNU tar: "." counts as a part when stripping ("./bin/x" with 1 gives "bin/x").
