@@ -163,6 +163,25 @@ def test_without_the_platforms_distro_the_build_images_os_release_decides(
     assert f"but {distro} has glibc" in r.err.splitlines()[0]
 
 
+@pytest.mark.parametrize("given", ["CNB_TARGET_DISTRO_NAME", "CNB_TARGET_DISTRO_VERSION"])
+def test_a_distro_variable_the_platform_does_not_set_comes_from_the_build_host(
+    standin: StandIn, cnb: CnbDirs, given: str
+) -> None:
+    """A platform that sets only one of the two: the other is this machine's (os-release),
+    so the check is still made against a known glibc."""
+    from github_assets.platform import distro_from_env
+
+    distro = distro_from_env({})
+    if distro is None or distro.glibc is None:
+        pytest.skip(f"this machine's distro ({distro}) is not in the glibc table")
+    newer = f"GLIBC_{distro.glibc[0]}.{distro.glibc[1] + 1}"
+    data = elf_bytes(interp="/lib64/ld-linux-x86-64.so.2", version_needs={"libc.so.6": [newer]})
+    value = distro.name if given == "CNB_TARGET_DISTRO_NAME" else distro.version
+    r = build(standin, cnb, data, **{given: value})
+    assert r.rc == 1, r.all
+    assert f"but {distro} has glibc" in r.err.splitlines()[0]
+
+
 # -- the real grpc_health_probe ------------------------------------------------------------
 
 
