@@ -16,7 +16,7 @@ from pathlib import Path
 
 import minisign as reference
 import pytest
-from tools.github_standin import API, STORAGE, WEB, StandIn
+from tools.github_standin import API, STORAGE, WEB, StandIn, snappy_compress
 
 from support import ROOT, CnbDirs, Phase, elf_bytes, write_plan
 
@@ -203,6 +203,18 @@ def test_a_tampered_asset_fails_its_sigstore_bundle(standin: StandIn, cnb: CnbDi
     one_error(
         build(standin, cnb, SIGSTORE),
         f"error: {ENTRY} (repo acme/notes): sigstore: log entry body is not this signature's",
+    )
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+"""JSON nested past Python's recursion limit: a hostile bundle, list or document."""
+
+
+def test_a_bundle_nested_past_any_limit_is_one_line(standin: StandIn, cnb: CnbDirs) -> None:
+    standin.add_release("acme/notes", "v1", {"a.txt": A_TXT, "a.txt.sigstore.json": NESTED})
+    one_error(
+        build(standin, cnb, SIGSTORE),
+        f"error: {ENTRY} (repo acme/notes): sigstore: a.txt.sigstore.json is not JSON (",
     )
 
 
@@ -442,6 +454,19 @@ def test_an_attestation_whose_document_fails_does_not_stop_the_next(
     r = build(standin, cnb, ATTESTATION)
     assert r.rc == 0, r.all
     assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)
+
+
+def test_an_attestation_document_nested_past_any_limit_is_its_failure(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    standin.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+    nested = snappy_compress(NESTED)
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), b"", inline=False, document=nested)
+    one_error(
+        build(standin, cnb, ATTESTATION),
+        "GitHub attestation: no attestation of artifact verifies: a bundle document does not "
+        "hold JSON (",
+    )
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,8 @@ def parse_list(body: bytes) -> list[Item]:
         raise _fail(f"the API's answer is larger than {LIST_MAX_BYTES} bytes")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    # RecursionError: absurd nesting, which a hostile answer may hold.
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _fail(f"the API's answer is not JSON ({e})") from None
     items = document.get("attestations") if isinstance(document, dict) else None
     if not isinstance(items, list):
@@ -105,7 +106,7 @@ def parse_document(data: bytes) -> Mapping[str, Any]:
         raise _fail(f"a bundle document is not Snappy-compressed: {e}") from None
     try:
         bundle = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _fail(f"a bundle document does not hold JSON ({e})") from None
     if not isinstance(bundle, dict):
         raise _fail("a bundle document does not hold a bundle object")

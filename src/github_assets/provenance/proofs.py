@@ -165,7 +165,8 @@ class Check:
             raw = self._file(self.bundle_name, "Sigstore bundle")
             try:
                 bundle = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
+            # RecursionError: absurd nesting, which a hostile file may hold.
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise ProvenanceError(f"sigstore: {self.bundle_name} is not JSON ({e})") from None
             if not isinstance(bundle, dict):
                 raise ProvenanceError(f"sigstore: {self.bundle_name} is not a bundle object")
@@ -263,7 +264,7 @@ class Check:
 def _json_object(text: str) -> Mapping[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise attestation.AttestationError(
             f"GitHub attestation: the lock's attestation is not JSON ({e})"
         ) from None

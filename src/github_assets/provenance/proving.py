@@ -173,7 +173,7 @@ class EntryProof:
             if path.is_file():
                 try:
                     return Carried.from_table(json.loads(path.read_text(encoding="utf-8")))
-                except (OSError, ValueError) as e:
+                except (OSError, ValueError, RecursionError) as e:
                     raise ProvenanceError(
                         f"the offline package's {sha256}/{OFFLINE_FILE} cannot be read ({e})",
                         hint="rebuild the offline package with make package",
