@@ -52,8 +52,8 @@ def build(s: StandIn, cnb: CnbDirs, text: str, **env: str) -> Phase:
     return cnb.build({"GITHUB_API_URL": s.api_url, "BP_GITHUB_ASSETS_BACKOFF": "0.01", **env})
 
 
-def command(s: StandIn, cnb: CnbDirs, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GITHUB_API_URL": s.api_url, "PYTHONPATH": str(ROOT / "src")}
+def command(s: StandIn, cnb: CnbDirs, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GITHUB_API_URL": s.api_url, "PYTHONPATH": str(ROOT / "src"), **extra}
     return subprocess.run(
         [sys.executable, "-m", "github_assets", *args],
         cwd=cnb.app, env=env, capture_output=True, text=True, timeout=120,
@@ -315,6 +315,32 @@ def test_require_provenance(standin: StandIn, cnb: CnbDirs) -> None:
     )
     assert not standin.api_requests()
     assert build(standin, cnb, BUF, BP_GITHUB_ASSETS_REQUIRE_PROVENANCE="true").rc == 0
+
+
+def test_require_provenance_holds_for_the_install_command(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
+    """`github-assets install` verifies exactly as the build does, the knob included."""
+    publish_buf(standin)
+    cnb.project(BUF.split("provenance =")[0])
+    dest = tmp_path / "dest"
+    r = command(
+        standin, cnb, "install", "--target", "linux/amd64", "--dest", str(dest),
+        BP_GITHUB_ASSETS_REQUIRE_PROVENANCE="true",
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.startswith(
+        f"error: {ENTRY} (repo bufbuild/buf): BP_GITHUB_ASSETS_REQUIRE_PROVENANCE is set and "
+        "the entry has no 'provenance'"
+    ), r.stderr
+    assert not dest.exists() and not standin.api_requests()
+    cnb.project(BUF)
+    r = command(
+        standin, cnb, "install", "--target", "linux/amd64", "--dest", str(dest),
+        BP_GITHUB_ASSETS_REQUIRE_PROVENANCE="true",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (dest / "bin" / "buf-Linux-x86_64").read_bytes() == TOOL
 
 
 def test_a_locked_build_verifies_provenance_with_zero_api_calls(
