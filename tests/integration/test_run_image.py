@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tools.cnb_lifecycle import tools_bin
-from tools.elf import elf_bytes
+from tools.elf import elf_bytes, go_buildinfo, go_modinfo
 from tools.github_standin import StandIn
 
 from support import ROOT, CnbDirs, Phase, go_version_m, tar_gz, validate_cdx, validate_spdx
@@ -180,6 +180,31 @@ def test_a_distro_variable_the_platform_does_not_set_comes_from_the_build_host(
     r = build(standin, cnb, data, **{given: value})
     assert r.rc == 1, r.all
     assert f"but {distro} has glibc" in r.err.splitlines()[0]
+
+
+def test_one_asset_installed_twice_in_a_layer_is_one_valid_cyclonedx_component(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
+    """Two entries, one asset, two destinations in one layer: CycloneDX wants each bom-ref
+    once, so the asset is one component naming both Go executables."""
+    info = go_modinfo("github.com/acme/probe", ("github.com/acme/probe", "(devel)"), [])
+    data = elf_bytes(go=go_buildinfo("go1.22.5", info))
+    standin.add_release(REPO, "v1.0.0", {ASSET: data})
+    twice = "".join(
+        config(f'layer = "tools"\ndestination = "bin/{name}"\n') for name in ("one", "two")
+    )
+    cnb.project(twice)
+    r = cnb.detect_and_build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    cdx = json.loads((cnb.layers / "tools.sbom.cdx.json").read_text())
+    validate_cdx(cdx)
+    validate_spdx(json.loads((cnb.layers / "tools.sbom.spdx.json").read_text()), tmp_path)
+    [app] = [c for c in cdx["components"] if c["type"] == "application"]
+    assert [p["value"] for p in app["properties"] if p["name"].endswith("go-executable")] == [
+        "bin/one",
+        "bin/two",
+    ]
+    assert [d["ref"] for d in cdx["dependencies"]] == [app["bom-ref"]]
 
 
 # -- the real grpc_health_probe ------------------------------------------------------------
