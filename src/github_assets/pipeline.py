@@ -347,12 +347,14 @@ def _place(
             hint="drop 'files' (use 'destination' to name the file)",
         )
     if rules:
+        from .destinations import make_dirs
+
         src = work / "picked"
         src.mkdir()
         local = {}
         for key, member in sorted(selection.place(rules, result).items()):
             dest = src / key
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(dest.parent)
             os.link(unpack_dir / member, dest)  # a member may go to two places
             local[key] = dest
         return _Placed(".", tuple(sorted(local)), local, src)

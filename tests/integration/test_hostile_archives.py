@@ -351,3 +351,28 @@ def test_executables_get_0755_whatever_mode_the_archive_gives(
             assert f"Installed {layer / 'bin' / 'tool'}" in r.out
         else:
             assert modes == {"owner-only": 0o755, "world-writable": 0o755, "notes": 0o644}
+
+
+def test_the_directories_to_an_executable_are_0755_under_any_umask(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    """A build run with umask 077 (a hardened CI runner): the directories made for `files`
+    and `destination` are still 0755, or the 0755 executable would not run as another user."""
+    standin.add_release("acme/umask", "v1", {"tool.tar.gz": archive("tar", [file("x/tool")])[1]})
+    cnb = CnbDirs(tmp_path)
+    cnb.prefix = ["sh", "-c", 'umask 077 && exec "$0" "$@"']
+    cnb.project(
+        '[[metadata.githubassets]]\nrepo = "acme/umask"\nasset = "tool.tar.gz"\ntag = "v1"\n'
+        'layer = "picked"\nfiles = { "bin/deep/tool" = "x/tool" }\n'
+        '[[metadata.githubassets]]\nrepo = "acme/umask"\nasset = "tool.tar.gz"\ntag = "v1"\n'
+        'layer = "placed"\ndestination = "opt/acme"\n'
+    )
+    write_plan(cnb)
+    r = cnb.build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    for layer in ("picked", "placed"):
+        root = cnb.layers / layer
+        modes = {str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+        assert set(modes.values()) == {0o755}, (layer, modes)
+    assert (cnb.layers / "picked" / "bin" / "deep" / "tool").is_file()
+    assert (cnb.layers / "placed" / "opt" / "acme" / "x" / "tool").is_file()
