@@ -10,6 +10,7 @@ repo) at the start of its first line.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import threading
 import time
@@ -184,7 +185,8 @@ def install_path(spec: AssetSpec, archive: bool, name: str = "") -> str:
     if spec.destination is None:
         return f"bin/{name}"
     if spec.destination.endswith("/") or spec.destination == ".":
-        return f"{spec.destination.rstrip('/')}/{name}".lstrip("./") or name
+        # Only a leading "./" goes: ".local/bin/" keeps its dot.
+        return posixpath.normpath(f"{spec.destination}/{name}")
     return spec.destination
 
 

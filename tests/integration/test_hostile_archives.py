@@ -376,3 +376,22 @@ def test_the_directories_to_an_executable_are_0755_under_any_umask(
         assert set(modes.values()) == {0o755}, (layer, modes)
     assert (cnb.layers / "picked" / "bin" / "deep" / "tool").is_file()
     assert (cnb.layers / "placed" / "opt" / "acme" / "x" / "tool").is_file()
+
+
+def test_a_destination_directory_keeps_its_leading_dot(standin: StandIn, tmp_path: Path) -> None:
+    """`destination = ".local/bin/"` puts the file at .local/bin/<name>; only a leading "./"
+    goes (the dot of ".local" was stripped with it)."""
+    standin.add_release("acme/dot", "v1", {"tool": b"#!/bin/sh\necho hi\n"})
+    cnb = CnbDirs(tmp_path)
+    cnb.project(
+        "".join(
+            f'[[metadata.githubassets]]\nrepo = "acme/dot"\nasset = "tool"\ntag = "v1"\n'
+            f'layer = "l{i}"\ndestination = "{dest}"\n'
+            for i, dest in enumerate((".local/bin/", "./bin/", "."))
+        )
+    )
+    write_plan(cnb)
+    r = cnb.build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    found = sorted(str(p.relative_to(cnb.layers)) for p in cnb.layers.rglob("tool") if p.is_file())
+    assert found == ["l0/.local/bin/tool", "l1/bin/tool", "l2/tool"]
