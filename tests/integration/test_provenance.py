@@ -113,6 +113,22 @@ def test_minisign_over_the_checksum_file(standin: StandIn, cnb: CnbDirs) -> None
     assert (cnb.layers / "bufbuild_buf" / "bin" / "buf-Linux-x86_64").read_bytes() == TOOL
 
 
+def test_minisign_over_a_sha512_checksum_file(standin: StandIn, cnb: CnbDirs) -> None:
+    """The signed file vouches for the asset through its line, whatever its algorithm."""
+    listing = f"{hashlib.sha512(TOOL).hexdigest()}  buf-Linux-x86_64\n".encode()
+    standin.add_release(
+        "bufbuild/buf",
+        "v1.50.0",
+        {"buf-Linux-x86_64": TOOL, "SHA512SUMS": listing, "SHA512SUMS.minisig": minisig(listing)},
+    )
+    text = BUF.replace("sha256.txt", "SHA512SUMS")
+    r = build(standin, cnb, text)
+    assert r.rc == 0, r.all
+    assert verified_line(r) == (
+        f"Verified sha256:{sha(TOOL)} (SHA512SUMS, minisign ({KEY_ID}), 29.3 KiB)"
+    )
+
+
 def test_a_checksum_file_edited_after_signing_is_refused(standin: StandIn, cnb: CnbDirs) -> None:
     signed = f"{sha(TOOL)}  buf-Linux-x86_64\n".encode()
     publish_buf(standin, listing=signed + f"{'2' * 64}  extra\n".encode(), signed=signed)

@@ -22,8 +22,16 @@ from ..sources import ResolvedAsset, fetch_verified
 from ..verify import Authority, Expected, Kind, Verified
 from .attestation import DOCUMENT_MAX_BYTES, LIST_MAX_BYTES
 from .errors import ProvenanceError
-from .minisign import Message
-from .proofs import ATTESTATION, FILE_MAX_BYTES, MINISIGN, SIGSTORE, Carried, Check, Outcome
+from .proofs import (
+    ATTESTATION,
+    FILE_MAX_BYTES,
+    MINISIGN,
+    SIGSTORE,
+    Carried,
+    Check,
+    Outcome,
+    Watcher,
+)
 from .spec import Provenance
 from .trustroot import TrustedRoot
 
@@ -180,7 +188,7 @@ class EntryProof:
                     ) from None
         return None
 
-    def prepare(self, job: Job, asset: ResolvedAsset) -> Message | None:
+    def prepare(self, job: Job, asset: ResolvedAsset) -> Watcher | None:
         """Read the signature and bundle files; what the asset's bytes must be fed to."""
         carried = self._carried(job, asset)
         spec = job.spec
