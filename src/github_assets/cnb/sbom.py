@@ -34,6 +34,11 @@ _DOWNLOAD_URL = re.compile(
 )
 
 
+# What CycloneDX's iri-reference format takes: the release page as an API gives it, unless
+# the API gave something else (a space in it would make the whole document invalid).
+_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+
+
 class Component(NamedTuple):
     repo: str
     tag: str
@@ -113,7 +118,9 @@ def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[
                     "version": c.tag,
                     "purl": c.purl,
                     "hashes": [{"alg": "SHA-256", "content": c.sha256}],
-                    "externalReferences": [{"type": "distribution", "url": c.release_url}],
+                    "externalReferences": [{"type": "distribution", "url": c.release_url}]
+                    if _IRI.match(c.release_url)
+                    else [],
                     "properties": [
                         {"name": "github-assets:source", "value": c.source or "unknown"},
                         *executables,
@@ -139,8 +146,9 @@ def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[
                     }
                 )
     for item in items:
-        if not item.get("properties", True):
-            del item["properties"]
+        for key in ("properties", "externalReferences"):
+            if not item.get(key, True):
+                del item[key]
     return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
