@@ -283,15 +283,10 @@ def build(
                 f"Skipping {spec.repo} {spec.shown_asset}: not available for {target} (targets)"
             )
             continue
-        if svc.settings.require_provenance and spec.provenance is None:
-            # Before anything is fetched or reused: a layer installed without provenance
-            # would otherwise be kept.
-            raise ConfigError(
-                f"{spec.where}: BP_GITHUB_ASSETS_REQUIRE_PROVENANCE is set and the entry has no "
-                "'provenance'",
-                hint="add a provenance table (a Sigstore bundle, GitHub attestation or minisign "
-                "signature the release ships; see docs/provenance.md), or unset the variable",
-            )
+        if svc.settings.require_provenance:
+            from .provenance.spec import require
+
+            require(spec.where, spec.provenance)
         by_layer.setdefault(spec.layer_name, []).append(spec)
     install.remove_leftovers(layers_dir, svc.log)
     plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]
