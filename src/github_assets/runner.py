@@ -128,7 +128,14 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
     installed is taken away again (layers, their tomls, launch.toml, links), so no layer
     is left without its toml or the reverse, and the error is one line.
     """
-    pending = [link for link in result.links if not check_link(ctx.app_dir, link, link.target)]
+    fresh = [layer.name for layer in result.layers if not layer.reused]
+    try:
+        pending = [link for link in result.links if not check_link(ctx.app_dir, link, link.target)]
+    except InstallError:
+        # A link's target is known only now (a symlink already there may point elsewhere):
+        # the layers build() put in place go again, none is left without its toml.
+        roll_back(ctx.layers_dir, fresh)
+        raise
     made: list[Path] = []
     try:
         for name in result.stale:
@@ -147,7 +154,7 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
             path.symlink_to(link.target)
             made.append(path)
     except OSError as e:
-        roll_back(ctx.layers_dir, [layer.name for layer in result.layers if not layer.reused])
+        roll_back(ctx.layers_dir, fresh)
         with contextlib.suppress(OSError):  # the first failure is the one to report
             (ctx.layers_dir / "launch.toml").unlink(missing_ok=True)
         for path in reversed(made):

@@ -447,6 +447,22 @@ def test_link_over_a_different_file_is_an_error(standin: StandIn, cnb: CnbDirs) 
     assert standin.storage_requests() == [], "a link that cannot be made fails before any download"
 
 
+def test_link_over_a_symlink_elsewhere_fails_and_leaves_no_layer(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Where the link must point is known only once the asset is installed: failing then
+    takes the installed layer away again (no layer dir without its toml)."""
+    probe_release(standin)
+    (cnb.app / "probe").symlink_to("/bin/true")
+    cnb.project(probe_config(extra='link = "probe"\n'))
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 1
+    assert r.err.startswith("error: ")
+    assert "'link' probe: the app dir already has a different file there" in r.err.splitlines()[0]
+    assert os.readlink(cnb.app / "probe") == "/bin/true"
+    assert sorted(p.name for p in cnb.layers.iterdir()) == []
+
+
 @pytest.mark.parametrize("status", [403, 429])
 def test_rate_limit_names_reset_and_suggests_token(
     standin: StandIn, cnb: CnbDirs, status: int
