@@ -517,6 +517,13 @@ def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, boo
 
 def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
     """The assets configured for the app; [] when there is no config file or no table."""
+    return [spec for spec, _ in load_entries(app_dir, env)]
+
+
+def load_entries(
+    app_dir: StrPath, env: Mapping[str, str]
+) -> list[tuple[AssetSpec, Mapping[str, Any]]]:
+    """Each configured asset with its table as written (detect's plan metadata)."""
     from . import tomlfile
 
     _, shown, explicit = config_path(app_dir, env)
@@ -534,7 +541,7 @@ def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
             f"{subject} a symlink that leads outside the app dir",
             hint="put the file itself in the app dir (nothing outside it is read)",
         )
-    return parse_project(_load_toml(real, shown), shown)
+    return [(parse_entry(t, where), t) for where, t in _tables(_load_toml(real, shown), shown)]
 
 
 def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
@@ -556,6 +563,11 @@ def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
 
 def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
     """Assets from a parsed project descriptor (schema 0.1 and 0.2)."""
+    return [parse_entry(table, where) for where, table in _tables(data, shown)]
+
+
+def _tables(data: Mapping[str, Any], shown: str) -> list[tuple[str, Any]]:
+    """(where, table) of each asset entry of a parsed project descriptor."""
     found: list[tuple[str, object]] = []
     meta = data.get("metadata")
     if isinstance(meta, Mapping) and TABLE in meta:
@@ -578,10 +590,7 @@ def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
             f"{shown}: {prefix}.{TABLE} must be an array of tables",
             hint=f"write [[{prefix}.{TABLE}]] (double brackets) for each asset",
         )
-    return [
-        parse_entry(entry, f"{shown}: [[{prefix}.{TABLE}]] #{i}")
-        for i, entry in enumerate(entries, 1)
-    ]
+    return [(f"{shown}: [[{prefix}.{TABLE}]] #{i}", entry) for i, entry in enumerate(entries, 1)]
 
 
 def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None) -> str | None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from . import BUILDPACK_ID, __version__, redact
 from . import lock as lockfile
@@ -37,7 +35,7 @@ def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
     An entry equal to one in the app's config keeps that config's name for errors.
     """
     try:
-        own = {_key(s.to_metadata()): s for s in load_project(ctx.app_dir, ctx.env)}
+        own = {s: s for s in load_project(ctx.app_dir, ctx.env)}
     except ConfigError:  # detect already judged the config; here it only names entries
         own = {}
     out: list[AssetSpec] = []
@@ -48,10 +46,8 @@ def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
             # bin/detect ran without python3: it named the config file, we read it now.
             specs = load_config_file(ctx.app_dir, str(entry.metadata[CONFIG_FILE]))
         else:
-            specs = [
-                own.get(_key(entry.metadata))
-                or parse_entry(entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})")
-            ]
+            spec = parse_entry(entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})")
+            specs = [own.get(spec, spec)]  # equal specs compare equal whatever their `where`
         out += [s for s in specs if s not in out]
     return out
 
@@ -68,10 +64,6 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
     lock_path = lockfile.path_for(path)
     shown = os.path.relpath(lock_path, ctx.app_dir)
     return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
-
-
-def _key(meta: Mapping[str, Any]) -> str:
-    return json.dumps(meta, sort_keys=True, default=str)
 
 
 def check_link(app_dir: Path, link: Link, target: str | None) -> bool:

@@ -44,11 +44,33 @@ def test_one_requires_per_asset_with_the_table_as_metadata(cnb: CnbDirs) -> None
         "process": "health",
         "args": ["-addr=:50051"],
     }
-    assert plan["requires"][1]["metadata"] == {
-        "repo": "jqlang/jq",
-        "asset": "jq-linux64",
-        "tag": "latest",
-    }
+    assert plan["requires"][1]["metadata"] == {"repo": "jqlang/jq", "asset": "jq-linux64"}
+
+
+def test_the_metadata_is_the_table_as_written_defaults_and_spellings_kept(cnb: CnbDirs) -> None:
+    """metadata = the asset's table: nothing added (no tag for latest), nothing dropped
+    (values equal to the defaults), nothing respelled (a sha256: prefix, a ./ path)."""
+    table = (
+        '[[metadata.githubassets]]\nrepo = "acme/tool"\nstrip_components = 0\n'
+        'checksums = "auto"\ndestination = "./bin/tool"\nbuild = false\n'
+        f'sha256 = {{ amd64 = "sha256:{"a" * 64}" }}\n'
+    )
+    cnb.project(table)
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"] == [
+        {
+            "name": "github-assets",
+            "metadata": {
+                "repo": "acme/tool",
+                "strip_components": 0,
+                "checksums": "auto",
+                "destination": "./bin/tool",
+                "build": False,
+                "sha256": {"amd64": "sha256:" + "a" * 64},
+            },
+        }
+    ]
 
 
 def test_schema_0_2_table(cnb: CnbDirs) -> None:
