@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -128,6 +129,24 @@ def test_log_grammar_is_fixed(standin: StandIn, cnb: CnbDirs) -> None:
     assert any(
         ln.startswith("      ELF amd64 dynamic, interpreter /lib") for ln in r.out.splitlines()
     )
+
+
+def test_a_slow_download_reports_progress_lines_naming_the_asset(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    data = host_binary() + bytes(400_000 - len(host_binary()))  # still the ELF file it was
+    standin.add_release(REPO, "v0.4.40", {"grpc_health_probe-linux-amd64": data})
+    standin.throttle_bytes_per_sec = 100_000  # 4 s: progress is reported every 3 s
+    cnb.project(probe_config())
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 0, r.all
+    progress = [ln for ln in r.out.splitlines() if "%" in ln]
+    assert progress, r.out
+    for line in progress:
+        assert re.fullmatch(
+            r"      grpc_health_probe-linux-amd64: \d{1,3}% of 390\.6 KiB, [\d.]+ [KM]?i?B/s",
+            line,
+        ), line
 
 
 def test_latest_skips_drafts_and_prereleases(standin: StandIn, cnb: CnbDirs) -> None:
