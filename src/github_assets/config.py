@@ -159,7 +159,8 @@ def _relative_path(value: object, key: str, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: '{key}' must be a string path, got {_type_name(value)}")
     if not value.strip():
-        raise ConfigError(f"{where}: '{key}' is empty", hint="give a path relative to the layer")
+        base = "the app dir" if key == "link" else "the layer"
+        raise ConfigError(f"{where}: '{key}' is empty", hint=f"give a path relative to {base}")
     if value.startswith("/") or value.startswith("\\") or re.match(r"^[A-Za-z]:", value):
         raise ConfigError(
             f"{where}: '{key}' must be a relative path, got absolute {value!r}",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from support import CAGE1016_PROJECT, ROOT, CnbDirs
 
 PROBE = """
@@ -114,6 +116,21 @@ def test_broken_config_exits_1_with_a_one_line_reason(cnb: CnbDirs) -> None:
     assert first.startswith("error: project.toml: [[metadata.githubassets]] #1 (repo a/b):")
     assert "'strip_components' must be an integer >= 0, got -1" in first
     assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    ("key", "relative_to"), [("destination", "the layer"), ("link", "the app dir")]
+)
+def test_an_empty_path_says_what_it_is_relative_to(
+    cnb: CnbDirs, key: str, relative_to: str
+) -> None:
+    cnb.project(f'[[metadata.githubassets]]\nrepo = "a/b"\nasset = "x"\n{key} = " "\n')
+    r = cnb.detect()
+    assert r.rc == 1
+    assert r.err.splitlines()[0] == (
+        f"error: project.toml: [[metadata.githubassets]] #1 (repo a/b): '{key}' is empty; "
+        f"give a path relative to {relative_to}"
+    )
 
 
 def test_malformed_toml_shows_the_line(cnb: CnbDirs) -> None:
