@@ -34,6 +34,8 @@ _PROCESS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _RESERVED_LAYERS = frozenset({"build", "launch", "store"})
 NAME_MAX = 255
 """Bytes in one path component on Linux filesystems (ext4, xfs, overlayfs, btrfs)."""
+PATH_MAX = 4095
+"""Bytes in a whole path Linux takes (4096 with the terminating NUL)."""
 
 
 class AssetSpec(NamedTuple):
@@ -182,9 +184,16 @@ def _relative_path(value: object, key: str, where: str) -> str:
 
 
 def _check_components(path: str, key: str, where: str) -> None:
-    """Refuse what no filesystem takes: NUL bytes, components longer than NAME_MAX bytes."""
+    """Refuse what no filesystem takes: NUL bytes, components longer than NAME_MAX bytes,
+    paths longer than PATH_MAX bytes."""
     if "\0" in path:
         raise ConfigError(f"{where}: '{key}' contains a NUL character")
+    total = len(path.encode("utf-8", "surrogatepass"))
+    if total > PATH_MAX:
+        raise ConfigError(
+            f"{where}: '{key}' is a path of {total} bytes",
+            hint=f"Linux takes at most {PATH_MAX} bytes per path; shorten it",
+        )
     for part in path.split("/"):
         size = len(part.encode("utf-8", "surrogatepass"))
         if size > NAME_MAX:

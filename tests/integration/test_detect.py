@@ -133,6 +133,22 @@ def test_an_empty_path_says_what_it_is_relative_to(
     )
 
 
+@pytest.mark.parametrize("key", ["destination", "link", "files"])
+def test_a_path_longer_than_any_filesystem_takes_fails_at_detect(cnb: CnbDirs, key: str) -> None:
+    """Every component fits (NAME_MAX) but the whole is more than PATH_MAX: no build could
+    create it, so detect says so, naming the entry and the key."""
+    long = "/".join(["d" * 250] * 20)
+    value = f'{{ "{long}" = "x" }}' if key == "files" else f'"{long}"'
+    cnb.project(f'[[metadata.githubassets]]\nrepo = "a/b"\nasset = "x"\n{key} = {value}\n')
+    r = cnb.detect()
+    assert r.rc == 1, r.all
+    first = r.err.splitlines()[0]
+    assert first.startswith("error: project.toml: [[metadata.githubassets]] #1 (repo a/b): '"), (
+        first
+    )
+    assert f"'{key}" in first and "5019 bytes" in first and "4095" in first
+
+
 def test_malformed_toml_shows_the_line(cnb: CnbDirs) -> None:
     cnb.project('[[metadata.githubassets]]\nrepo = "a/b"\nasset = \n')
     r = cnb.detect()
