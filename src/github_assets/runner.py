@@ -129,6 +129,7 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
         roll_back(ctx.layers_dir, fresh)
         raise
     made: list[Path] = []
+    doing, entry = "write the build's results (layer metadata, launch.toml, links)", ""
     try:
         for name in result.stale:
             take_away(ctx.layers_dir, name)
@@ -138,6 +139,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
             write_sboms(ctx.layers_dir, layer.name, BUILDPACK_ID, __version__, components)
         write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
         for link in pending:
+            # The OS names the symlink's target, not the link: say which link of which entry.
+            doing, entry = f"make the link {link.path} in the app dir", link.where
             path = ctx.app_dir / link.path
             missing = [p for p in reversed(path.parents) if not p.exists()]
             for directory in missing:
@@ -152,7 +155,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
         for path in reversed(made):
             with contextlib.suppress(OSError):
                 path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
-        raise os_error(e, "write the build's results (layer metadata, launch.toml, links)") from e
+        error = os_error(e, doing)
+        raise (about(error, entry) if entry else error) from e
     return [ctx.app_dir / link.path for link in pending]
 
 

@@ -482,6 +482,24 @@ def test_link_over_a_symlink_elsewhere_fails_and_leaves_no_layer(
     assert sorted(p.name for p in cnb.layers.iterdir()) == []
 
 
+def test_a_link_too_long_for_the_app_dir_names_its_entry_and_leaves_nothing(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Short enough for detect (PATH_MAX), too long once under the app dir's path."""
+    probe_release(standin)
+    link = "/".join(["d" * 250] * 16) + "/" + "p" * 70  # 4086 bytes
+    cnb.project(probe_config(extra=f'link = "{link}"\n'))
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 1, r.all
+    first = r.err.splitlines()[0]
+    assert first.startswith(f"error: project.toml: [[metadata.githubassets]] #1 (repo {REPO}): "), (
+        first
+    )
+    assert "File name too long" in first
+    assert sorted(p.name for p in cnb.layers.iterdir()) == []
+    assert sorted(p.name for p in cnb.app.iterdir()) == ["project.toml"]
+
+
 @pytest.mark.parametrize("status", [403, 429])
 def test_rate_limit_names_reset_and_suggests_token(
     standin: StandIn, cnb: CnbDirs, status: int
