@@ -149,6 +149,20 @@ def test_a_path_longer_than_any_filesystem_takes_fails_at_detect(cnb: CnbDirs, k
     assert f"'{key}" in first and "5019 bytes" in first and "4095" in first
 
 
+@pytest.mark.parametrize("number", ["9223372036854775808", "-9223372036854775809", "1" * 30])
+def test_an_integer_beyond_64_bits_is_refused_as_toml_1_0_says(cnb: CnbDirs, number: str) -> None:
+    """TOML 1.0: an integer that cannot be held losslessly in 64 bits is an error (pack's and
+    the lifecycle's parser refuse it), so detect does not pass it into the plan."""
+    cnb.project(f'[[metadata.githubassets]]\nrepo = "a/b"\nstrip_components = {number}\n')
+    r = cnb.detect()
+    assert r.rc == 1, r.all
+    assert r.err.splitlines()[0] == (
+        f"error: failed to parse project.toml: the integer {number} of "
+        "metadata.githubassets[1].strip_components does not fit in 64 bits, as TOML 1.0 "
+        "requires; fix the TOML syntax"
+    )
+
+
 def test_malformed_toml_shows_the_line(cnb: CnbDirs) -> None:
     cnb.project('[[metadata.githubassets]]\nrepo = "a/b"\nasset = \n')
     r = cnb.detect()
