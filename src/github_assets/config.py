@@ -316,7 +316,7 @@ def _layer(value: object, key: str, where: str) -> str:
 
 def _api_url(value: object, key: str, where: str) -> str:
     url = _string(value, key, where)
-    if not re.match(r"^https?://[^/\s]+", url):
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
         raise ConfigError(
             f"{where}: 'api_url' must be an http(s) URL, got {url!r}",
             hint="for GitHub Enterprise use https://HOST/api/v3",

@@ -54,6 +54,11 @@ DETECT_CASES = {
         "error: project.toml: metadata.githubassets must be an array of tables; "
         "write [[metadata.githubassets]] (double brackets) for each asset",
     ),
+    "api-url-with-a-space": (
+        TABLE + 'asset = "probe"\napi_url = "https://ghe.example.com /api/v3"\n',
+        f"error: {ENTRY}: 'api_url' must be an http(s) URL, got "
+        "'https://ghe.example.com /api/v3'; for GitHub Enterprise use https://HOST/api/v3",
+    ),
     "unknown-key": (
         TABLE + 'asset = "probe"\ndestinaton = "bin"\n',
         "error: project.toml: [[metadata.githubassets]] #1: unknown key 'destinaton'; "
