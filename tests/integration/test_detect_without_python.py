@@ -198,7 +198,6 @@ def test_a_config_name_starting_with_a_dash_is_read_not_taken_for_an_option(
     }
 
 
-
 @pytest.mark.parametrize("config", ['[[metadata.githubassets]]\nrepo = "a/b"\n', ""])
 def test_a_plan_that_cannot_be_written_is_an_error_on_both_paths(
     cnb: CnbDirs, no_python_path: str, config: str
@@ -211,6 +210,7 @@ def test_a_plan_that_cannot_be_written_is_an_error_on_both_paths(
         assert r.rc == 1, (env, r.all)
         assert r.err.startswith("error: "), (env, r.err)
         assert str(cnb.plan_path) in r.err.splitlines()[0]
+
 
 def _pyenv_python(*versions: str) -> Path | None:
     """A CPython of one of these versions from pyenv, if this machine has one."""
