@@ -517,6 +517,11 @@ def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, boo
     override = env.get(ENV_PATH, "")
     if not override:
         return os.path.join(app_dir, "project.toml"), "project.toml", False
+    if any(c < " " or c == "\x7f" for c in override):
+        # Refused, not escaped: bin/detect's sh path names the file in the plan's TOML.
+        raise ConfigError(
+            f"{ENV_PATH} holds a control character (a line break, a tab, ...)", hint=_SET_PATH
+        )
     named = f"{ENV_PATH} is '{override}'"
     if override.startswith("/"):
         raise ConfigError(f"{named}, an absolute path", hint=_SET_PATH)
