@@ -126,9 +126,8 @@ class _Builder:
         for plan in self.plans:
             head = self.heads[plan.name]
             resolved = [job.resolved for job in self.jobs[plan.name]]
-            exists = (self.layers_dir / plan.name).is_dir()
             decision = decided[plan.name] = plan.decide(
-                exists,
+                self.layers_dir / plan.name,
                 resolved,
                 self.target,
                 head,

@@ -346,6 +346,21 @@ def test_rebuild_with_pinned_tag_makes_no_request(standin: StandIn, cnb: CnbDirs
     assert (cnb.layers / f"{LAYER}.sbom.cdx.json").exists()
 
 
+def test_a_restored_layer_missing_a_file_is_installed_again(standin: StandIn, cnb: CnbDirs) -> None:
+    """A cache that restored the layer's dir without the executable (a damaged cache) is not
+    reused: the image would ship without its probe while the log said Installed."""
+    data = probe_release(standin)
+    cnb.project(probe_config())
+    assert cnb.detect_and_build(env_for(standin)).rc == 0
+    cnb.simulate_rebuild()
+    exe = cnb.layers / LAYER / "bin" / "grpc_health_probe"
+    exe.unlink()
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 0, r.all
+    assert "    Installing: the restored layer lacks bin/grpc_health_probe" in r.out.splitlines()
+    assert exe.read_bytes() == data
+
+
 def test_rebuild_with_latest_costs_one_api_call(standin: StandIn, cnb: CnbDirs) -> None:
     probe_release(standin)
     cnb.project(probe_config("latest"))
