@@ -311,6 +311,6 @@ def test_an_unreadable_config_fails_detect_on_both_paths(user_cnb: CnbDirs, pyth
         cwd=user_cnb.app, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert p.returncode == 1, (p.stdout, p.stderr)
-    assert p.stderr.splitlines() == [
-        "error: failed to read project.toml: Permission denied"
-    ], p.stderr
+    assert p.stderr.splitlines() == ["error: failed to read project.toml: Permission denied"], (
+        p.stderr
+    )
