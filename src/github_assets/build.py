@@ -58,7 +58,7 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
     for spec in specs:
         keys = []
         if spec.process:
-            keys.append(("process type", spec.process))
+            keys.append(("process", spec.process))
         if spec.link:
             keys.append(("link", spec.link))
         if spec.destination and not spec.destination.endswith("/"):
@@ -67,7 +67,7 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
             other = seen.get(key)
             if other is not None:
                 raise ConfigError(
-                    f"{spec.where}: {key[0]} {key[1]!r} is also used by {other.where}",
+                    f"{spec.where}: '{key[0]}' {key[1]!r} is also used by {other.where}",
                     hint="give each asset its own",
                 )
             seen[key] = spec

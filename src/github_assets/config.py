@@ -618,7 +618,7 @@ def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None)
         value = env.get(spec.token_env, "")
         if not value and not bound:
             raise ConfigError(
-                f"{spec.where}: token_env names {spec.token_env}, which is not set",
+                f"{spec.where}: 'token_env' names {spec.token_env}, which is not set",
                 hint=f"pass it to the build (e.g. pack build --env {spec.token_env}), or give "
                 "the token in a binding of type github (kpack: a Secret in the Image's services)",
             )

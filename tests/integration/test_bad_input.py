@@ -149,7 +149,7 @@ def test_token_env_naming_an_unset_variable(standin: StandIn, cnb: CnbDirs) -> N
         standin, cnb, TABLE + 'asset = "probe"\ntoken_env = "PROBE_TOKEN"\n', GITHUB_TOKEN=TOKEN
     )
     assert r.err.splitlines() == [
-        f"error: {ENTRY}: token_env names PROBE_TOKEN, which is not set; "
+        f"error: {ENTRY}: 'token_env' names PROBE_TOKEN, which is not set; "
         "pass it to the build (e.g. pack build --env PROBE_TOKEN), or give the token in a "
         "binding of type github (kpack: a Secret in the Image's services)"
     ]
@@ -210,11 +210,28 @@ def test_two_assets_with_the_same_destination(standin: StandIn, cnb: CnbDirs) ->
     )
     r = build(standin, cnb, text, GITHUB_TOKEN=TOKEN)
     assert r.err.splitlines() == [
-        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): destination "
+        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): 'destination' "
         "'tools/bin/tool' is also used by project.toml: [[metadata.githubassets]] #1 "
         "(repo acme/one); give each asset its own"
     ]
     assert standin.requests == [], "a clash in the config is found before any download"
+
+
+@pytest.mark.parametrize(("key", "value"), [("process", "health"), ("link", "bin/probe")])
+def test_two_assets_with_the_same_process_or_link_name_the_quoted_key(
+    standin: StandIn, cnb: CnbDirs, key: str, value: str
+) -> None:
+    text = "".join(
+        f'[[metadata.githubassets]]\nrepo = "acme/{n}"\nasset = "{n}"\n{key} = "{value}"\n'
+        for n in ("one", "two")
+    )
+    r = build(standin, cnb, text)
+    assert r.err.splitlines() == [
+        f"error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): '{key}' "
+        f"'{value}' is also used by project.toml: [[metadata.githubassets]] #1 "
+        "(repo acme/one); give each asset its own"
+    ]
+    assert standin.requests == []
 
 
 def test_sha256_pin_that_does_not_match(standin: StandIn, cnb: CnbDirs) -> None:

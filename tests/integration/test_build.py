@@ -211,7 +211,7 @@ def test_token_env_naming_an_unset_variable(standin: StandIn, cnb: CnbDirs) -> N
     cnb.project(probe_config(extra='token_env = "NOPE_TOKEN"\n'))
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 1
-    assert "token_env names NOPE_TOKEN, which is not set" in r.err.splitlines()[0]
+    assert "'token_env' names NOPE_TOKEN, which is not set" in r.err.splitlines()[0]
 
 
 def test_missing_tag_and_missing_asset_are_named(standin: StandIn, cnb: CnbDirs) -> None:
