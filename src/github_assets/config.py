@@ -480,9 +480,10 @@ def parse_entry(table: object, where: str) -> AssetSpec:
     values = {f.name: f.parse(table[f.name], f.name, where) for f in FIELDS if f.name in table}
     values["repo"] = repo
     spec = AssetSpec(**values, where=where)
-    if spec.args and not spec.process:
+    if spec.args and not (spec.process or spec.link):
         raise ConfigError(
-            f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
+            f"{where}: 'args' is set but neither 'process' nor 'link' is",
+            hint="args belong to a process, or to the probe command of a link",
         )
     if spec.files and spec.destination is not None:
         raise ConfigError(

@@ -102,7 +102,8 @@ DETECT_CASES = {
     ),
     "args-without-process": (
         TABLE + 'asset = "probe"\nargs = ["-v"]\n',
-        f"error: {ENTRY}: 'args' is set but 'process' is not; args belong to a process",
+        f"error: {ENTRY}: 'args' is set but neither 'process' nor 'link' is; args belong to a "
+        "process, or to the probe command of a link",
     ),
 }
 
