@@ -58,7 +58,7 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
     for spec in specs:
         keys = []
         if spec.process:
-            keys.append(("process type", spec.process))
+            keys.append(("process", spec.process))
         if spec.link:
             keys.append(("link", spec.link))
         if spec.destination and not spec.destination.endswith("/"):
@@ -67,7 +67,7 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
             other = seen.get(key)
             if other is not None:
                 raise ConfigError(
-                    f"{spec.where}: {key[0]} {key[1]!r} is also used by {other.where}",
+                    f"{spec.where}: '{key[0]}' {key[1]!r} is also used by {other.where}",
                     hint="give each asset its own",
                 )
             seen[key] = spec
@@ -126,9 +126,8 @@ class _Builder:
         for plan in self.plans:
             head = self.heads[plan.name]
             resolved = [job.resolved for job in self.jobs[plan.name]]
-            exists = (self.layers_dir / plan.name).is_dir()
             decision = decided[plan.name] = plan.decide(
-                exists,
+                self.layers_dir / plan.name,
                 resolved,
                 self.target,
                 head,

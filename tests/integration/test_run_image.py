@@ -304,6 +304,19 @@ def test_probe_command_lines_use_the_link_else_the_layer_path(
     )
 
 
+def test_args_with_a_link_and_no_process_go_into_the_probe_command(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """`Probe command` is the launch path and the entry's args, for an entry with process
+    or link: a link alone (no process type in the image) takes args for it too."""
+    standin.add_release(REPO, "v1.0.0", {ASSET: elf_bytes()})
+    cnb.project(config('link = "bin/grpc_health_probe"\nargs = ["-addr=:5000"]\n'))
+    r = cnb.detect_and_build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    assert probe_commands(r.out) == [[str(cnb.app / "bin" / "grpc_health_probe"), "-addr=:5000"]]
+    assert "processes" not in cnb.launch_toml()
+
+
 def test_check_prints_the_launch_paths_known_before_a_download(cnb: CnbDirs) -> None:
     cnb.project(
         config('link = "bin/grpc_health_probe"\nprocess = "health"\nargs = ["-addr=:5000"]\n')

@@ -196,7 +196,7 @@ def test_a_private_pinned_asset_from_a_mirror_needs_no_token(
     cnb.layers.joinpath(f"{LAYER}.toml").unlink()
     line = first_line(build(standin, cnb))
     assert line == (
-        "error: project.toml: [[metadata.githubassets]] #1 (repo acme/probe): token_env names "
+        "error: project.toml: [[metadata.githubassets]] #1 (repo acme/probe): 'token_env' names "
         f"{PRIVATE_TOKEN_ENV}, which is not set; pass it to the build (e.g. pack build --env "
         f"{PRIVATE_TOKEN_ENV}), or give the token in a binding of type github (kpack: a Secret "
         "in the Image's services)"

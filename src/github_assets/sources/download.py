@@ -302,9 +302,13 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
         now = net.clock()
         if now - last_report >= net.progress_every:
             last_report = now
-            rate = (state.written - base) / max(now - start, 1e-6)
-            pct = 100 * state.written // max(size, 1)
-            log.action(f"{pct}% of {human_size(size)}, {human_size(int(rate))}/s")
+            rate = human_size(int((state.written - base) / max(now - start, 1e-6)))
+            # Named: parallel downloads interleave, and a log line stands on its own.
+            if state.size >= 0:
+                pct = 100 * state.written // max(state.size, 1)
+                log.action(f"{job.name}: {pct}% of {human_size(state.size)}, {rate}/s")
+            else:  # no Content-Length: how far, not how much is left
+                log.action(f"{job.name}: {human_size(state.written)}, {rate}/s")
 
 
 @dataclass(frozen=True)
