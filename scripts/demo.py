@@ -96,10 +96,11 @@ def main() -> int:
                 f"{len(gh.requests) - before} requests to GitHub"
             )
         exe = f"/layers/{BP_ID.replace('/', '_')}/{PROBE_LAYER}/bin/grpc_health_probe"
+        link = "/workspace/bin/grpc_health_probe"  # the app's `link`: what docs/probes.md advises
         say("\n== in a pack-built image the probe is at:")
-        say(f"   {exe}")
+        say(f"   {link} (the app's link; the same binary as {exe})")
         say("   Kubernetes:  readinessProbe: { exec: { command: [")
-        say(f'                  "{exe}", "-addr=:50051"] }} }}')
+        say(f'                  "{link}", "-addr=:50051"] }} }}   (docs/probes.md)')
         return 0
     finally:
         server.stop()

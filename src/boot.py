@@ -13,8 +13,9 @@ import os
 import sys
 
 if sys.version_info < (3, 10):
-    if sys.argv[1:2] == ["detect"]:
-        # bin/detect decides in sh instead (and requires cpython for the build).
+    if sys.argv[1:2] in (["detect"], ["build"]):
+        # The shim tries its next python3 name; with none newer, bin/detect decides in sh
+        # (and requires cpython for the build) and bin/build says what to add.
         sys.exit(3)
     sys.stderr.write(
         "error: probe-assets/github-assets needs python3 >= 3.10 on the build image, found %s"

@@ -993,11 +993,13 @@ class StandIn:
         *,
         inline: bool = True,
         document: bytes | None = None,
+        listed: object = None,
     ) -> None:
         """An artifact attestation in repo of the artifact whose sha256 (hex) is given:
         listed with its bundle (JSON bytes) inline, or (inline=False) only its
         bundle_url on the storage host, Snappy-compressed. document: what the storage
-        host serves there instead (b"": nothing, it answers 404)."""
+        host serves there instead (b"": nothing, it answers 404). listed: the item the
+        list holds instead (a malformed one); bundle is then unused."""
         key = (repo.lower(), f"sha256:{sha256.lower()}")
         with self._lock:
             repo_id = self._repo_ids.get(repo.lower(), 5_000_000)
@@ -1006,11 +1008,11 @@ class StandIn:
             if served:
                 self._documents[name] = served
             item: dict[str, Any] = {
-                "bundle": json.loads(bundle) if inline else None,
+                "bundle": json.loads(bundle) if inline and listed is None else None,
                 "repository_id": repo_id,
                 "bundle_url": f"{self.storage_url}/attestations/{name}",
             }
-            self._attestations.setdefault(key, []).append(item)
+            self._attestations.setdefault(key, []).append(item if listed is None else listed)
 
     def rename(self, old: str, new: str, *, status: int = 301) -> None:
         """Rename a repository as GitHub does: its releases move to the new name (URLs in

@@ -58,7 +58,7 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
     for spec in specs:
         keys = []
         if spec.process:
-            keys.append(("process type", spec.process))
+            keys.append(("process", spec.process))
         if spec.link:
             keys.append(("link", spec.link))
         if spec.destination and not spec.destination.endswith("/"):
@@ -67,7 +67,7 @@ def check_conflicts(specs: Sequence[AssetSpec]) -> None:
             other = seen.get(key)
             if other is not None:
                 raise ConfigError(
-                    f"{spec.where}: {key[0]} {key[1]!r} is also used by {other.where}",
+                    f"{spec.where}: '{key[0]}' {key[1]!r} is also used by {other.where}",
                     hint="give each asset its own",
                 )
             seen[key] = spec
@@ -126,9 +126,8 @@ class _Builder:
         for plan in self.plans:
             head = self.heads[plan.name]
             resolved = [job.resolved for job in self.jobs[plan.name]]
-            exists = (self.layers_dir / plan.name).is_dir()
             decision = decided[plan.name] = plan.decide(
-                exists,
+                self.layers_dir / plan.name,
                 resolved,
                 self.target,
                 head,
@@ -283,15 +282,10 @@ def build(
                 f"Skipping {spec.repo} {spec.shown_asset}: not available for {target} (targets)"
             )
             continue
-        if svc.settings.require_provenance and spec.provenance is None:
-            # Before anything is fetched or reused: a layer installed without provenance
-            # would otherwise be kept.
-            raise ConfigError(
-                f"{spec.where}: BP_GITHUB_ASSETS_REQUIRE_PROVENANCE is set and the entry has no "
-                "'provenance'",
-                hint="add a provenance table (a Sigstore bundle, GitHub attestation or minisign "
-                "signature the release ships; see docs/provenance.md), or unset the variable",
-            )
+        if svc.settings.require_provenance:
+            from .provenance.spec import require
+
+            require(spec.where, spec.provenance)
         by_layer.setdefault(spec.layer_name, []).append(spec)
     install.remove_leftovers(layers_dir, svc.log)
     plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]

@@ -43,7 +43,8 @@ from .provenance import cli as provenance_cli
 
 if TYPE_CHECKING:
     from .pipeline import Job, Proof
-    from .sources import ResolvedAsset
+    from .services import Services
+    from .sources import ResolvedAsset, Source
 
 
 class Verb(NamedTuple):
@@ -111,9 +112,30 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--asset", default=None, help="the asset name or template (default: chosen)"
     )
     parser.add_argument("--process", default=None, help="a launch process type running it")
-    parser.add_argument("--args", nargs="*", default=[], help="the process's arguments")
+    parser.add_argument(
+        "--args", action="extend", nargs="*", default=[], help="the process's arguments"
+    )
     parser.add_argument("--link", default=None, help="a path in the app dir pointing at it")
     _config_argument(parser)
+
+
+_ADD_OPTIONS = frozenset({"--asset", "--process", "--link", "--config", "--args", "-h", "--help"})
+
+
+def _spelled_args(argv: Sequence[str]) -> list[str]:
+    """add's `--args A ...` as one `--args=A` each, up to add's next option: a process's
+    own arguments often start with '-' (grpc_health_probe -addr=:50051), which argparse
+    would take for options."""
+    if "add" not in argv or "--args" not in argv:
+        return list(argv)
+    out, taking = [], False
+    for word in argv:
+        if word.split("=", 1)[0] in _ADD_OPTIONS:
+            taking = word == "--args"
+            if taking:
+                continue
+        out.append(f"--args={word}" if taking else word)
+    return out
 
 
 def _upgrade_arguments(parser: argparse.ArgumentParser) -> None:
@@ -291,23 +313,27 @@ def lock(
     scope = {str(t) for t in chosen}
     if check_only:
         return _check_lock(old, wanted, scope, shown, out, as_json)
-    # A concrete tag whose picking keys did not change keeps its entry: no request, no
-    # download. A `latest` entry is resolved again (one API call).
-    kept = {
+    # An entry whose inputs did not change (picking keys, pin, provenance) is still good:
+    # with a concrete tag it is kept without a request or download; a `latest` one is
+    # resolved again (one API call) and kept while the release is the same.
+    good = {
         i: found
         for i, (s, t) in enumerate(wanted)
-        if s.tag != "latest"
-        and old is not None
+        if old is not None
         and (found := old.find(s, t)) is not None
         and (s.pin_for(t.arch) is None or s.pin_for(t.arch) == found.checksum)
         and (s.provenance is None or bool(found.provenance))
     }
+    kept = {i: found for i, found in good.items() if wanted[i][0].tag != "latest"}
     todo = [i for i in range(len(wanted)) if i not in kept]
     progress = _Progress(err or sys.stderr, len(todo))
+    sources = _Sources(env, _Notes(err))
+
+    def locked(i: int) -> lockfile.Entry:
+        return _locked(*wanted[i], env, progress, sources=sources, was=good.get(i))
+
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(todo)))) as pool:
-        fresh = dict(
-            zip(todo, pool.map(lambda i: _locked(*wanted[i], env, progress), todo), strict=True)
-        )
+        fresh = dict(zip(todo, pool.map(locked, todo), strict=True))
     entries = [kept[i] if i in kept else fresh[i] for i in range(len(wanted))]
     # --target updates those targets; every other target's entries of the config's
     # entries stay as they are.
@@ -423,6 +449,30 @@ def _check_lock(
     return 0
 
 
+class _Notes(io.StringIO):
+    """The log of a command's requests (the build log's lines, not shown), but for what the
+    user must act on: a renamed repository's `Moved:` line goes to err, once."""
+
+    def __init__(self, err: TextIO | None) -> None:
+        super().__init__()
+        self.err = err
+        self.said: set[str] = set()
+        self.guard = threading.Lock()
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("Moved: "):
+                with self.guard:
+                    if line in self.said:
+                        continue
+                    self.said.add(line)
+                err = self.err or sys.stderr
+                err.write(line + "\n")
+                err.flush()
+        return len(text)
+
+
 class _Progress:
     """Progress of `lock` on stderr: one line per asset resolved, and while a download is
     hashed, a line at each quarter of its size (lines, not carriage returns: CI logs)."""
@@ -445,25 +495,65 @@ class _Progress:
         self.say(f"[{n}/{self.total}] {label}")
 
 
+class _Sources:
+    """The services of one `lock` run, and one source per entry: the targets of an entry
+    share its source, so its release is asked for once (one API call per entry)."""
+
+    def __init__(self, env: Mapping[str, str], notes: _Notes | None = None) -> None:
+        self.env = env
+        self.notes = notes or _Notes(io.StringIO())
+        self.guard = threading.Lock()
+        self.made: dict[AssetSpec, tuple[Services, Source]] = {}
+
+    def __call__(self, spec: AssetSpec) -> tuple[Services, Source]:
+        from .services import make_services
+        from .settings import Settings
+
+        with self.guard:
+            if spec not in self.made:
+                services = make_services(self.env, Settings.from_env(self.env), Log(io.StringIO()))
+                self.made[spec] = (services, services.source_for(spec))
+            return self.made[spec]
+
+
 def _locked(
-    spec: AssetSpec, target: Target, env: Mapping[str, str], progress: _Progress | None = None
+    spec: AssetSpec,
+    target: Target,
+    env: Mapping[str, str],
+    progress: _Progress | None = None,
+    *,
+    sources: _Sources | None = None,
+    was: lockfile.Entry | None = None,
 ) -> lockfile.Entry:
     """Resolve spec on target through the GitHub API and say who vouches for its sha256,
     from the evidence the build gathers (pipeline.evidence): GitHub's digest, else the
     release's checksum file, else `lock` hashes the download (trust on first use). An
-    entry with `provenance` has it verified, and what verified it recorded."""
+    entry with `provenance` has it verified, and what verified it recorded.
+
+    was: the lock's entry before (a `latest` one, resolved again): when the release is the
+    same tag and asset, it is kept without a download, unless GitHub's digest now says
+    other bytes (a re-upload is otherwise picked up by deleting the entry)."""
     from . import pipeline
-    from .services import make_services
-    from .settings import Settings
     from .sources import fetch_verified
     from .verify import Kind
 
-    log = Log(io.StringIO())
-    services = make_services(env, Settings.from_env(env), log)
-    source = services.source_for(spec)
+    sources = sources or _Sources(env)
+    log = Log(sources.notes)
+    services, source = sources(spec)
     job = pipeline.Job(spec, target, source, log, threading.Event())
     with pipeline.naming(spec, "lock the asset"):
         asset = pipeline.resolve(job)
+        label = f"{spec.repo} {asset.name} ({target})"
+        if was is not None and (was.resolved_tag, was.name, was.size) == (
+            asset.tag,
+            asset.name,
+            asset.size,
+        ):
+            said = lockfile.authority_of(pipeline.expected_for(spec, target, asset).claims)
+            if said is None or said[2] == was.checksum:
+                if progress is not None:
+                    progress.resolved(f"{label}: {asset.tag}, as locked")
+                return was
         entry = lockfile.Entry(
             picks=lockfile.picks(spec),
             target=str(target),
@@ -480,7 +570,6 @@ def _locked(
         if lockfile.authority_of(expected.claims) is None:
             expected = pipeline.evidence(job, asset)
         vouched = lockfile.authority_of(expected.claims)
-        label = f"{spec.repo} {asset.name} ({target})"
         if vouched is not None and not watchers:
             authority, file, checksum = vouched
             if progress is not None:
@@ -557,7 +646,7 @@ def outdated(config: str | None, env: Mapping[str, str], out: TextIO, as_json: b
     from .upgrades import outdated as rows_of
 
     specs, path = _load(config, env)
-    rows = rows_of(specs, env)
+    rows = rows_of(specs, env, log=Log(_Notes(None)))
     behind = [r for r in rows if r.behind]
     if as_json:
         json.dump({"config": path, "entries": [r.as_json() for r in rows]}, out, indent=2)
@@ -692,7 +781,7 @@ class _restored_on_error:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_spelled_args(sys.argv[1:] if argv is None else argv))
     env = dict(os.environ) if env is None else env
     redact.environment(env)
     # What the command prints goes through the one redaction, as the build's log does.

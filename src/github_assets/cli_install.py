@@ -51,6 +51,10 @@ def install(
         if spec.targets and str(target) not in spec.targets:
             log.process(f"Skipping {spec.repo} {spec.asset}: not available for {target} (targets)")
         else:
+            if settings.require_provenance:
+                from .provenance.spec import require
+
+                require(spec.where, spec.provenance)
             wanted.append(spec)
     lock_path = lockfile.path_for(config_path)
     lock = lockfile.read(lock_path, os.path.relpath(lock_path), root=os.path.dirname(lock_path))

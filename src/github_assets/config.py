@@ -34,6 +34,8 @@ _PROCESS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _RESERVED_LAYERS = frozenset({"build", "launch", "store"})
 NAME_MAX = 255
 """Bytes in one path component on Linux filesystems (ext4, xfs, overlayfs, btrfs)."""
+PATH_MAX = 4095
+"""Bytes in a whole path Linux takes (4096 with the terminating NUL)."""
 
 
 class AssetSpec(NamedTuple):
@@ -159,7 +161,8 @@ def _relative_path(value: object, key: str, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: '{key}' must be a string path, got {_type_name(value)}")
     if not value.strip():
-        raise ConfigError(f"{where}: '{key}' is empty", hint="give a path relative to the layer")
+        base = "the app dir" if key == "link" else "the layer"
+        raise ConfigError(f"{where}: '{key}' is empty", hint=f"give a path relative to {base}")
     if value.startswith("/") or value.startswith("\\") or re.match(r"^[A-Za-z]:", value):
         raise ConfigError(
             f"{where}: '{key}' must be a relative path, got absolute {value!r}",
@@ -181,9 +184,16 @@ def _relative_path(value: object, key: str, where: str) -> str:
 
 
 def _check_components(path: str, key: str, where: str) -> None:
-    """Refuse what no filesystem takes: NUL bytes, components longer than NAME_MAX bytes."""
+    """Refuse what no filesystem takes: NUL bytes, components longer than NAME_MAX bytes,
+    paths longer than PATH_MAX bytes."""
     if "\0" in path:
         raise ConfigError(f"{where}: '{key}' contains a NUL character")
+    total = len(path.encode("utf-8", "surrogatepass"))
+    if total > PATH_MAX:
+        raise ConfigError(
+            f"{where}: '{key}' is a path of {total} bytes",
+            hint=f"Linux takes at most {PATH_MAX} bytes per path; shorten it",
+        )
     for part in path.split("/"):
         size = len(part.encode("utf-8", "surrogatepass"))
         if size > NAME_MAX:
@@ -306,7 +316,7 @@ def _layer(value: object, key: str, where: str) -> str:
 
 def _api_url(value: object, key: str, where: str) -> str:
     url = _string(value, key, where)
-    if not re.match(r"^https?://[^/\s]+", url):
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
         raise ConfigError(
             f"{where}: 'api_url' must be an http(s) URL, got {url!r}",
             hint="for GitHub Enterprise use https://HOST/api/v3",
@@ -470,9 +480,10 @@ def parse_entry(table: object, where: str) -> AssetSpec:
     values = {f.name: f.parse(table[f.name], f.name, where) for f in FIELDS if f.name in table}
     values["repo"] = repo
     spec = AssetSpec(**values, where=where)
-    if spec.args and not spec.process:
+    if spec.args and not (spec.process or spec.link):
         raise ConfigError(
-            f"{where}: 'args' is set but 'process' is not", hint="args belong to a process"
+            f"{where}: 'args' is set but neither 'process' nor 'link' is",
+            hint="args belong to a process, or to the probe command of a link",
         )
     if spec.files and spec.destination is not None:
         raise ConfigError(
@@ -507,6 +518,11 @@ def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, boo
     override = env.get(ENV_PATH, "")
     if not override:
         return os.path.join(app_dir, "project.toml"), "project.toml", False
+    if any(c < " " or c == "\x7f" for c in override):
+        # Refused, not escaped: bin/detect's sh path names the file in the plan's TOML.
+        raise ConfigError(
+            f"{ENV_PATH} holds a control character (a line break, a tab, ...)", hint=_SET_PATH
+        )
     named = f"{ENV_PATH} is '{override}'"
     if override.startswith("/"):
         raise ConfigError(f"{named}, an absolute path", hint=_SET_PATH)
@@ -517,6 +533,13 @@ def config_path(app_dir: StrPath, env: Mapping[str, str]) -> tuple[str, str, boo
 
 def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
     """The assets configured for the app; [] when there is no config file or no table."""
+    return [spec for spec, _ in load_entries(app_dir, env)]
+
+
+def load_entries(
+    app_dir: StrPath, env: Mapping[str, str]
+) -> list[tuple[AssetSpec, Mapping[str, Any]]]:
+    """Each configured asset with its table as written (detect's plan metadata)."""
     from . import tomlfile
 
     _, shown, explicit = config_path(app_dir, env)
@@ -534,7 +557,7 @@ def load_project(app_dir: StrPath, env: Mapping[str, str]) -> list[AssetSpec]:
             f"{subject} a symlink that leads outside the app dir",
             hint="put the file itself in the app dir (nothing outside it is read)",
         )
-    return parse_project(_load_toml(real, shown), shown)
+    return [(parse_entry(t, where), t) for where, t in _tables(_load_toml(real, shown), shown)]
 
 
 def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
@@ -556,6 +579,11 @@ def load_config_file(app_dir: StrPath, relative: str) -> list[AssetSpec]:
 
 def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
     """Assets from a parsed project descriptor (schema 0.1 and 0.2)."""
+    return [parse_entry(table, where) for where, table in _tables(data, shown)]
+
+
+def _tables(data: Mapping[str, Any], shown: str) -> list[tuple[str, Any]]:
+    """(where, table) of each asset entry of a parsed project descriptor."""
     found: list[tuple[str, object]] = []
     meta = data.get("metadata")
     if isinstance(meta, Mapping) and TABLE in meta:
@@ -578,10 +606,7 @@ def parse_project(data: Mapping[str, Any], shown: str) -> list[AssetSpec]:
             f"{shown}: {prefix}.{TABLE} must be an array of tables",
             hint=f"write [[{prefix}.{TABLE}]] (double brackets) for each asset",
         )
-    return [
-        parse_entry(entry, f"{shown}: [[{prefix}.{TABLE}]] #{i}")
-        for i, entry in enumerate(entries, 1)
-    ]
+    return [(f"{shown}: [[{prefix}.{TABLE}]] #{i}", entry) for i, entry in enumerate(entries, 1)]
 
 
 def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None) -> str | None:
@@ -594,7 +619,7 @@ def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None)
         value = env.get(spec.token_env, "")
         if not value and not bound:
             raise ConfigError(
-                f"{spec.where}: token_env names {spec.token_env}, which is not set",
+                f"{spec.where}: 'token_env' names {spec.token_env}, which is not set",
                 hint=f"pass it to the build (e.g. pack build --env {spec.token_env}), or give "
                 "the token in a binding of type github (kpack: a Secret in the Image's services)",
             )

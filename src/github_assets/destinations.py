@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from .pipeline import Staged
 
 
+def make_dirs(path: Path) -> None:
+    """path and its missing parents, each 0755 whatever the umask: the executables below
+    are 0755 so that any user of the image runs them, which a 0700 directory would stop."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir()
+        directory.chmod(0o755)
+
+
 class Destination(Protocol):
     """Takes staged assets; a path two assets both write is an InstallError."""
 
@@ -44,12 +56,12 @@ class Tree:
         dest = self.root / place
         if dest.exists() or dest.is_symlink():
             raise self._clash(place)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         staged.src.rename(dest)
 
     def _merge(self, src: Path, dest: Path, shown: str) -> None:
         """Move the tree at src into dest; a path that already exists there is a clash."""
-        dest.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest)
         for entry in sorted(src.iterdir()):
             target = dest / entry.name
             if (

@@ -10,16 +10,17 @@ import os
 from collections.abc import Mapping, Sequence
 
 from .cnb.plan import PROVIDES, DetectResult, Require, write_build_plan
-from .config import load_project
+from .config import load_entries
 from .errors import BuildpackError
 
 
 def detect(app_dir: str, env: Mapping[str, str]) -> DetectResult:
-    """Pass with `provides github-assets`, plus one `requires` per asset in the app's config."""
-    specs = load_project(app_dir, env)
+    """Pass with `provides github-assets`, plus one `requires` per asset in the app's config,
+    its metadata the asset's table as written (once it validated)."""
+    entries = load_entries(app_dir, env)
     return DetectResult(
         provides=(PROVIDES,),
-        requires=tuple(Require(PROVIDES, spec.to_metadata()) for spec in specs),
+        requires=tuple(Require(PROVIDES, table) for _, table in entries),
     )
 
 

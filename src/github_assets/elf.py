@@ -59,6 +59,18 @@ class ElfInfo(NamedTuple):
             return "glibc"
         return None
 
+    @property
+    def linkage(self) -> str:
+        """How the build log says it links: "static", or "dynamic" and its interpreter (a
+        shared library has none; "interpreter None" says nothing)."""
+        if self.static:
+            return "static"
+        return (
+            f"dynamic, interpreter {self.interpreter}"
+            if self.interpreter
+            else "dynamic, no interpreter"
+        )
+
     def record(self) -> tuple[str, str]:
         """(interpreter, highest glibc) as a layer toml records them for a later reuse."""
         return self.interpreter or "", ".".join(map(str, self.glibc or ()))
@@ -113,8 +125,9 @@ def check_abi(info: ElfInfo, distro: Distro | None, shown_as: str, *, enforce: b
             f"{shown_as} needs {info.needs}; the run image's distro "
             f"({distro or 'unknown'}) is not one whose libc is known, so it was not checked"
         )
-    if info.libc == "musl" and not distro.musl:
-        problem = f"{shown_as} is linked against musl, which {distro} does not have"
+    if info.libc == "musl" and not distro.musl and distro.glibc is not None:
+        has = ".".join(map(str, distro.glibc))
+        problem = f"{shown_as} needs {info.needs} but {distro} has glibc {has}"
         other = "its gnu (glibc) asset"
     elif info.libc == "glibc" and distro.musl:
         problem, other = f"{shown_as} needs {info.needs} but {distro} has musl", "its musl asset"

@@ -6,6 +6,7 @@ only this (and cnb/) past the config.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -218,7 +219,7 @@ class LayerPlan:
 
     def decide(
         self,
-        layer_dir_exists: bool,
+        layer_dir: Path,
         resolved: Sequence[ResolvedAsset | None],
         target: Target,
         log: Log,
@@ -227,6 +228,9 @@ class LayerPlan:
         locked: Sequence[Entry | None] = (),
     ) -> Reuse | Install:
         """Reuse when the previous layer holds what is wanted now, else Install with why.
+
+        layer_dir: where the lifecycle restored the layer's files, if it did (a cache); when
+        it did, every file the toml lists must be there.
 
         resolved has, per asset, what `latest` resolves to now (None when not asked);
         locked, the lock's entry (None when it has none): the tag, asset and sha256 it
@@ -266,12 +270,22 @@ class LayerPlan:
                 "its size" if a.kind is Kind.SIZE else a.name for a in untrusted[0].authorities
             )
             return Install(f"verified by {what} only, and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set")
+        layer_dir_exists = layer_dir.is_dir()
         if any(s.build for s in self.specs) and not layer_dir_exists:
             return Install("build-time layer content is not in the cache")
         assets = tuple(a for a in olds if a is not None)
+        if layer_dir_exists:  # restored from a cache: an incomplete one is not reused
+            lost = next((f for a in assets for f in a.files if not _present(layer_dir / f)), None)
+            if lost is not None:
+                return Install(f"the restored layer lacks {lost}")
         log.debug(f"reuse {self.name}: no wanted field differs")
         tags = ", ".join(sorted({f"{a.repo} {a.resolved_tag}" for a in assets}))
         return Reuse(assets, f"same {tags}, assets and checksums")
+
+
+def _present(path: Path) -> bool:
+    """Whether path is there (a symlink counts as itself, dangling or not)."""
+    return os.path.lexists(path)
 
 
 def _relocked(spec: AssetSpec, old: Installed, entry: Entry) -> str:

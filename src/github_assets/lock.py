@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import redact
 from .errors import ConfigError
+from .names import is_asset_name, is_tag
 from .verify import LOCKED, TOFU, Checksum, Claim, Kind
 
 if TYPE_CHECKING:
@@ -213,11 +214,22 @@ def _entry(raw: object, where: str) -> Entry:
             f"{where}: 'authority' must be one of {', '.join(AUTHORITIES)}, got {authority!r}",
             hint=_FIX,
         )
+    # The lock is app source, read before any byte is checked: its tag and name reach the
+    # log, URLs and (an asset chosen by selection) the installed file's name, so they must
+    # be what GitHub could have given: a tag, a release asset's plain file name.
+    resolved_tag = _field(raw, "resolved_tag", str, where)
+    if not is_tag(resolved_tag):
+        raise ConfigError(f"{where}: 'resolved_tag' is not a tag, got {resolved_tag!r}", hint=_FIX)
+    name = _field(raw, "name", str, where)
+    if not is_asset_name(name):
+        raise ConfigError(
+            f"{where}: 'name' is not a release asset's file name, got {name!r}", hint=_FIX
+        )
     return Entry(
         picks=tuple((k, raw[k]) for k in _PICKS if k in raw),
         target=target,
-        resolved_tag=_field(raw, "resolved_tag", str, where),
-        name=_field(raw, "name", str, where),
+        resolved_tag=resolved_tag,
+        name=name,
         size=size,
         sha256=sha.hex,  # one spelling: upper case or "sha256:" compare equal
         authority=authority,

@@ -10,6 +10,7 @@ repo) at the start of its first line.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import threading
 import time
@@ -184,7 +185,8 @@ def install_path(spec: AssetSpec, archive: bool, name: str = "") -> str:
     if spec.destination is None:
         return f"bin/{name}"
     if spec.destination.endswith("/") or spec.destination == ".":
-        return f"{spec.destination.rstrip('/')}/{name}".lstrip("./") or name
+        # Only a leading "./" goes: ".local/bin/" keeps its dot.
+        return posixpath.normpath(f"{spec.destination}/{name}")
     return spec.destination
 
 
@@ -347,12 +349,14 @@ def _place(
             hint="drop 'files' (use 'destination' to name the file)",
         )
     if rules:
+        from .destinations import make_dirs
+
         src = work / "picked"
         src.mkdir()
         local = {}
         for key, member in sorted(selection.place(rules, result).items()):
             dest = src / key
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(dest.parent)
             os.link(unpack_dir / member, dest)  # a member may go to two places
             local[key] = dest
         return _Placed(".", tuple(sorted(local)), local, src)
@@ -381,8 +385,7 @@ def _check_elves(
         if st.st_mode & 0o111 or info is not None:
             executables.append(rel)
         if info is not None:
-            linkage = "static" if info.static else f"dynamic, interpreter {info.interpreter}"
-            job.log.action(f"ELF {info.machine} {linkage}: {shown_root / rel}")
+            job.log.action(f"ELF {info.machine} {info.linkage}: {shown_root / rel}")
             shown = f"{asset.name}: {rel}"
             warning = check_abi(info, job.target.distro, shown, enforce=job.spec.abi_check)
             if warning:

@@ -86,13 +86,23 @@ def target_from_env(env: Mapping[str, str], os_release: _Path = OS_RELEASE) -> T
 
 
 def distro_from_env(env: Mapping[str, str], os_release: _Path = OS_RELEASE) -> Distro | None:
-    """The platform's CNB_TARGET_DISTRO_NAME/VERSION, else the build image's os-release
-    (ID, VERSION_ID): stacks build and run on the same distro release."""
+    """The platform's CNB_TARGET_DISTRO_NAME/VERSION; each one it does not set comes from
+    the build image's os-release (ID, VERSION_ID): stacks build and run on the same distro
+    release. A version is the host's only when the name is the host's too."""
     name = env.get("CNB_TARGET_DISTRO_NAME", "").strip().lower()
-    if name:
-        return Distro(name, env.get("CNB_TARGET_DISTRO_VERSION", "").strip())
+    version = env.get("CNB_TARGET_DISTRO_VERSION", "").strip()
+    if name and version:
+        return Distro(name, version)
+    host = _os_release(os_release)
+    if not name:
+        return Distro(host.name, version or host.version) if host is not None else None
+    return Distro(name, host.version if host is not None and host.name == name else "")
+
+
+def _os_release(path: _Path) -> Distro | None:
+    """The distro (ID, VERSION_ID) an os-release file names, None without one."""
     try:
-        with open(os_release, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read()
     except OSError:  # no os-release (a scratch build image): the distro is unknown
         return None

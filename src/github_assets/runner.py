@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from . import BUILDPACK_ID, __version__, redact
 from . import lock as lockfile
@@ -37,7 +35,7 @@ def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
     An entry equal to one in the app's config keeps that config's name for errors.
     """
     try:
-        own = {_key(s.to_metadata()): s for s in load_project(ctx.app_dir, ctx.env)}
+        own = {s: s for s in load_project(ctx.app_dir, ctx.env)}
     except ConfigError:  # detect already judged the config; here it only names entries
         own = {}
     out: list[AssetSpec] = []
@@ -48,10 +46,8 @@ def plan_specs(ctx: BuildContext) -> list[AssetSpec]:
             # bin/detect ran without python3: it named the config file, we read it now.
             specs = load_config_file(ctx.app_dir, str(entry.metadata[CONFIG_FILE]))
         else:
-            specs = [
-                own.get(_key(entry.metadata))
-                or parse_entry(entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})")
-            ]
+            spec = parse_entry(entry.metadata, f"buildpack plan entry #{i} ({PROVIDES})")
+            specs = [own.get(spec, spec)]  # equal specs compare equal whatever their `where`
         out += [s for s in specs if s not in out]
     return out
 
@@ -68,10 +64,6 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
     lock_path = lockfile.path_for(path)
     shown = os.path.relpath(lock_path, ctx.app_dir)
     return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
-
-
-def _key(meta: Mapping[str, Any]) -> str:
-    return json.dumps(meta, sort_keys=True, default=str)
 
 
 def check_link(app_dir: Path, link: Link, target: str | None) -> bool:
@@ -128,8 +120,16 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
     installed is taken away again (layers, their tomls, launch.toml, links), so no layer
     is left without its toml or the reverse, and the error is one line.
     """
-    pending = [link for link in result.links if not check_link(ctx.app_dir, link, link.target)]
+    fresh = [layer.name for layer in result.layers if not layer.reused]
+    try:
+        pending = [link for link in result.links if not check_link(ctx.app_dir, link, link.target)]
+    except InstallError:
+        # A link's target is known only now (a symlink already there may point elsewhere):
+        # the layers build() put in place go again, none is left without its toml.
+        roll_back(ctx.layers_dir, fresh)
+        raise
     made: list[Path] = []
+    doing, entry = "write the build's results (layer metadata, launch.toml, links)", ""
     try:
         for name in result.stale:
             take_away(ctx.layers_dir, name)
@@ -139,6 +139,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
             write_sboms(ctx.layers_dir, layer.name, BUILDPACK_ID, __version__, components)
         write_launch(ctx.layers_dir, list(result.processes), list(result.labels))
         for link in pending:
+            # The OS names the symlink's target, not the link: say which link of which entry.
+            doing, entry = f"make the link {link.path} in the app dir", link.where
             path = ctx.app_dir / link.path
             missing = [p for p in reversed(path.parents) if not p.exists()]
             for directory in missing:
@@ -147,13 +149,14 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
             path.symlink_to(link.target)
             made.append(path)
     except OSError as e:
-        roll_back(ctx.layers_dir, [layer.name for layer in result.layers if not layer.reused])
+        roll_back(ctx.layers_dir, fresh)
         with contextlib.suppress(OSError):  # the first failure is the one to report
             (ctx.layers_dir / "launch.toml").unlink(missing_ok=True)
         for path in reversed(made):
             with contextlib.suppress(OSError):
                 path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
-        raise os_error(e, "write the build's results (layer metadata, launch.toml, links)") from e
+        error = os_error(e, doing)
+        raise (about(error, entry) if entry else error) from e
     return [ctx.app_dir / link.path for link in pending]
 
 

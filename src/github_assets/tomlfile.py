@@ -44,6 +44,7 @@ def loads(text: str, shown: str) -> dict[str, Any]:
         text = text[1:]
     try:
         data: dict[str, Any] = tomllib.loads(text)
+        wide = _wide_integer(data, "")
     except tomllib.TOMLDecodeError as e:
         message = str(e)
         where = _WHERE.search(message)
@@ -63,7 +64,33 @@ def loads(text: str, shown: str) -> dict[str, Any]:
     except ValueError as e:  # an integer of more digits than int() converts (4300)
         reason = str(e).split(";")[0]
         raise ConfigError(f"failed to parse {shown}: {reason}", hint=FIX) from e
+    if wide is not None:
+        raise ConfigError(
+            f"failed to parse {shown}: the integer {wide[1]} of {wide[0]} does not fit in "
+            "64 bits, as TOML 1.0 requires",
+            hint=FIX,
+        )
     return data
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _wide_integer(data: Any, where: str) -> tuple[str, int] | None:
+    """(key path, integer) of the first integer outside 64 bits: TOML 1.0 says such a number
+    is an error, and pack's and the lifecycle's parser refuse it, where tomllib takes it.
+    A loop, not recursion: any nesting tomllib parsed is walked."""
+    stack: list[tuple[str, Any]] = [(where, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value not in _INT64:
+                return path, value
+        elif isinstance(value, dict):
+            stack += [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()][::-1]
+        elif isinstance(value, list):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(value, 1)][::-1]
+    return None
 
 
 def load(path: str, shown: str) -> dict[str, Any]:

@@ -104,11 +104,15 @@ def asset_for_add(
 
 
 def outdated(
-    specs: Sequence[AssetSpec], env: Mapping[str, str], repos: Sequence[str] = ()
+    specs: Sequence[AssetSpec],
+    env: Mapping[str, str],
+    repos: Sequence[str] = (),
+    *,
+    log: Log | None = None,
 ) -> list[Row]:
     """Every entry with a concrete tag (of repos, when given), with its newest release
-    (the API, one call each)."""
-    log = Log(io.StringIO())
+    (the API, one call each). log: what the requests say (a renamed repo's new name)."""
+    log = log or Log(io.StringIO())
     rows = []
     for index, spec in enumerate(specs):
         if spec.tag == "latest" or (repos and spec.repo not in repos):

@@ -154,6 +154,20 @@ class Verified(NamedTuple):
         return ", ".join([*(a.name for a in self.evidence), human_size(self.size)])
 
 
+_RELEASE = (
+    "what the release publishes and the bytes GitHub served disagree: retry the build, and "
+    "if it persists, tell the release's maintainers"
+)
+_MISMATCH = {
+    Kind.PIN: "if the release asset was replaced on purpose, update the sha256 pin",
+    Kind.CHECKSUM_FILE: _RELEASE + " (checksums = false skips a wrong checksum file)",
+    Kind.LOCK: "if the release asset was replaced on purpose, delete its entry from "
+    "github-assets.lock and run github-assets lock",
+}
+"""What to do when a claim of a kind disagrees with the bytes (the release's own: _RELEASE)."""
+_MISMATCH[Kind.TOFU] = _MISMATCH[Kind.LOCK]
+
+
 class Expected(NamedTuple):
     """The size and checksums an asset must have."""
 
@@ -196,8 +210,7 @@ class Expected(NamedTuple):
                 raise DownloadError(
                     f"checksum mismatch for {self.name}: expected {claim.checksum} "
                     f"({claim.authority.name}), got {algo}:{got} (downloaded bytes)",
-                    hint="nothing was installed; if the release asset was replaced on purpose, "
-                    "update the sha256 pin",
+                    hint="nothing was installed; " + _MISMATCH.get(claim.authority.kind, _RELEASE),
                 )
         authorities = tuple(dict.fromkeys(c.authority for c in self.claims))
         return Verified(size, digests["sha256"], authorities)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -53,11 +54,16 @@ def package_dir(package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def only_python(tmp: Path, exe: Path) -> str:
-    """A PATH where python3 is exactly this interpreter (plus coreutils)."""
+    """A PATH where python3 is exactly this interpreter (plus the tools the shims use, and
+    no other python: the shims would pass over an old python3 for a python3.1x there)."""
     shim = tmp / "pybin"
     shim.mkdir()
     (shim / "python3").symlink_to(exe)
-    return f"{shim}:/usr/bin:/bin"
+    for tool in ("sh", "grep", "sed", "cat", "realpath", "readlink"):
+        found = shutil.which(tool, path="/usr/bin:/bin")
+        assert found, tool
+        (shim / tool).symlink_to(found)
+    return str(shim)
 
 
 def test_found_at_least_one_supported_python() -> None:

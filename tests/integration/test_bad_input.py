@@ -54,6 +54,11 @@ DETECT_CASES = {
         "error: project.toml: metadata.githubassets must be an array of tables; "
         "write [[metadata.githubassets]] (double brackets) for each asset",
     ),
+    "api-url-with-a-space": (
+        TABLE + 'asset = "probe"\napi_url = "https://ghe.example.com /api/v3"\n',
+        f"error: {ENTRY}: 'api_url' must be an http(s) URL, got "
+        "'https://ghe.example.com /api/v3'; for GitHub Enterprise use https://HOST/api/v3",
+    ),
     "unknown-key": (
         TABLE + 'asset = "probe"\ndestinaton = "bin"\n',
         "error: project.toml: [[metadata.githubassets]] #1: unknown key 'destinaton'; "
@@ -97,7 +102,8 @@ DETECT_CASES = {
     ),
     "args-without-process": (
         TABLE + 'asset = "probe"\nargs = ["-v"]\n',
-        f"error: {ENTRY}: 'args' is set but 'process' is not; args belong to a process",
+        f"error: {ENTRY}: 'args' is set but neither 'process' nor 'link' is; args belong to a "
+        "process, or to the probe command of a link",
     ),
 }
 
@@ -144,7 +150,7 @@ def test_token_env_naming_an_unset_variable(standin: StandIn, cnb: CnbDirs) -> N
         standin, cnb, TABLE + 'asset = "probe"\ntoken_env = "PROBE_TOKEN"\n', GITHUB_TOKEN=TOKEN
     )
     assert r.err.splitlines() == [
-        f"error: {ENTRY}: token_env names PROBE_TOKEN, which is not set; "
+        f"error: {ENTRY}: 'token_env' names PROBE_TOKEN, which is not set; "
         "pass it to the build (e.g. pack build --env PROBE_TOKEN), or give the token in a "
         "binding of type github (kpack: a Secret in the Image's services)"
     ]
@@ -205,11 +211,28 @@ def test_two_assets_with_the_same_destination(standin: StandIn, cnb: CnbDirs) ->
     )
     r = build(standin, cnb, text, GITHUB_TOKEN=TOKEN)
     assert r.err.splitlines() == [
-        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): destination "
+        "error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): 'destination' "
         "'tools/bin/tool' is also used by project.toml: [[metadata.githubassets]] #1 "
         "(repo acme/one); give each asset its own"
     ]
     assert standin.requests == [], "a clash in the config is found before any download"
+
+
+@pytest.mark.parametrize(("key", "value"), [("process", "health"), ("link", "bin/probe")])
+def test_two_assets_with_the_same_process_or_link_name_the_quoted_key(
+    standin: StandIn, cnb: CnbDirs, key: str, value: str
+) -> None:
+    text = "".join(
+        f'[[metadata.githubassets]]\nrepo = "acme/{n}"\nasset = "{n}"\n{key} = "{value}"\n'
+        for n in ("one", "two")
+    )
+    r = build(standin, cnb, text)
+    assert r.err.splitlines() == [
+        f"error: project.toml: [[metadata.githubassets]] #2 (repo acme/two): '{key}' "
+        f"'{value}' is also used by project.toml: [[metadata.githubassets]] #1 "
+        "(repo acme/one); give each asset its own"
+    ]
+    assert standin.requests == []
 
 
 def test_sha256_pin_that_does_not_match(standin: StandIn, cnb: CnbDirs) -> None:

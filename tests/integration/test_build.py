@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -132,6 +133,24 @@ def test_log_grammar_is_fixed(standin: StandIn, cnb: CnbDirs) -> None:
     )
 
 
+def test_a_slow_download_reports_progress_lines_naming_the_asset(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    data = host_binary() + bytes(400_000 - len(host_binary()))  # still the ELF file it was
+    standin.add_release(REPO, "v0.4.40", {"grpc_health_probe-linux-amd64": data})
+    standin.throttle_bytes_per_sec = 100_000  # 4 s: progress is reported every 3 s
+    cnb.project(probe_config())
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 0, r.all
+    progress = [ln for ln in r.out.splitlines() if "%" in ln]
+    assert progress, r.out
+    for line in progress:
+        assert re.fullmatch(
+            r"      grpc_health_probe-linux-amd64: \d{1,3}% of 390\.6 KiB, [\d.]+ [KM]?i?B/s",
+            line,
+        ), line
+
+
 def test_latest_skips_drafts_and_prereleases(standin: StandIn, cnb: CnbDirs) -> None:
     probe_release(standin, "v0.4.39")
     standin.add_release(
@@ -194,7 +213,7 @@ def test_token_env_naming_an_unset_variable(standin: StandIn, cnb: CnbDirs) -> N
     cnb.project(probe_config(extra='token_env = "NOPE_TOKEN"\n'))
     r = cnb.detect_and_build(env_for(standin))
     assert r.rc == 1
-    assert "token_env names NOPE_TOKEN, which is not set" in r.err.splitlines()[0]
+    assert "'token_env' names NOPE_TOKEN, which is not set" in r.err.splitlines()[0]
 
 
 def test_missing_tag_and_missing_asset_are_named(standin: StandIn, cnb: CnbDirs) -> None:
@@ -329,6 +348,21 @@ def test_rebuild_with_pinned_tag_makes_no_request(standin: StandIn, cnb: CnbDirs
     assert (cnb.layers / f"{LAYER}.sbom.cdx.json").exists()
 
 
+def test_a_restored_layer_missing_a_file_is_installed_again(standin: StandIn, cnb: CnbDirs) -> None:
+    """A cache that restored the layer's dir without the executable (a damaged cache) is not
+    reused: the image would ship without its probe while the log said Installed."""
+    data = probe_release(standin)
+    cnb.project(probe_config())
+    assert cnb.detect_and_build(env_for(standin)).rc == 0
+    cnb.simulate_rebuild()
+    exe = cnb.layers / LAYER / "bin" / "grpc_health_probe"
+    exe.unlink()
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 0, r.all
+    assert "    Installing: the restored layer lacks bin/grpc_health_probe" in r.out.splitlines()
+    assert exe.read_bytes() == data
+
+
 def test_rebuild_with_latest_costs_one_api_call(standin: StandIn, cnb: CnbDirs) -> None:
     probe_release(standin)
     cnb.project(probe_config("latest"))
@@ -447,6 +481,40 @@ def test_link_over_a_different_file_is_an_error(standin: StandIn, cnb: CnbDirs) 
     assert "'link' probe: the app dir already has a different file there" in r.err
     assert (cnb.app / "probe").read_text() == "mine"
     assert standin.storage_requests() == [], "a link that cannot be made fails before any download"
+
+
+def test_link_over_a_symlink_elsewhere_fails_and_leaves_no_layer(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Where the link must point is known only once the asset is installed: failing then
+    takes the installed layer away again (no layer dir without its toml)."""
+    probe_release(standin)
+    (cnb.app / "probe").symlink_to("/bin/true")
+    cnb.project(probe_config(extra='link = "probe"\n'))
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 1
+    assert r.err.startswith("error: ")
+    assert "'link' probe: the app dir already has a different file there" in r.err.splitlines()[0]
+    assert os.readlink(cnb.app / "probe") == "/bin/true"
+    assert sorted(p.name for p in cnb.layers.iterdir()) == []
+
+
+def test_a_link_too_long_for_the_app_dir_names_its_entry_and_leaves_nothing(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Short enough for detect (PATH_MAX), too long once under the app dir's path."""
+    probe_release(standin)
+    link = "/".join(["d" * 250] * 16) + "/" + "p" * 70  # 4086 bytes
+    cnb.project(probe_config(extra=f'link = "{link}"\n'))
+    r = cnb.detect_and_build(env_for(standin))
+    assert r.rc == 1, r.all
+    first = r.err.splitlines()[0]
+    assert first.startswith(f"error: project.toml: [[metadata.githubassets]] #1 (repo {REPO}): "), (
+        first
+    )
+    assert "File name too long" in first
+    assert sorted(p.name for p in cnb.layers.iterdir()) == []
+    assert sorted(p.name for p in cnb.app.iterdir()) == ["project.toml"]
 
 
 @pytest.mark.parametrize("status", [403, 429])

@@ -272,3 +272,74 @@ def test_lock_locks_assets_in_parallel(standin: StandIn, cnb: CnbDirs) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.endswith("wrote github-assets.lock (4 assets)\n")
     assert 1.5 < took < 4.5, f"4 downloads of 1.5 s each took {took:.1f} s"
+
+
+def test_a_latest_entry_is_resolved_with_one_api_call_and_kept_while_its_tag_holds(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """Contract: a `latest` entry is resolved again (one API call); the same tag keeps its
+    sha256 (a re-upload is picked up by deleting the entry), so nothing is downloaded."""
+    names = ["tool-linux-amd64", "tool-linux-arm64"]
+    standin.add_release(
+        "acme/tool", "v3", {n: n.encode() * 64 for n in names}, null_digest=names
+    )  # no digest: the first lock hashes the downloads
+    (cnb.app / "project.toml").write_text('[[metadata.githubassets]]\nrepo = "acme/tool"\n')
+    first = command(standin, cnb.app, "lock")
+    assert first.returncode == 0, first.stderr
+    latest = "/repos/acme/tool/releases/latest"
+    assert [q.path for q in standin.api_requests()].count(latest) == 1, "one per entry"
+    text = (cnb.app / "github-assets.lock").read_text()
+
+    standin.requests.clear()
+    again = command(standin, cnb.app, "lock")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "wrote github-assets.lock (2 assets)\n"
+    assert [q.path for q in standin.requests] == [latest]
+    assert (cnb.app / "github-assets.lock").read_text() == text
+
+    newer = {n: n.encode() * 65 for n in names}
+    standin.add_release("acme/tool", "v4", newer, null_digest=names)
+    standin.requests.clear()
+    moved = command(standin, cnb.app, "lock")
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.splitlines() == [
+        "changed acme/tool tool-linux-amd64 (linux/amd64): v3 -> v4",
+        "changed acme/tool tool-linux-arm64 (linux/arm64): v3 -> v4",
+        "wrote github-assets.lock (2 assets)",
+    ]
+    assert [q.path for q in standin.api_requests()].count(latest) == 1
+
+
+def test_lock_and_outdated_name_a_renamed_repository(standin: StandIn, cnb: CnbDirs) -> None:
+    """Contract, GitHub: a renamed repo is followed on the API host and its new name said,
+    so the user can update `repo`: the commands say it too (once), not only builds."""
+    names = ["probe-linux-amd64", "probe-linux-arm64"]
+    for tag in ("v1", "v2"):
+        standin.add_release("acme/probe", tag, {n: n.encode() + tag.encode() for n in names})
+    standin.rename("acme/probe", "acme/newprobe")
+    (cnb.app / "project.toml").write_text(
+        '[[metadata.githubassets]]\nrepo = "acme/probe"\ntag = "v1"\n'
+    )
+    moved = "Moved: acme/probe is now acme/newprobe; update 'repo'"
+    locked = command(standin, cnb.app, "lock")
+    assert locked.returncode == 0, locked.stderr
+    assert locked.stderr.splitlines().count(moved) == 1, locked.stderr
+    behind = command(standin, cnb.app, "outdated")
+    assert (behind.returncode, behind.stdout) == (1, "acme/probe v1 -> v2\n")
+    assert behind.stderr.splitlines() == [moved]
+
+
+def test_add_takes_process_args_that_start_with_a_dash(standin: StandIn, cnb: CnbDirs) -> None:
+    """`--args ...` as the contract writes it: grpc_health_probe's own arguments start with
+    '-' and run up to the next option of add (argparse took them for options: exit 2)."""
+    publish(standin, get("grpc_health_probe"))
+    (cnb.app / "project.toml").write_text("")
+    r = command(
+        standin, cnb.app, "add", "grpc-ecosystem/grpc-health-probe@v0.4.40",
+        "--process", "health", "--args", "-addr=:50051", "-connect-timeout", "2s",
+        "--link", "probe",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    entry = toml.loads((cnb.app / "project.toml").read_text())["metadata"]["githubassets"][0]
+    assert (entry["process"], entry["link"]) == ("health", "probe")
+    assert entry["args"] == ["-addr=:50051", "-connect-timeout", "2s"]

@@ -210,7 +210,18 @@ def stage_project_toml_symlink_out(cnb: CnbDirs) -> dict[str, str]:
     return {}
 
 
+def stage_control_character(cnb: CnbDirs) -> dict[str, str]:
+    (cnb.app / "ci").mkdir()
+    cnb.project(ASSET, "ci/a\nb.toml")  # a name no TOML basic string takes as it is
+    return {"GITHUB_ASSETS_PATH": "ci/a\nb.toml"}
+
+
 PATH_CASES = {
+    "control-character": (
+        stage_control_character,
+        "error: GITHUB_ASSETS_PATH holds a control character (a line break, a tab, ...); "
+        + SET_PATH,
+    ),
     "absolute": (
         stage_absolute,
         f"error: GITHUB_ASSETS_PATH is '{PASSWD}', an absolute path; {SET_PATH}",

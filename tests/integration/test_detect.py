@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from support import CAGE1016_PROJECT, ROOT, CnbDirs
 
 PROBE = """
@@ -44,11 +46,33 @@ def test_one_requires_per_asset_with_the_table_as_metadata(cnb: CnbDirs) -> None
         "process": "health",
         "args": ["-addr=:50051"],
     }
-    assert plan["requires"][1]["metadata"] == {
-        "repo": "jqlang/jq",
-        "asset": "jq-linux64",
-        "tag": "latest",
-    }
+    assert plan["requires"][1]["metadata"] == {"repo": "jqlang/jq", "asset": "jq-linux64"}
+
+
+def test_the_metadata_is_the_table_as_written_defaults_and_spellings_kept(cnb: CnbDirs) -> None:
+    """metadata = the asset's table: nothing added (no tag for latest), nothing dropped
+    (values equal to the defaults), nothing respelled (a sha256: prefix, a ./ path)."""
+    table = (
+        '[[metadata.githubassets]]\nrepo = "acme/tool"\nstrip_components = 0\n'
+        'checksums = "auto"\ndestination = "./bin/tool"\nbuild = false\n'
+        f'sha256 = {{ amd64 = "sha256:{"a" * 64}" }}\n'
+    )
+    cnb.project(table)
+    r = cnb.detect()
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"] == [
+        {
+            "name": "github-assets",
+            "metadata": {
+                "repo": "acme/tool",
+                "strip_components": 0,
+                "checksums": "auto",
+                "destination": "./bin/tool",
+                "build": False,
+                "sha256": {"amd64": "sha256:" + "a" * 64},
+            },
+        }
+    ]
 
 
 def test_schema_0_2_table(cnb: CnbDirs) -> None:
@@ -92,6 +116,51 @@ def test_broken_config_exits_1_with_a_one_line_reason(cnb: CnbDirs) -> None:
     assert first.startswith("error: project.toml: [[metadata.githubassets]] #1 (repo a/b):")
     assert "'strip_components' must be an integer >= 0, got -1" in first
     assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    ("key", "relative_to"), [("destination", "the layer"), ("link", "the app dir")]
+)
+def test_an_empty_path_says_what_it_is_relative_to(
+    cnb: CnbDirs, key: str, relative_to: str
+) -> None:
+    cnb.project(f'[[metadata.githubassets]]\nrepo = "a/b"\nasset = "x"\n{key} = " "\n')
+    r = cnb.detect()
+    assert r.rc == 1
+    assert r.err.splitlines()[0] == (
+        f"error: project.toml: [[metadata.githubassets]] #1 (repo a/b): '{key}' is empty; "
+        f"give a path relative to {relative_to}"
+    )
+
+
+@pytest.mark.parametrize("key", ["destination", "link", "files"])
+def test_a_path_longer_than_any_filesystem_takes_fails_at_detect(cnb: CnbDirs, key: str) -> None:
+    """Every component fits (NAME_MAX) but the whole is more than PATH_MAX: no build could
+    create it, so detect says so, naming the entry and the key."""
+    long = "/".join(["d" * 250] * 20)
+    value = f'{{ "{long}" = "x" }}' if key == "files" else f'"{long}"'
+    cnb.project(f'[[metadata.githubassets]]\nrepo = "a/b"\nasset = "x"\n{key} = {value}\n')
+    r = cnb.detect()
+    assert r.rc == 1, r.all
+    first = r.err.splitlines()[0]
+    assert first.startswith("error: project.toml: [[metadata.githubassets]] #1 (repo a/b): '"), (
+        first
+    )
+    assert f"'{key}" in first and "5019 bytes" in first and "4095" in first
+
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "-9223372036854775809", "1" * 30])
+def test_an_integer_beyond_64_bits_is_refused_as_toml_1_0_says(cnb: CnbDirs, number: str) -> None:
+    """TOML 1.0: an integer that cannot be held losslessly in 64 bits is an error (pack's and
+    the lifecycle's parser refuse it), so detect does not pass it into the plan."""
+    cnb.project(f'[[metadata.githubassets]]\nrepo = "a/b"\nstrip_components = {number}\n')
+    r = cnb.detect()
+    assert r.rc == 1, r.all
+    assert r.err.splitlines()[0] == (
+        f"error: failed to parse project.toml: the integer {number} of "
+        "metadata.githubassets[1].strip_components does not fit in 64 bits, as TOML 1.0 "
+        "requires; fix the TOML syntax"
+    )
 
 
 def test_malformed_toml_shows_the_line(cnb: CnbDirs) -> None:

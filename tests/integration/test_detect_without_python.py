@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tools.github_standin import StandIn
 
@@ -194,3 +196,52 @@ def test_a_config_name_starting_with_a_dash_is_read_not_taken_for_an_option(
         "name": "github-assets",
         "metadata": {"config_file": "-assets.toml"},
     }
+
+
+@pytest.mark.parametrize("config", ['[[metadata.githubassets]]\nrepo = "a/b"\n', ""])
+def test_a_plan_that_cannot_be_written_is_an_error_on_both_paths(
+    cnb: CnbDirs, no_python_path: str, config: str
+) -> None:
+    """Passing without a plan would drop the assets without a word: exit 1, `error: ` first."""
+    cnb.project(config)
+    cnb.plan_path = cnb.base / "missing-dir" / "plan.toml"
+    for env in ({"PATH": no_python_path}, {}):
+        r = cnb.detect(env)
+        assert r.rc == 1, (env, r.all)
+        assert r.err.startswith("error: "), (env, r.err)
+        assert str(cnb.plan_path) in r.err.splitlines()[0]
+
+
+def _pyenv_python(*versions: str) -> Path | None:
+    """A CPython of one of these versions from pyenv, if this machine has one."""
+    pyenv = Path.home() / ".pyenv" / "versions"
+    return next((p for v in versions for p in sorted(pyenv.glob(f"{v}.*/bin/python3"))), None)
+
+
+def test_an_old_python3_first_on_path_does_not_hide_a_newer_one(
+    cnb: CnbDirs, no_python_path: str, standin: StandIn
+) -> None:
+    """The shims find a python3 >= 3.10: an older `python3` first on PATH (a stack's own)
+    is passed over for the `python3.1x` after it, on the detect and the build path."""
+    old, new = _pyenv_python("3.9", "3.8", "3.7"), _pyenv_python("3.10")
+    if old is None or new is None:
+        pytest.skip("needs a CPython < 3.10 and a CPython 3.10 (pyenv)")
+    bindir = Path(no_python_path)
+    (bindir / "python3").symlink_to(old)
+    (bindir / "python3.10").symlink_to(new)
+    standin.add_release("acme/tool", "v1", {"tool-linux-amd64": host_binary()})
+    cnb.project(
+        '[[metadata.githubassets]]\nrepo = "acme/tool"\nasset = "tool-{os}-{arch}"\ntag = "v1"\n'
+    )
+    r = cnb.detect({"PATH": no_python_path})
+    assert r.rc == 0, r.all
+    assert cnb.plan()["requires"] == [
+        {
+            "name": "github-assets",
+            "metadata": {"repo": "acme/tool", "asset": "tool-{os}-{arch}", "tag": "v1"},
+        }
+    ], "python decided, not the sh path"
+    cnb.bp_plan_from_detect()
+    r = cnb.build({"PATH": no_python_path, "GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    assert (cnb.layers / "acme_tool" / "bin" / "tool").is_file()

@@ -311,6 +311,11 @@ def test_short_rate_limit_is_waited_out(
         )
 
 
+def api_host(s: StandIn) -> str:
+    """The API host as a rate limit names it (contract: naming the host that answered)."""
+    return s.api_url.removeprefix("http://")
+
+
 @pytest.mark.parametrize("status", [403, 429])
 @pytest.mark.parametrize("token", [True, False], ids=["token", "no-token"])
 def test_long_rate_limit_fails_at_once_with_the_reset_time(
@@ -329,7 +334,8 @@ def test_long_rate_limit_fails_at_once_with_the_reset_time(
         else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
     )
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: {W1}GitHub API rate limit exceeded for {REPO} tag v1 (HTTP {status}); "
+        f"error: {W1}GitHub API rate limit exceeded for {REPO} tag v1 "
+        f"(HTTP {status} from {api_host(standin)}); "
         f"it resets at {_resets(reset)}, in 60 min; {advice}"
     )
     assert len(standin.api_requests()) == 1, "a long limit is not retried"
@@ -346,7 +352,8 @@ def test_long_secondary_rate_limit_fails_at_once(
     r = run(standin, cnb)
     first = assert_nothing_installed(standin, cnb, r)
     prefix = (
-        f"error: {W1}GitHub API secondary rate limit for {REPO} tag v1 (HTTP 403); it resets at "
+        f"error: {W1}GitHub API secondary rate limit for {REPO} tag v1 "
+        f"(HTTP 403 from {api_host(standin)}); it resets at "
     )
     suffix = ", in 60 min; wait for the reset or use another token"
     assert first.startswith(prefix) and first.endswith(suffix), first
@@ -380,7 +387,8 @@ def test_long_rate_limit_on_the_asset_download_fails_at_once(
     cnb.project(config())
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
-        f"error: {W1}GitHub API rate limit exceeded for the download of {ASSET} (HTTP 429); "
+        f"error: {W1}GitHub API rate limit exceeded for the download of {ASSET} "
+        f"(HTTP 429 from {api_host(standin)}); "
         f"it resets at {_resets(reset)}, in 60 min; wait for the reset or use another token"
     )
     assert len(asset_requests(standin)) == 1
@@ -541,3 +549,29 @@ def test_failure_on_the_second_asset_keeps_the_previous_layer(
     assert cnb.layer_toml("tools") == v1_toml
     assert cnb.files_outside_layers() == []
     assert_secret_kept(TOKEN, r, cnb, standin.storage_requests())
+
+
+@pytest.mark.parametrize(
+    ("host", "token"),
+    # Without a token a public asset never downloads through the API's asset URL (it comes
+    # from its browser_download_url), so the API host answers a download only with one.
+    [("api", True), ("storage", True), ("storage", False)],
+    ids=["token-api", "token-storage", "no-token-storage"],
+)
+def test_a_404_on_the_download_names_the_host_and_what_to_check(
+    standin: StandIn, cnb: CnbDirs, payload: bytes, host: str, token: bool
+) -> None:
+    """Contract, GitHub: say what is missing, naming the host that answered; no token advice
+    where no token goes (the storage host)."""
+    standin.add_release(REPO, "v1", {ASSET: payload})
+    standin.fail(host, 404, times=5, path_contains="/releases/assets/" if host == "api" else "")
+    cnb.project(config())
+    r = run(standin, cnb, GITHUB_TOKEN=TOKEN if token else "")
+    answered = (standin.api_url if host == "api" else standin.storage_url).removeprefix("http://")
+    if host == "storage":
+        hint = f"check that the asset still exists at {answered}"
+    else:
+        hint = "check that the asset still exists and the token can read it"
+    assert assert_nothing_installed(standin, cnb, r) == (
+        f"error: {W1}failed to download {ASSET}: HTTP 404 from {answered}; {hint}"
+    )

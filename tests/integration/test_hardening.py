@@ -284,3 +284,33 @@ def test_an_unreadable_file_mirror_path_names_it_never_a_write(
         "the mirror or binding"
     )
     assert not (user_cnb.layers / LAYER).exists()
+
+
+@pytest.mark.parametrize("python", [True, False], ids=["python", "sh"])
+def test_an_unreadable_config_fails_detect_on_both_paths(user_cnb: CnbDirs, python: bool) -> None:
+    """The sh path must not take a config it cannot read for no config (the assets would be
+    skipped without a word): exit 1 and one line, as the Python path says it."""
+    user = pwd.getpwnam("cnb")
+    tools = user_cnb.base / "nopython"
+    tools.mkdir()
+    for tool in ("sh", "grep", "sed", "cat", "realpath", "readlink"):
+        found = shutil.which(tool, path="/usr/bin:/bin")
+        assert found, tool
+        (tools / tool).symlink_to(found)
+    user_cnb.project(config())
+    project = user_cnb.app / "project.toml"
+    os.chown(project, user.pw_uid, user.pw_gid)
+    project.chmod(0o000)
+    env = user_cnb.env({"PATH": "/usr/local/bin:/usr/bin:/bin" if python else str(tools)})
+    env.update({"HOME": str(user_cnb.base), "CNB_BUILD_PLAN_PATH": str(user_cnb.plan_path)})
+    p = subprocess.run(
+        [shutil.which("setpriv") or "setpriv", f"--reuid={user.pw_uid}",
+         f"--regid={user.pw_gid}", "--init-groups", "--",
+         str(user_cnb.buildpack / "bin" / "detect"), str(user_cnb.platform),
+         str(user_cnb.plan_path)],
+        cwd=user_cnb.app, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert p.stderr.splitlines() == ["error: failed to read project.toml: Permission denied"], (
+        p.stderr
+    )

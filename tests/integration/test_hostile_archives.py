@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from tools.github_standin import StandIn
 
-from support import LAYERS_ID, CnbDirs, Phase, assert_secret_kept, tree, write_plan
+from support import LAYERS_ID, CnbDirs, Phase, assert_secret_kept, elf_bytes, tree, write_plan
 
 REPO = "acme/tool"
 LAYER = "acme_tool"
@@ -171,6 +171,13 @@ ATTACKS = {
         lambda b: [file("ok"), ("pipe", "fifo", b"", 0o644)],
         lambda b: "refusing archive member 'pipe': fifos are not installed",
     ),
+    "name-too-long": Attack(
+        lambda b: [file("ok"), file(f"dir/{'n' * 256}")],
+        lambda b: (
+            f"refusing archive member 'dir/{'n' * 256}': a name in its path is longer "
+            "than 255 bytes"
+        ),
+    ),
     "too-many-entries": Attack(
         lambda b: [file(f"f{i:02}", b"") for i in range(11)],
         lambda b: f"refusing archive member 'f10': the archive has more than 10 members; {BOMB}",
@@ -308,3 +315,83 @@ def test_setuid_setgid_sticky_bits_are_dropped(standin: StandIn, tmp_path: Path)
             f"{ours}{LAYER}.sbom.spdx.json",
             f"{ours}launch.toml",
         }
+
+
+def test_executables_get_0755_whatever_mode_the_archive_gives(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    """An owner-only executable would not run as the run image's user, a world-writable one
+    could be swapped; a zip made on Windows has no modes at all, yet its ELF file is the
+    executable the log names and `process` runs."""
+    elf = elf_bytes()
+    members = [
+        file("owner-only", b"#!/bin/sh\necho hi\n", 0o700),
+        file("world-writable", b"#!/bin/sh\necho hi\n", 0o777),
+        file("notes", b"n", 0o666),
+    ]
+    windows = io.BytesIO()
+    with zipfile.ZipFile(windows, "w") as zf:
+        info = zipfile.ZipInfo("bin/tool", date_time=(2024, 1, 1, 0, 0, 0))
+        info.create_system = 0  # MS-DOS: external_attr holds DOS attributes, no mode
+        info.external_attr = 0x20
+        zf.writestr(info, elf)
+    assets = {fmt: archive(fmt, members) for fmt in ("tar", "zip")}
+    assets["windows"] = ("tool.zip", windows.getvalue())
+    results, _ = build_each(standin, tmp_path, assets)
+    for key, (cnb, r) in results.items():
+        assert r.rc == 0, r.all
+        layer = cnb.layers / LAYER
+        modes = {
+            str(p.relative_to(layer)): stat.S_IMODE(p.stat().st_mode)
+            for p in layer.rglob("*")
+            if p.is_file()
+        }
+        if key == "windows":
+            assert modes == {"bin/tool": 0o755}
+            assert f"Installed {layer / 'bin' / 'tool'}" in r.out
+        else:
+            assert modes == {"owner-only": 0o755, "world-writable": 0o755, "notes": 0o644}
+
+
+def test_the_directories_to_an_executable_are_0755_under_any_umask(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    """A build run with umask 077 (a hardened CI runner): the directories made for `files`
+    and `destination` are still 0755, or the 0755 executable would not run as another user."""
+    standin.add_release("acme/umask", "v1", {"tool.tar.gz": archive("tar", [file("x/tool")])[1]})
+    cnb = CnbDirs(tmp_path)
+    cnb.prefix = ["sh", "-c", 'umask 077 && exec "$0" "$@"']
+    cnb.project(
+        '[[metadata.githubassets]]\nrepo = "acme/umask"\nasset = "tool.tar.gz"\ntag = "v1"\n'
+        'layer = "picked"\nfiles = { "bin/deep/tool" = "x/tool" }\n'
+        '[[metadata.githubassets]]\nrepo = "acme/umask"\nasset = "tool.tar.gz"\ntag = "v1"\n'
+        'layer = "placed"\ndestination = "opt/acme"\n'
+    )
+    write_plan(cnb)
+    r = cnb.build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    for layer in ("picked", "placed"):
+        root = cnb.layers / layer
+        modes = {str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+        assert set(modes.values()) == {0o755}, (layer, modes)
+    assert (cnb.layers / "picked" / "bin" / "deep" / "tool").is_file()
+    assert (cnb.layers / "placed" / "opt" / "acme" / "x" / "tool").is_file()
+
+
+def test_a_destination_directory_keeps_its_leading_dot(standin: StandIn, tmp_path: Path) -> None:
+    """`destination = ".local/bin/"` puts the file at .local/bin/<name>; only a leading "./"
+    goes (the dot of ".local" was stripped with it)."""
+    standin.add_release("acme/dot", "v1", {"tool": b"#!/bin/sh\necho hi\n"})
+    cnb = CnbDirs(tmp_path)
+    cnb.project(
+        "".join(
+            f'[[metadata.githubassets]]\nrepo = "acme/dot"\nasset = "tool"\ntag = "v1"\n'
+            f'layer = "l{i}"\ndestination = "{dest}"\n'
+            for i, dest in enumerate((".local/bin/", "./bin/", "."))
+        )
+    )
+    write_plan(cnb)
+    r = cnb.build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    found = sorted(str(p.relative_to(cnb.layers)) for p in cnb.layers.rglob("tool") if p.is_file())
+    assert found == ["l0/.local/bin/tool", "l1/bin/tool", "l2/tool"]

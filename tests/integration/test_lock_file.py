@@ -96,6 +96,21 @@ MALFORMED = {
     ),
     "version as text": ('version = "1"', "github-assets.lock has version '1'"),
     "authority": ('authority = "me"', "[[assets]] #1: 'authority' must be one of digest"),
+    # The name reaches the log, URLs and an asset chosen by selection's installed name.
+    "name with a path": (
+        'name = "sub/probe-linux-amd64"',
+        "[[assets]] #1: 'name' is not a release asset's file name, got 'sub/probe-linux-amd64'",
+    ),
+    "name ..": ('name = ".."', "[[assets]] #1: 'name' is not a release asset's file name"),
+    "name with a newline": (
+        'name = "probe\\nInstalled /etc/passwd"',
+        "[[assets]] #1: 'name' is not a release asset's file name, got 'probe\\nInstalled",
+    ),
+    "empty resolved_tag": ('resolved_tag = ""', "[[assets]] #1: 'resolved_tag' is not a tag"),
+    "resolved_tag with a control character": (
+        'resolved_tag = "v1\\u001b[2J"',
+        "[[assets]] #1: 'resolved_tag' is not a tag, got 'v1\\x1b[2J'",
+    ),
 }
 
 

@@ -101,7 +101,8 @@ def test_rate_limit_headers_out_of_range_fail_in_one_line(
     r = run(standin, cnb)
     kind = "secondary rate limit" if "retry-after" in headers else "rate limit exceeded"
     assert first_error(standin, cnb, r) == (
-        f"error: {W1}GitHub API {kind} for {REPO} tag v1 (HTTP 403); "
+        f"error: {W1}GitHub API {kind} for {REPO} tag v1 "
+        f"(HTTP 403 from {standin.api_url.removeprefix('http://')}); "
         "it resets at an unknown time; wait for the reset or use another token"
     )
     assert len(standin.api_requests()) == 1, "a limit of unknown length is not waited out"
@@ -190,6 +191,24 @@ def test_redirect_loop_is_bounded(standin: StandIn, cnb: CnbDirs, payload: bytes
 def archive() -> bytes:
     """A real .tar.gz release asset: what S3 labels `Content-Encoding: gzip` by mistake."""
     return tar_gz({"probe": elf_bytes(size=4096) + os.urandom(64 * 1024)})
+
+
+def test_every_request_asks_for_identity_encoding(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    """Contract, GitHub: ask for `Accept-Encoding: identity`: the release JSON as well as
+    the asset (API, storage), with the API's headers on every API request."""
+    publish(standin, payload)
+    cnb.project(config())
+    r = run(standin, cnb)
+    assert_installed(standin, cnb, r, payload)
+    assert standin.api_requests() and standin.storage_requests()
+    for q in standin.requests:
+        assert q.headers.get("accept-encoding") == "identity", q
+    for q in standin.api_requests():
+        assert q.headers["x-github-api-version"] == "2022-11-28", q
+        assert q.headers["user-agent"].startswith("probe-assets/github-assets/"), q
+        assert q.headers["authorization"] == f"Bearer {TOKEN}", q
 
 
 def test_gzip_label_on_a_tar_gz_takes_the_bytes_as_sent(
@@ -450,22 +469,57 @@ def test_401_without_a_token_asks_for_one(standin: StandIn, cnb: CnbDirs, payloa
     )
 
 
+NOT_A_RELEASE = f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"
+
+
 @pytest.mark.parametrize(
     ("asset", "error"),
     [
         ({"size": -5}, f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"),
         ({"id": "7"}, f"unexpected answer from the GitHub API for {REPO} tag v1: not a release"),
         ({"digest": 12345}, f"GitHub published a digest for {ASSET} that is not sha256: 12345"),
+        # a name reaches the log and, chosen by selection, the installed file's name
+        ({"name": "sub/probe-linux-amd64"}, NOT_A_RELEASE),
+        ({"name": ".."}, NOT_A_RELEASE),
+        ({"name": "probe\nInstalled /etc/passwd"}, NOT_A_RELEASE),
+        ({"tag_name": "v1\nInstalled /etc"}, NOT_A_RELEASE),
     ],
-    ids=["negative-size", "string-id", "digest-not-a-string"],
+    ids=[
+        "negative-size",
+        "string-id",
+        "digest-not-a-string",
+        "name-with-a-path",
+        "name-dotdot",
+        "name-with-a-newline",
+        "tag-with-a-newline",
+    ],
 )
 def test_release_json_that_github_never_sends(
     standin: StandIn, cnb: CnbDirs, payload: bytes, asset: dict[str, object], error: str
 ) -> None:
     release = standin.add_release(REPO, "v1", {ASSET: payload})
-    release["assets"][0].update(asset)
+    if "tag_name" in asset:
+        release.update(asset)
+    else:
+        release["assets"][0].update(asset)
     body = json.dumps(release).encode()
     standin.fail("api", 200, path_contains="/releases/tags/", body=body, headers=JSON)
     cnb.project(config())
     r = run(standin, cnb, GITHUB_TOKEN="")
     assert first_error(standin, cnb, r).startswith(f"error: {W1}{error}; ")
+
+
+def test_a_prefixed_latest_that_github_never_sends_is_one_line(
+    standin: StandIn, cnb: CnbDirs, payload: bytes
+) -> None:
+    """version_prefix reads the release list: a release there that is not GitHub's answer
+    is the same one-line error as for a tag (it was a traceback)."""
+    release = standin.add_release(REPO, "app/v1", {ASSET: payload})
+    release["assets"][0]["id"] = "7"
+    body = json.dumps([release]).encode()
+    standin.fail("api", 200, path_contains="/releases?per_page=100", body=body, headers=JSON)
+    cnb.project(config(tag="latest") + 'version_prefix = "app/"\n')
+    r = run(standin, cnb, GITHUB_TOKEN="")
+    assert first_error(standin, cnb, r).startswith(
+        f"error: {W1}unexpected answer from the GitHub API for {REPO} releases: not a release; "
+    )

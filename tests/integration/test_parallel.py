@@ -150,10 +150,11 @@ def test_first_failure_stops_the_others_and_keeps_the_previous_layers(
     cnb.project(config("v2"))
     r, took = run(standin, cnb)
     assert r.rc == 1, r.all
+    storage = standin.storage_url.removeprefix("http://")
     assert r.err.splitlines()[0] == (
         "error: project.toml: [[metadata.githubassets]] #2 (repo acme/bravo): "
-        "failed to download bravo-linux-amd64: HTTP 404; "
-        "check that the asset still exists and the token can read it"
+        f"failed to download bravo-linux-amd64: HTTP 404 from {storage}; "
+        f"check that the asset still exists at {storage}"
     )
     assert "Traceback" not in r.err
     assert took < 3.0, "the other downloads were not stopped"

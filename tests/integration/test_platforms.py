@@ -133,7 +133,7 @@ def test_token_env_unset_and_no_binding_says_both_ways(standin: StandIn, cnb: Cn
     r = build(standin, cnb, CONFIG + 'token_env = "PROBE_TOKEN"\n')
     assert r.rc == 1
     assert r.err.splitlines()[0].endswith(
-        "token_env names PROBE_TOKEN, which is not set; pass it to the build (e.g. pack build "
+        "'token_env' names PROBE_TOKEN, which is not set; pass it to the build (e.g. pack build "
         "--env PROBE_TOKEN), or give the token in a binding of type github (kpack: a Secret in "
         "the Image's services)"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import minisign as reference
 import pytest
-from tools.github_standin import API, STORAGE, WEB, StandIn
+from tools.github_standin import API, STORAGE, WEB, StandIn, snappy_compress
 
 from support import ROOT, CnbDirs, Phase, elf_bytes, write_plan
 
@@ -52,8 +52,8 @@ def build(s: StandIn, cnb: CnbDirs, text: str, **env: str) -> Phase:
     return cnb.build({"GITHUB_API_URL": s.api_url, "BP_GITHUB_ASSETS_BACKOFF": "0.01", **env})
 
 
-def command(s: StandIn, cnb: CnbDirs, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GITHUB_API_URL": s.api_url, "PYTHONPATH": str(ROOT / "src")}
+def command(s: StandIn, cnb: CnbDirs, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GITHUB_API_URL": s.api_url, "PYTHONPATH": str(ROOT / "src"), **extra}
     return subprocess.run(
         [sys.executable, "-m", "github_assets", *args],
         cwd=cnb.app, env=env, capture_output=True, text=True, timeout=120,
@@ -111,6 +111,22 @@ def test_minisign_over_the_checksum_file(standin: StandIn, cnb: CnbDirs) -> None
         f"Verified sha256:{sha(TOOL)} (sha256.txt, minisign ({KEY_ID}), 29.3 KiB)"
     )
     assert (cnb.layers / "bufbuild_buf" / "bin" / "buf-Linux-x86_64").read_bytes() == TOOL
+
+
+def test_minisign_over_a_sha512_checksum_file(standin: StandIn, cnb: CnbDirs) -> None:
+    """The signed file vouches for the asset through its line, whatever its algorithm."""
+    listing = f"{hashlib.sha512(TOOL).hexdigest()}  buf-Linux-x86_64\n".encode()
+    standin.add_release(
+        "bufbuild/buf",
+        "v1.50.0",
+        {"buf-Linux-x86_64": TOOL, "SHA512SUMS": listing, "SHA512SUMS.minisig": minisig(listing)},
+    )
+    text = BUF.replace("sha256.txt", "SHA512SUMS")
+    r = build(standin, cnb, text)
+    assert r.rc == 0, r.all
+    assert verified_line(r) == (
+        f"Verified sha256:{sha(TOOL)} (SHA512SUMS, minisign ({KEY_ID}), 29.3 KiB)"
+    )
 
 
 def test_a_checksum_file_edited_after_signing_is_refused(standin: StandIn, cnb: CnbDirs) -> None:
@@ -203,6 +219,18 @@ def test_a_tampered_asset_fails_its_sigstore_bundle(standin: StandIn, cnb: CnbDi
     one_error(
         build(standin, cnb, SIGSTORE),
         f"error: {ENTRY} (repo acme/notes): sigstore: log entry body is not this signature's",
+    )
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+"""JSON nested past Python's recursion limit: a hostile bundle, list or document."""
+
+
+def test_a_bundle_nested_past_any_limit_is_one_line(standin: StandIn, cnb: CnbDirs) -> None:
+    standin.add_release("acme/notes", "v1", {"a.txt": A_TXT, "a.txt.sigstore.json": NESTED})
+    one_error(
+        build(standin, cnb, SIGSTORE),
+        f"error: {ENTRY} (repo acme/notes): sigstore: a.txt.sigstore.json is not JSON (",
     )
 
 
@@ -303,6 +331,32 @@ def test_require_provenance(standin: StandIn, cnb: CnbDirs) -> None:
     )
     assert not standin.api_requests()
     assert build(standin, cnb, BUF, BP_GITHUB_ASSETS_REQUIRE_PROVENANCE="true").rc == 0
+
+
+def test_require_provenance_holds_for_the_install_command(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
+    """`github-assets install` verifies exactly as the build does, the knob included."""
+    publish_buf(standin)
+    cnb.project(BUF.split("provenance =")[0])
+    dest = tmp_path / "dest"
+    r = command(
+        standin, cnb, "install", "--target", "linux/amd64", "--dest", str(dest),
+        BP_GITHUB_ASSETS_REQUIRE_PROVENANCE="true",
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.startswith(
+        f"error: {ENTRY} (repo bufbuild/buf): BP_GITHUB_ASSETS_REQUIRE_PROVENANCE is set and "
+        "the entry has no 'provenance'"
+    ), r.stderr
+    assert not dest.exists() and not standin.api_requests()
+    cnb.project(BUF)
+    r = command(
+        standin, cnb, "install", "--target", "linux/amd64", "--dest", str(dest),
+        BP_GITHUB_ASSETS_REQUIRE_PROVENANCE="true",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (dest / "bin" / "buf-Linux-x86_64").read_bytes() == TOOL
 
 
 def test_a_locked_build_verifies_provenance_with_zero_api_calls(
@@ -442,6 +496,43 @@ def test_an_attestation_whose_document_fails_does_not_stop_the_next(
     r = build(standin, cnb, ATTESTATION)
     assert r.rc == 0, r.all
     assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)
+
+
+def test_an_attestation_document_nested_past_any_limit_is_its_failure(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    standin.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+    nested = snappy_compress(NESTED)
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), b"", inline=False, document=nested)
+    one_error(
+        build(standin, cnb, ATTESTATION),
+        "GitHub attestation: no attestation of artifact verifies: a bundle document does not "
+        "hold JSON (",
+    )
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [{"bundle": None, "bundle_url": "file:///etc/passwd"}, {"bundle": "text"}, "text", 7],
+    ids=["file-url", "bundle-text", "item-text", "item-number"],
+)
+def test_a_malformed_attestation_item_does_not_hide_one_that_holds(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path, listed: object
+) -> None:
+    """At least one attestation must hold: a malformed item beside it is its own failure."""
+    standin.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), b"", listed=listed)
+    standin.add_attestation("too-legit/attest", sha(ARTIFACT), ATTESTED, inline=False)
+    r = build(standin, cnb, ATTESTATION)
+    assert r.rc == 0, r.all
+    assert f"GitHub attestation ({WORKFLOW})" in verified_line(r)
+    with StandIn() as alone:  # the malformed item only: its reason is the error's
+        alone.add_release("too-legit/attest", "v1", {"artifact": ARTIFACT})
+        alone.add_attestation("too-legit/attest", sha(ARTIFACT), b"", listed=listed)
+        one_error(
+            build(alone, CnbDirs(tmp_path / "alone"), ATTESTATION),
+            "GitHub attestation: no attestation of artifact verifies: the API lists it ",
+        )
 
 
 def test_lock_check_says_when_the_lock_predates_an_entrys_provenance(

@@ -99,7 +99,9 @@ def test_a_checksum_file_that_disagrees_installs_nothing_and_names_both(
     assert first == (
         f"error: {ENTRY}: checksum mismatch for tool-linux-amd64: expected sha256:{wrong} "
         f"(checksums.txt), got sha256:{sha(AMD)} (downloaded bytes); nothing was installed; "
-        "if the release asset was replaced on purpose, update the sha256 pin"
+        "what the release publishes and the bytes GitHub served disagree: retry the build, "
+        "and if it persists, tell the release's maintainers (checksums = false skips a wrong "
+        "checksum file)"
     )
 
 

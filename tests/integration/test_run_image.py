@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from tools.cnb_lifecycle import tools_bin
-from tools.elf import elf_bytes
+from tools.elf import elf_bytes, go_buildinfo, go_modinfo
 from tools.github_standin import StandIn
 
-from support import ROOT, CnbDirs, Phase, go_version_m, validate_cdx, validate_spdx
+from support import ROOT, CnbDirs, Phase, go_version_m, tar_gz, validate_cdx, validate_spdx
 
 REPO = "acme/probe"
 LAYER = "acme_probe"
@@ -71,7 +71,7 @@ def test_abi_check_false_turns_it_into_a_warning(standin: StandIn, cnb: CnbDirs)
     [
         (elf_bytes(interp="/lib/ld-musl-x86_64.so.1"),
          {"CNB_TARGET_DISTRO_NAME": "debian", "CNB_TARGET_DISTRO_VERSION": "12"},
-         "is linked against musl, which debian 12 does not have"),
+         "needs musl (interpreter /lib/ld-musl-x86_64.so.1) but debian 12 has glibc 2.36"),
         (NEEDS_238, ALPINE, "needs glibc 2.38 (GLIBC_2.38) but alpine 3.20 has musl"),
     ],
     ids=["musl-on-debian", "glibc-on-alpine"],
@@ -82,6 +82,28 @@ def test_the_wrong_libc_fails(
     r = build(standin, cnb, data, **env)
     assert r.rc == 1, r.all
     assert f"{ASSET}: bin/probe {problem}" in r.err.splitlines()[0]
+
+
+def test_the_log_says_static_or_dynamic_and_the_interpreter(standin: StandIn, cnb: CnbDirs) -> None:
+    """Each ELF file: static, dynamic with its interpreter, or (a shared library) dynamic
+    with none."""
+    files = {
+        "bin/static": elf_bytes(),
+        "bin/dynamic": NEEDS_238,
+        "lib/libx.so": elf_bytes(version_needs={"libc.so.6": ["GLIBC_2.38"]}),
+    }
+    standin.add_release(REPO, "v1.0.0", {"probe-linux-amd64.tar.gz": tar_gz(files, mode=0o644)})
+    cnb.project(config().replace('-{arch}"', '-{arch}.tar.gz"'))
+    env = {"GITHUB_API_URL": standin.api_url, "CNB_TARGET_DISTRO_NAME": "ubuntu"}
+    r = cnb.detect_and_build({**env, "CNB_TARGET_DISTRO_VERSION": "24.04"})
+    assert r.rc == 0, r.all
+    layer = cnb.layers / LAYER
+    elf_lines = sorted(line.strip() for line in r.out.splitlines() if "ELF " in line)
+    assert elf_lines == [
+        f"ELF amd64 dynamic, interpreter /lib64/ld-linux-x86-64.so.2: {layer}/bin/dynamic",
+        f"ELF amd64 dynamic, no interpreter: {layer}/lib/libx.so",
+        f"ELF amd64 static: {layer}/bin/static",
+    ]
 
 
 def test_a_reused_layer_is_checked_against_this_builds_run_image(
@@ -139,6 +161,50 @@ def test_without_the_platforms_distro_the_build_images_os_release_decides(
     r = build(standin, cnb, data)
     assert r.rc == 1, r.all
     assert f"but {distro} has glibc" in r.err.splitlines()[0]
+
+
+@pytest.mark.parametrize("given", ["CNB_TARGET_DISTRO_NAME", "CNB_TARGET_DISTRO_VERSION"])
+def test_a_distro_variable_the_platform_does_not_set_comes_from_the_build_host(
+    standin: StandIn, cnb: CnbDirs, given: str
+) -> None:
+    """A platform that sets only one of the two: the other is this machine's (os-release),
+    so the check is still made against a known glibc."""
+    from github_assets.platform import distro_from_env
+
+    distro = distro_from_env({})
+    if distro is None or distro.glibc is None:
+        pytest.skip(f"this machine's distro ({distro}) is not in the glibc table")
+    newer = f"GLIBC_{distro.glibc[0]}.{distro.glibc[1] + 1}"
+    data = elf_bytes(interp="/lib64/ld-linux-x86-64.so.2", version_needs={"libc.so.6": [newer]})
+    value = distro.name if given == "CNB_TARGET_DISTRO_NAME" else distro.version
+    r = build(standin, cnb, data, **{given: value})
+    assert r.rc == 1, r.all
+    assert f"but {distro} has glibc" in r.err.splitlines()[0]
+
+
+def test_one_asset_installed_twice_in_a_layer_is_one_valid_cyclonedx_component(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
+    """Two entries, one asset, two destinations in one layer: CycloneDX wants each bom-ref
+    once, so the asset is one component naming both Go executables."""
+    info = go_modinfo("github.com/acme/probe", ("github.com/acme/probe", "(devel)"), [])
+    data = elf_bytes(go=go_buildinfo("go1.22.5", info))
+    standin.add_release(REPO, "v1.0.0", {ASSET: data})
+    twice = "".join(
+        config(f'layer = "tools"\ndestination = "bin/{name}"\n') for name in ("one", "two")
+    )
+    cnb.project(twice)
+    r = cnb.detect_and_build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    cdx = json.loads((cnb.layers / "tools.sbom.cdx.json").read_text())
+    validate_cdx(cdx)
+    validate_spdx(json.loads((cnb.layers / "tools.sbom.spdx.json").read_text()), tmp_path)
+    [app] = [c for c in cdx["components"] if c["type"] == "application"]
+    assert [p["value"] for p in app["properties"] if p["name"].endswith("go-executable")] == [
+        "bin/one",
+        "bin/two",
+    ]
+    assert [d["ref"] for d in cdx["dependencies"]] == [app["bom-ref"]]
 
 
 # -- the real grpc_health_probe ------------------------------------------------------------
@@ -236,6 +302,19 @@ def test_probe_command_lines_use_the_link_else_the_layer_path(
     assert os.path.realpath(cnb.app / "bin" / "grpc_health_probe") == str(
         cnb.layers / LAYER / "bin" / "probe"
     )
+
+
+def test_args_with_a_link_and_no_process_go_into_the_probe_command(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    """`Probe command` is the launch path and the entry's args, for an entry with process
+    or link: a link alone (no process type in the image) takes args for it too."""
+    standin.add_release(REPO, "v1.0.0", {ASSET: elf_bytes()})
+    cnb.project(config('link = "bin/grpc_health_probe"\nargs = ["-addr=:5000"]\n'))
+    r = cnb.detect_and_build({"GITHUB_API_URL": standin.api_url})
+    assert r.rc == 0, r.all
+    assert probe_commands(r.out) == [[str(cnb.app / "bin" / "grpc_health_probe"), "-addr=:5000"]]
+    assert "processes" not in cnb.launch_toml()
 
 
 def test_check_prints_the_launch_paths_known_before_a_download(cnb: CnbDirs) -> None:

@@ -196,7 +196,7 @@ def test_a_private_pinned_asset_from_a_mirror_needs_no_token(
     cnb.layers.joinpath(f"{LAYER}.toml").unlink()
     line = first_line(build(standin, cnb))
     assert line == (
-        "error: project.toml: [[metadata.githubassets]] #1 (repo acme/probe): token_env names "
+        "error: project.toml: [[metadata.githubassets]] #1 (repo acme/probe): 'token_env' names "
         f"{PRIVATE_TOKEN_ENV}, which is not set; pass it to the build (e.g. pack build --env "
         f"{PRIVATE_TOKEN_ENV}), or give the token in a binding of type github (kpack: a Secret "
         "in the Image's services)"
@@ -323,3 +323,32 @@ def test_latest_with_a_version_prefix_records_the_etag_and_a_304_reuses(
     r = build(standin, cnb)
     assert "latest release of acme/probe is now probe/v2 (was probe/v1)" in r.out, r.all
     assert installed(cnb) == AMD2
+
+
+# -- a mismatch says what to do about the authority it failed against -------------------------
+
+
+def test_a_digest_that_disagrees_advises_no_pin(standin: StandIn, cnb: CnbDirs) -> None:
+    standin.add_release(
+        REPO, "v1", {"probe-linux-amd64": AMD}, digests={"probe-linux-amd64": "sha256:" + "3" * 64}
+    )
+    line = first_line(build(standin, cnb, entry()))
+    assert f"expected sha256:{'3' * 64} (GitHub digest), got sha256:{sha(AMD)}" in line, line
+    assert line.endswith(
+        "nothing was installed; what the release publishes and the bytes GitHub served "
+        "disagree: retry the build, and if it persists, tell the release's maintainers"
+    ), line
+
+
+def test_bytes_changed_since_the_lock_advise_relocking(standin: StandIn, cnb: CnbDirs) -> None:
+    standin.add_release(REPO, "v1", {"probe-linux-amd64": AMD})
+    cnb.project(entry())
+    assert command(standin, cnb, "lock", "--target", "linux/amd64").returncode == 0
+    standin.add_release(REPO, "v1", {"probe-linux-amd64": FORGED})  # re-uploaded, same size
+    line = first_line(build(standin, cnb, GITHUB_SERVER_URL=standin.web_url))
+    assert f"expected sha256:{sha(AMD)} (lock), got sha256:{sha(FORGED)}" in line, line
+    assert line.endswith(
+        "if the release asset was replaced on purpose, delete its entry from "
+        "github-assets.lock and run github-assets lock"
+    ), line
+    assert not (cnb.layers / LAYER).exists()

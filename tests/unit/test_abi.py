@@ -91,7 +91,7 @@ def test_runs_on_the_run_image(tmp_path: Path, data: bytes, distro: Distro | Non
         pytest.param(
             elf_bytes(interp=LD_MUSL),
             UBUNTU_2204,
-            "is linked against musl, which ubuntu 22.04 does not have",
+            f"needs musl (interpreter {LD_MUSL}) but ubuntu 22.04 has glibc 2.35",
             "its gnu (glibc) asset",
             id="musl-on-glibc",
         ),

@@ -268,7 +268,7 @@ def test_setuid_setgid_and_sticky_bits_are_dropped(src_dir: Path, dest: Path) ->
     assert result.files == ("sgid", "sticky", "suid")
     assert mode(dest / "suid") == 0o755
     assert mode(dest / "sgid") == 0o755
-    assert mode(dest / "sticky") == 0o777
+    assert mode(dest / "sticky") == 0o755
 
 
 def test_zip_keeps_unix_modes_and_defaults_others_to_0644(src_dir: Path, dest: Path) -> None:

@@ -201,16 +201,31 @@ def test_the_list_with_inline_bundles_and_bundle_urls() -> None:
         (b"<html>", "the API's answer is not JSON"),
         (b"[]", "has no 'attestations' list"),
         (b'{"attestations": {}}', "has no 'attestations' list"),
-        (b'{"attestations": [1]}', "attestation 1 of the API's answer is not an object"),
-        (b'{"attestations": [{"bundle": null}]}', "neither a bundle nor a bundle_url"),
-        (b'{"attestations": [{"bundle_url": "file:///etc/passwd"}]}', "neither a bundle nor"),
-        (b'{"attestations": [{"bundle": "text"}]}', "neither a bundle nor"),
         (b" " * (attestation.LIST_MAX_BYTES + 1), "larger than"),
     ],
 )
 def test_a_list_that_cannot_be_read(body: bytes, message: str) -> None:
     with pytest.raises(AttestationError, match=message):
         attestation.parse_list(body)
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        (1, "the API lists it as no object"),
+        ({"bundle": None}, "the API lists it with neither a bundle nor a bundle_url"),
+        ({"bundle_url": "file:///etc/passwd"}, "the API lists it with neither a bundle nor"),
+        ({"bundle": "text"}, "the API lists it with neither a bundle nor"),
+    ],
+)
+def test_an_item_that_cannot_be_read_is_that_attestations_failure(
+    item: object, problem: str
+) -> None:
+    """At least one attestation must hold: a malformed one beside it never hides it."""
+    body = json.dumps({"attestations": [item, {"bundle_url": "https://x.example/2"}]}).encode()
+    [bad, good] = attestation.parse_list(body)
+    assert bad.bundle is None and bad.bundle_url == "" and bad.problem.startswith(problem)
+    assert good == attestation.Item(None, "https://x.example/2")
 
 
 def test_a_bundle_document_is_snappy_compressed_json() -> None:

@@ -24,6 +24,8 @@ def test_every_variable_the_code_reads_is_declared_and_nothing_else() -> None:
         text = path.read_text()
         read |= set(re.findall(r'"((?:BP|GITHUB|SSL|SERVICE)_[A-Z_]+)"', text))
         read |= {"SSL_CERT_FILE", "SSL_CERT_DIR"} & set(re.findall(r"SSL_CERT_\w+", text))
+        if "get_environ_proxies" in text:  # requests reads the proxy variables for us
+            read |= {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"}
     read = {f"{n}<HOST>" if n.endswith("_") else n for n in read}
     declared = configurations()
     assert set(declared) == read
@@ -58,4 +60,7 @@ def test_declared_defaults_are_the_code_defaults() -> None:
         "SERVICE_BINDING_ROOT": "<platform>/bindings",
         "SSL_CERT_FILE": "",
         "SSL_CERT_DIR": "",
+        "HTTPS_PROXY": "",
+        "HTTP_PROXY": "",
+        "NO_PROXY": "",
     }

@@ -159,7 +159,7 @@ def test_the_written_build_plan_parses_with_tomllib_and_round_trips_every_key(
         (entry(replacements={"amd64": 1}), "'replacements.amd64' must be a string"),
         (entry(process="has space"), "'process' must be a process type name"),
         (entry(args="-addr"), "'args' must be an array of strings"),
-        (entry(args=["x"]), "'args' is set but 'process' is not"),
+        (entry(args=["x"]), "'args' is set but neither 'process' nor 'link' is"),
         (entry(build="yes"), "'build' must be true or false, got a string"),
         (entry(layer="launch"), "layer name 'launch' clashes with the buildpack's own files"),
         (entry(layer="a/b"), "'layer' must be a plain name"),

@@ -192,11 +192,12 @@ def _decide(
     previous: LayerToml | None,
     resolved: list[ResolvedAsset | None] | None = None,
     *,
-    exists: bool = False,
+    layer_dir: Path = Path("/nonexistent/acme_probe"),
     target: Target = AMD64,
 ) -> Reuse | Install:
+    """layer_dir: the layer's files as the lifecycle restored them (none by default)."""
     plan = LayerPlan("acme_probe", specs, previous)
-    return plan.decide(exists, resolved or [None] * len(specs), target, Log(io.StringIO()))
+    return plan.decide(layer_dir, resolved or [None] * len(specs), target, Log(io.StringIO()))
 
 
 def _resolved(source: MemorySource, s: AssetSpec) -> ResolvedAsset:
@@ -242,7 +243,12 @@ def test_every_other_reuse_cause(source: MemorySource, tmp_path: Path) -> None:
     assert _decide([spec(build=True)], built) == Install(
         "build-time layer content is not in the cache"
     )
-    assert isinstance(_decide([spec(build=True)], built, exists=True), Reuse)
+    restored = tmp_path / "b" / "acme_probe"
+    assert isinstance(_decide([spec(build=True)], built, layer_dir=restored), Reuse)
+    (restored / "bin" / "probe").unlink()  # a cache that lost a file is not reused
+    assert _decide([spec(build=True)], built, layer_dir=restored) == Install(
+        "the restored layer lacks bin/probe"
+    )
 
     # `latest`: what the source resolves to now decides
     latest = _toml(source, [spec(tag="latest")], tmp_path / "c")

@@ -102,6 +102,20 @@ def test_distro_falls_back_to_the_build_images_os_release(tmp_path: Path) -> Non
     assert distro_from_env(env, os_release) == Distro("alpine", "3.20")
 
 
+def test_a_distro_variable_not_set_falls_back_to_the_os_release(tmp_path: Path) -> None:
+    os_release = tmp_path / "os-release"
+    os_release.write_text('ID=ubuntu\nVERSION_ID="22.04"\n')
+    assert distro_from_env({"CNB_TARGET_DISTRO_NAME": "ubuntu"}, os_release) == Distro(
+        "ubuntu", "22.04"
+    )
+    assert distro_from_env({"CNB_TARGET_DISTRO_VERSION": "24.04"}, os_release) == Distro(
+        "ubuntu", "24.04"
+    )
+    # Another distro's name: the host's version says nothing of it.
+    assert distro_from_env({"CNB_TARGET_DISTRO_NAME": "debian"}, os_release) == Distro("debian", "")
+    assert distro_from_env({"CNB_TARGET_DISTRO_VERSION": "12"}, tmp_path / "none") is None
+
+
 def test_this_machines_os_release_is_read() -> None:
     if not Path("/etc/os-release").is_file():
         pytest.skip("this machine has no /etc/os-release")

@@ -134,6 +134,17 @@ def test_minisign_over_the_checksum_file_covers_the_asset_through_it() -> None:
         check.decide(hashlib.sha256(asset).hexdigest())
 
 
+def test_a_signed_sha512_checksum_file_covers_the_asset_through_its_sha512() -> None:
+    asset = b"asset bytes"
+    listing = f"{hashlib.sha512(asset).hexdigest()}  tool.tar.gz\n".encode()
+    release = Release({"checksums.txt": listing, "checksums.txt.minisig": _minisig(listing)})
+    provenance = Provenance(minisign_key=KEY, minisign_signature="checksums.txt.minisig")
+    assert _run(_check(provenance, release), asset) == (("minisign", f"minisign ({KEY_ID})"),)
+    # Other bytes than the sha512 line says (seen as they arrived): refused, naming both.
+    with pytest.raises(BuildpackError, match=r"lists sha512:\w+ for tool.tar.gz, not the downloa"):
+        _run(_check(provenance, release), b"other bytes")
+
+
 def test_a_missing_or_malformed_signature_fails_before_the_download() -> None:
     provenance = Provenance(minisign_key=KEY, minisign_signature="{asset}.minisig")
     with pytest.raises(BuildpackError, match=r"release has no asset tool.tar.gz.minisig"):

@@ -166,3 +166,16 @@ def test_two_executables_linking_two_versions_of_a_module_list_both(tmp_path: Pa
         "pkg:golang/stdlib@1.21.0",
     ):
         assert purl in purls
+
+
+@pytest.mark.parametrize("url", ["", "not a url", "https://host/a b", "javascript:alert(1)"])
+def test_a_release_url_that_is_no_url_is_left_out_and_the_documents_stay_valid(
+    url: str, tmp_path: Path
+) -> None:
+    """The release page is what the API said; a hostile or broken answer must not make the
+    layer's SBOM invalid."""
+    component = Component("acme/tool", "v1", "tool", "0" * 64, url, "GitHub API")
+    cdx = cyclonedx("t", "1", [component])
+    validate_cdx(cdx)
+    assert "externalReferences" not in cdx["components"][0]
+    validate_spdx(spdx("t", "1", "layer", [component]), tmp_path)

@@ -73,6 +73,20 @@ def _type_name(mode: int) -> str:
     return "special file"
 
 
+def file_mode(mode: int, *, elf: bool) -> int:
+    """The mode a member's file gets in the layer.
+
+    An executable (any exec bit, or an ELF file: a zip made on Windows carries no mode) is
+    0755 whatever the archive says: 0700 or 0744 would not run as the run image's user, a
+    world-writable one could be swapped in the image. Nothing else keeps an exec bit, a
+    setuid, setgid or sticky bit, or group/other write; the owner can always read (the ELF
+    check does, and so may the image's user: a 000 member is of no use).
+    """
+    if elf or mode & 0o111:
+        return 0o755
+    return (mode & 0o644) | 0o400
+
+
 def _set_mtime(target: int | Path, mtime: float | None) -> None:
     """Set the mtime of an open file (fd) or of a symlink itself (path)."""
     if mtime is None:
@@ -84,6 +98,9 @@ def _set_mtime(target: int | Path, mtime: float | None) -> None:
         else:
             os.utime(target, (mtime, mtime), follow_symlinks=False)
 
+
+NAME_MAX = 255
+"""Bytes of one file name: Linux's limit on every filesystem a layer lives on."""
 
 SHOWN = 20
 """Member paths an error lists when a `files` value matches none of them."""
@@ -161,17 +178,15 @@ class Staging:
         if existing is not None:
             path.unlink()
         with os.fdopen(os.open(path, _CREATE, 0o600), "wb") as out:
-            first = True
+            first, elf = True, False
             while chunk := src.read(CHUNK):
                 if first:
                     self.seen(chunk)
-                    first = False
+                    first, elf = False, chunk[:4] == ELF_MAGIC
                 self._count(name, len(chunk))
                 out.write(chunk)
             out.flush()
-            # No setuid, setgid or sticky bit ever reaches the layer; the owner can always read
-            # (the ELF check does, and so may the image's user: a 000 member is of no use).
-            os.fchmod(out.fileno(), (mode & 0o777) | 0o400)
+            os.fchmod(out.fileno(), file_mode(mode, elf=elf))
             _set_mtime(out.fileno(), mtime)
         self._files.add("/".join(parts))
 
@@ -284,7 +299,12 @@ class Staging:
         problem = _path_problem(name)
         if problem:
             raise refuse(name, f"path {problem}")
-        return [part for part in name.split("/") if part]
+        parts = [part for part in name.split("/") if part]
+        # No filesystem takes a longer name; said here, the error names the member (the OS's
+        # would name a path in the work dir, and blame the config).
+        if any(len(os.fsencode(part)) > NAME_MAX for part in parts):
+            raise refuse(name, f"a name in its path is longer than {NAME_MAX} bytes")
+        return parts
 
     def _stripped(self, parts: list[str]) -> tuple[str, ...]:
         # Like GNU tar: "." counts as a part when stripping ("./bin/x" with 1 gives "bin/x").

@@ -33,6 +33,11 @@ _DOWNLOAD_URL = re.compile(
 )
 
 
+# What CycloneDX's iri-reference format takes: the release page as an API gives it, unless
+# the API gave something else (a space in it would make the whole document invalid).
+_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+
+
 class Component(NamedTuple):
     repo: str
     tag: str
@@ -91,29 +96,40 @@ def _main(component: Component, main: Module) -> Package:
 def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[str, Any]:
     """The CycloneDX 1.5 document of a layer."""
     items: list[dict[str, Any]] = []
-    dependencies: list[dict[str, Any]] = []
+    dependencies: dict[str, list[str]] = {}
     seen: set[str] = set()
     for c in components:
         ref = f"{c.purl}#{c.asset}"
-        items.append(
-            {
-                "type": "application",
-                "bom-ref": ref,
-                "name": c.asset,
-                "group": c.repo,
-                "version": c.tag,
-                "purl": c.purl,
-                "hashes": [{"alg": "SHA-256", "content": c.sha256}],
-                "externalReferences": [{"type": "distribution", "url": c.release_url}],
-                "properties": [
-                    {"name": "github-assets:source", "value": c.source or "unknown"},
-                    *({"name": "github-assets:go-executable", "value": f} for f, _ in c.go),
-                ],
-            }
-        )
-        refs = []
+        executables = [{"name": "github-assets:go-executable", "value": f} for f, _ in c.go]
+        if ref in dependencies:
+            # The same asset installed twice in the layer (two destinations): one component,
+            # as CycloneDX wants each bom-ref once, naming every Go executable it put there.
+            item = next(i for i in items if i["bom-ref"] == ref)
+            item["properties"] += [e for e in executables if e not in item["properties"]]
+        else:
+            dependencies[ref] = []
+            items.append(
+                {
+                    "type": "application",
+                    "bom-ref": ref,
+                    "name": c.asset,
+                    "group": c.repo,
+                    "version": c.tag,
+                    "purl": c.purl,
+                    "hashes": [{"alg": "SHA-256", "content": c.sha256}],
+                    "externalReferences": [{"type": "distribution", "url": c.release_url}]
+                    if _IRI.match(c.release_url)
+                    else [],
+                    "properties": [
+                        {"name": "github-assets:source", "value": c.source or "unknown"},
+                        *executables,
+                    ],
+                }
+            )
+        refs = dependencies[ref]
         for p in go_packages(c):
-            refs.append(p.purl)
+            if p.purl not in refs:
+                refs.append(p.purl)
             if p.purl not in seen:
                 seen.add(p.purl)
                 items.append(
@@ -128,10 +144,10 @@ def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[
                         else [],
                     }
                 )
-        dependencies.append({"ref": ref, "dependsOn": refs})
     for item in items:
-        if not item.get("properties", True):
-            del item["properties"]
+        for key in ("properties", "externalReferences"):
+            if not item.get(key, True):
+                del item[key]
     return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
@@ -141,7 +157,7 @@ def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[
             "tools": {"components": [{"type": "application", "name": tool, "version": version}]}
         },
         "components": items,
-        "dependencies": dependencies,
+        "dependencies": [{"ref": ref, "dependsOn": on} for ref, on in dependencies.items()],
     }
 
 

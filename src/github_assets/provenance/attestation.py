@@ -55,10 +55,12 @@ class Policy:
 
 @dataclass(frozen=True)
 class Item:
-    """One attestation as the API lists it: its bundle, or where to fetch it."""
+    """One attestation as the API lists it: its bundle, or where to fetch it; or why it is
+    neither (that attestation's failure: another one may still hold)."""
 
     bundle: Mapping[str, Any] | None
     bundle_url: str
+    problem: str = ""
 
 
 def list_url(api: str, repo: str, sha256: str) -> str:
@@ -72,15 +74,17 @@ def parse_list(body: bytes) -> list[Item]:
         raise _fail(f"the API's answer is larger than {LIST_MAX_BYTES} bytes")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    # RecursionError: absurd nesting, which a hostile answer may hold.
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _fail(f"the API's answer is not JSON ({e})") from None
     items = document.get("attestations") if isinstance(document, dict) else None
     if not isinstance(items, list):
         raise _fail("the API's answer has no 'attestations' list")
     out = []
-    for i, item in enumerate(items):
+    for item in items:
         if not isinstance(item, dict):
-            raise _fail(f"attestation {i + 1} of the API's answer is not an object")
+            out.append(Item(None, "", "the API lists it as no object"))
+            continue
         bundle = item.get("bundle")
         url = item.get("bundle_url")
         if isinstance(bundle, dict):
@@ -88,9 +92,7 @@ def parse_list(body: bytes) -> list[Item]:
         elif bundle is None and isinstance(url, str) and url.startswith(("https://", "http://")):
             out.append(Item(None, url))
         else:
-            raise _fail(
-                f"attestation {i + 1} of the API's answer has neither a bundle nor a bundle_url"
-            )
+            out.append(Item(None, "", "the API lists it with neither a bundle nor a bundle_url"))
     return out
 
 
@@ -104,7 +106,7 @@ def parse_document(data: bytes) -> Mapping[str, Any]:
         raise _fail(f"a bundle document is not Snappy-compressed: {e}") from None
     try:
         bundle = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _fail(f"a bundle document does not hold JSON ({e})") from None
     if not isinstance(bundle, dict):
         raise _fail("a bundle document does not hold a bundle object")

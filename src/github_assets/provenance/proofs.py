@@ -13,11 +13,13 @@ offline package can hand it to a later build, which then verifies it again witho
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..errors import BuildpackError
+from ..verify import Checksum
 from . import attestation, minisign
 from .bundle import ArtifactDigest, Identity, verify_bundle
 from .errors import ProvenanceError
@@ -103,6 +105,46 @@ class Outcome(NamedTuple):
         return Carried(files, self.attestation)
 
 
+class Watcher(Protocol):
+    """What sees the asset's bytes as they arrive (pipeline.Watcher)."""
+
+    def update(self, data: bytes | memoryview) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class _Digest:
+    """A hash of the asset's bytes as they arrive (a signed file may list only its sha512)."""
+
+    def __init__(self, algo: str) -> None:
+        self.algo = algo
+        self.reset()
+
+    def reset(self) -> None:
+        self._hash = hashlib.new(self.algo)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class _Tee:
+    """Several watchers fed the same bytes."""
+
+    def __init__(self, watchers: Sequence[Watcher]) -> None:
+        self._watchers = watchers
+
+    def reset(self) -> None:
+        for watcher in self._watchers:
+            watcher.reset()
+
+    def update(self, data: bytes | memoryview) -> None:
+        for watcher in self._watchers:
+            watcher.update(data)
+
+
 def covering(signed: str, checksum_files: Sequence[str]) -> str:
     """The checksum file a signature or bundle named `signed` covers ('' for the asset)."""
     names = [n for n in checksum_files if signed.startswith(n) and signed != n]
@@ -140,6 +182,8 @@ class Check:
         self.signature_covers = covering(self.signature_name, checksum_files)
         self._stream: minisign.Message | None = None
         self._bundle: Mapping[str, Any] | None = None
+        self._digests: dict[str, _Digest] = {}
+        """The asset's digests that a signed checksum file lists in place of its sha256."""
 
     def _file(self, name: str, what: str) -> bytes:
         if name not in self.files:
@@ -157,15 +201,17 @@ class Check:
                 self.files[name] = data
         return self.files[name]
 
-    def prepare(self) -> minisign.Message | None:
-        """Fetch and read the signature and bundle files; the minisign check to feed the
-        asset's bytes to as they arrive, when the signature is over the asset itself."""
+    def prepare(self) -> Watcher | None:
+        """Fetch and read the signature, bundle and signed checksum files; what to feed the
+        asset's bytes to as they arrive: the minisign check, when the signature is over the
+        asset itself, and the digest a signed checksum file lists when it is not sha256."""
         p = self.provenance
         if p.sigstore_bundle:
             raw = self._file(self.bundle_name, "Sigstore bundle")
             try:
                 bundle = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
+            # RecursionError: absurd nesting, which a hostile file may hold.
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise ProvenanceError(f"sigstore: {self.bundle_name} is not JSON ({e})") from None
             if not isinstance(bundle, dict):
                 raise ProvenanceError(f"sigstore: {self.bundle_name} is not a bundle object")
@@ -180,7 +226,17 @@ class Check:
                     f"minisign: {self.signature_name}: {e.message.removeprefix('minisign: ')}"
                 ) from None
             self._stream = minisign.Message(key, signature)
-        return None if self.signature_covers else self._stream
+        watchers: list[Watcher] = []
+        if self._stream is not None and not self.signature_covers:
+            watchers.append(self._stream)
+        for name in dict.fromkeys(n for n in (self.bundle_covers, self.signature_covers) if n):
+            listed = self._line(name, self._file(name, "checksum file"))
+            if listed is not None and listed.algo != "sha256" and listed.algo not in self._digests:
+                self._digests[listed.algo] = _Digest(listed.algo)
+                watchers.append(self._digests[listed.algo])
+        if len(watchers) > 1:
+            return _Tee(watchers)
+        return watchers[0] if watchers else None
 
     def decide(self, sha256: str) -> Outcome:
         """Every check of the entry's provenance, on the asset whose bytes had `sha256`."""
@@ -223,20 +279,27 @@ class Check:
             check.verify()
         return f"minisign ({check.key.key_id_text})"
 
-    def _listed(self, name: str, signed: bytes, sha256: str, who: str) -> None:
-        """The signed checksum file must vouch for the bytes that were downloaded."""
+    def _line(self, name: str, signed: bytes) -> Checksum | None:
+        """The asset's checksum in the signed checksum file (its sha256 when it has one)."""
         from ..checksums import find
 
         text = signed.decode("utf-8", "replace")
-        found = find(text, self.asset_name, sidecar=name.startswith(self.asset_name + "."))
-        if found.checksum is None:
+        return find(text, self.asset_name, sidecar=name.startswith(self.asset_name + ".")).checksum
+
+    def _listed(self, name: str, signed: bytes, sha256: str, who: str) -> None:
+        """The signed checksum file must vouch for the bytes that were downloaded, through
+        its line for the asset, whatever the line's algorithm."""
+        listed = self._line(name, signed)
+        if listed is None:
             raise ProvenanceError(
                 f"{who}: the signed checksum file {name} has no line for {self.asset_name}"
             )
-        if found.checksum.algo != "sha256" or found.checksum.hex != sha256:
+        digest = self._digests.get(listed.algo)
+        got = Checksum(digest.hexdigest(), digest.algo) if digest else Checksum(sha256)
+        if listed != got:
             raise ProvenanceError(
-                f"{who}: the signed checksum file {name} lists {found.checksum} for "
-                f"{self.asset_name}, not the downloaded sha256:{sha256}"
+                f"{who}: the signed checksum file {name} lists {listed} for "
+                f"{self.asset_name}, not the downloaded {got}"
             )
 
     def _attestation(self, sha256: str) -> str:
@@ -263,7 +326,7 @@ class Check:
 def _json_object(text: str) -> Mapping[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise attestation.AttestationError(
             f"GitHub attestation: the lock's attestation is not JSON ({e})"
         ) from None
@@ -275,6 +338,14 @@ def _json_object(text: str) -> Mapping[str, Any]:
 
 
 def _loader(item: attestation.Item, fetch: Fetch) -> Callable[[], Mapping[str, Any]]:
+    if item.problem:
+        problem = item.problem
+
+        def unreadable() -> Mapping[str, Any]:
+            # This attestation's failure, as a document that cannot be fetched is.
+            raise attestation.AttestationError(f"GitHub attestation: {problem}")
+
+        return unreadable
     if item.bundle is not None:
         bundle = item.bundle
         return lambda: bundle

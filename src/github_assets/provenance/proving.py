@@ -22,8 +22,16 @@ from ..sources import ResolvedAsset, fetch_verified
 from ..verify import Authority, Expected, Kind, Verified
 from .attestation import DOCUMENT_MAX_BYTES, LIST_MAX_BYTES
 from .errors import ProvenanceError
-from .minisign import Message
-from .proofs import ATTESTATION, FILE_MAX_BYTES, MINISIGN, SIGSTORE, Carried, Check, Outcome
+from .proofs import (
+    ATTESTATION,
+    FILE_MAX_BYTES,
+    MINISIGN,
+    SIGSTORE,
+    Carried,
+    Check,
+    Outcome,
+    Watcher,
+)
 from .spec import Provenance
 from .trustroot import TrustedRoot
 
@@ -173,14 +181,14 @@ class EntryProof:
             if path.is_file():
                 try:
                     return Carried.from_table(json.loads(path.read_text(encoding="utf-8")))
-                except (OSError, ValueError) as e:
+                except (OSError, ValueError, RecursionError) as e:
                     raise ProvenanceError(
                         f"the offline package's {sha256}/{OFFLINE_FILE} cannot be read ({e})",
                         hint="rebuild the offline package with make package",
                     ) from None
         return None
 
-    def prepare(self, job: Job, asset: ResolvedAsset) -> Message | None:
+    def prepare(self, job: Job, asset: ResolvedAsset) -> Watcher | None:
         """Read the signature and bundle files; what the asset's bytes must be fed to."""
         carried = self._carried(job, asset)
         spec = job.spec

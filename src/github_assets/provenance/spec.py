@@ -167,3 +167,16 @@ def parse(value: object, where: str) -> Provenance:
             ) from None
         fields["minisign_key"] = key
     return Provenance(**fields)
+
+
+def require(where: str, provenance: Provenance | None) -> None:
+    """BP_GITHUB_ASSETS_REQUIRE_PROVENANCE: an entry without a `provenance` table fails, in a
+    build and in `github-assets install` alike, before anything is fetched or reused (a layer
+    installed without provenance would otherwise be kept)."""
+    if provenance is None:
+        raise ConfigError(
+            f"{where}: BP_GITHUB_ASSETS_REQUIRE_PROVENANCE is set and the entry has no "
+            "'provenance'",
+            hint="add a provenance table (a Sigstore bundle, GitHub attestation or minisign "
+            "signature the release ships; see docs/provenance.md), or unset the variable",
+        )

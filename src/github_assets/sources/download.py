@@ -235,12 +235,17 @@ def _fail_status(net: Http, resp: requests.Response, job: Download, *, refreshed
             hint="if the repository is private set token_env (or GITHUB_TOKEN) and pass "
             "the variable to the build (pack build --env NAME)",
         )
+    if not job.token_host or host != job.token_host:  # a host that never gets the token
+        hint = f"check that the asset still exists at {host}"
+    elif job.token:
+        hint = "check that the asset still exists and the token can read it"
+    else:  # the API hides a private repo's assets from a request without a token
+        hint = (
+            "check that the asset still exists; if the repository is private set token_env "
+            "(or GITHUB_TOKEN) and pass the variable to the build (pack build --env NAME)"
+        )
     raise (NotFound if status == 404 else DownloadError)(
-        f"failed to download {job.name}: HTTP {status}"
-        + ("" if job.token_host else f" from {host}"),
-        hint="check that the asset still exists and the token can read it"
-        if job.token_host
-        else f"check that the asset still exists at {host}",
+        f"failed to download {job.name}: HTTP {status} from {host}", hint=hint
     )
 
 
@@ -297,16 +302,21 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
         now = net.clock()
         if now - last_report >= net.progress_every:
             last_report = now
-            rate = (state.written - base) / max(now - start, 1e-6)
-            pct = 100 * state.written // max(size, 1)
-            log.action(f"{pct}% of {human_size(size)}, {human_size(int(rate))}/s")
+            rate = human_size(int((state.written - base) / max(now - start, 1e-6)))
+            # Named: parallel downloads interleave, and a log line stands on its own.
+            if state.size >= 0:
+                pct = 100 * state.written // max(state.size, 1)
+                log.action(f"{job.name}: {pct}% of {human_size(state.size)}, {rate}/s")
+            else:  # no Content-Length: how far, not how much is left
+                log.action(f"{job.name}: {human_size(state.written)}, {rate}/s")
 
 
 @dataclass(frozen=True)
 class Download:
     """One download: where from, what it must be, where the bytes go.
 
-    The token is sent only to token_host (the API host), never after a redirect.
+    The token is sent only to the API (token_host, under token_base), never to a host or
+    path a redirect leads to outside it.
     """
 
     name: str
@@ -322,6 +332,9 @@ class Download:
     algorithms: frozenset[str] = frozenset({"sha256"})
     token: str | None = None
     token_host: str = ""
+    token_base: str = ""
+    """The API's base URL: on token_host only URLs under it are the API's (GitHub
+    Enterprise Server answers 302 to /storage/... on the same host; no token goes there)."""
     accept: str = "application/octet-stream"
     content_type: str = ""
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -338,7 +351,12 @@ class Download:
 
     def headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, "Accept": self.accept, **IDENTITY}
-        if self.token_host and netloc(url) == self.token_host:
+        base = self.token_base.rstrip("/")
+        if (
+            self.token_host
+            and netloc(url) == self.token_host
+            and (not base or url.startswith(base + "/"))
+        ):
             headers.update(self.extra_headers)
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"

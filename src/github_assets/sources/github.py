@@ -16,6 +16,7 @@ import requests
 from .. import USER_AGENT
 from ..errors import BuildpackError, GitHubError
 from ..log import Log
+from ..names import is_asset_name, is_tag
 from ..platform import Target
 from . import Received, ResolvedAsset, Sink, Unchanged
 from .download import Download, download
@@ -104,11 +105,21 @@ def _next_page(link: str, api_url: str) -> str:
     return ""
 
 
+def _name(value: object) -> str:
+    """A release asset's name as GitHub gives it: a plain file name (else not its answer)."""
+    if not isinstance(value, str) or not is_asset_name(value):
+        raise ValueError(f"not an asset name: {value!r}")
+    return value
+
+
 def _parse_release(data: Mapping[str, Any]) -> Release:
+    tag = data["tag_name"]
+    if not isinstance(tag, str) or not is_tag(tag):
+        raise ValueError(f"not a tag: {tag!r}")
     assets = tuple(
         ReleaseAsset(
             id=_count(a["id"]),
-            name=str(a["name"]),
+            name=_name(a["name"]),
             size=_count(a["size"]),
             # a digest that is no string still reaches the check, which names it
             digest=str(a["digest"]) if a.get("digest") else None,
@@ -119,9 +130,7 @@ def _parse_release(data: Mapping[str, Any]) -> Release:
         for a in data.get("assets", [])
         if a.get("state", "uploaded") == "uploaded"
     )
-    return Release(
-        tag=str(data["tag_name"]), html_url=str(data.get("html_url") or ""), assets=assets
-    )
+    return Release(tag=tag, html_url=str(data.get("html_url") or ""), assets=assets)
 
 
 class GitHub:
@@ -290,7 +299,13 @@ class GitHub:
             for data in listed:
                 tag = str(data.get("tag_name", ""))
                 if tag.startswith(prefix) and not data.get("draft") and not data.get("prerelease"):
-                    release = _parse_release(data)
+                    try:
+                        release = _parse_release(data)
+                    except (ValueError, KeyError, TypeError, AttributeError) as e:
+                        raise GitHubError(
+                            f"unexpected answer from the GitHub API for {what}: not a release",
+                            hint="check GITHUB_API_URL / api_url points at a GitHub API",
+                        ) from e
                     self._moved(repo, resp, release)
                     first = resp.headers.get("etag", "") if page == 0 else ""
                     return replace(release, etag=first)
@@ -412,6 +427,10 @@ class GitHubSource:
         # which no header may carry.
         self.token = (token or "").strip() or None
         self.secrets: tuple[str, ...] = tuple(dict.fromkeys(t for t in (token, self.token) if t))
+        # One entry's release, asked once for all its targets (`lock` resolves linux/amd64
+        # and linux/arm64 at once): one API call per entry, not one per target.
+        self._releases: dict[tuple[str, str, str], Release] = {}
+        self._asking = threading.Lock()
 
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
         if self.missing is not None:
@@ -428,10 +447,15 @@ class GitHubSource:
         etag: str = "",
     ) -> ResolvedAsset:
         client = self.client(log, cancel)
-        if spec.tag == "latest" and spec.version_prefix:
-            release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
-        else:
-            release = client.release(spec.repo, spec.tag, etag)
+        key = (spec.repo, spec.tag, spec.version_prefix or "")
+        with self._asking:
+            release = None if etag else self._releases.get(key)
+            if release is None:
+                if spec.tag == "latest" and spec.version_prefix:
+                    release = client.latest_with_prefix(spec.repo, spec.version_prefix, etag)
+                else:
+                    release = client.release(spec.repo, spec.tag, etag)
+                self._releases[key] = release
         name = asset_name(spec, target, release.tag, [a.name for a in release.assets], log=log)
         asset = release.find(name)
         if asset is None:
@@ -491,6 +515,7 @@ class GitHubSource:
                 algorithms=expected.algorithms,
                 token=self.token,
                 token_host=self.api_host,
+                token_base=self.api_url,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
                 issuer="the GitHub API",

@@ -237,8 +237,9 @@ def api_limit_error(
         if token
         else "a token raises the limit: set GITHUB_TOKEN (pack build --env GITHUB_TOKEN)"
     )
+    answered = f"HTTP {limit.status} from {limit.host}" if limit.host else f"HTTP {limit.status}"
     return error(
-        f"GitHub API {limit.kind} for {what} (HTTP {limit.status}); it resets {limit.when()}",
+        f"GitHub API {limit.kind} for {what} ({answered}); it resets {limit.when()}",
         hint=advice,
     )
 

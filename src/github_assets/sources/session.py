@@ -67,5 +67,8 @@ def new_session(pool_size: int = requests.adapters.DEFAULT_POOLSIZE) -> requests
     session.mount("https://", _Adapter(pool_maxsize=pool_size))
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
     session.headers["User-Agent"] = USER_AGENT
+    # Every request asks for the bytes as they are (the contract's identity policy), the
+    # API's JSON too: requests' default asks for gzip, which only the assets opted out of.
+    session.headers["Accept-Encoding"] = "identity"
     session.trust_env = False
     return session
