@@ -12,11 +12,34 @@ gc.disable()
 import os
 import sys
 
+
+def _newer_python():
+    """The first python3.X (X >= 10) on PATH that is not an interpreter tried already."""
+    tried = os.environ.get("GITHUB_ASSETS_TRIED_PYTHONS", "").split(os.pathsep)
+    tried.append(os.path.realpath(sys.executable))
+    os.environ["GITHUB_ASSETS_TRIED_PYTHONS"] = os.pathsep.join(tried)
+    for name in ("python3.13", "python3.12", "python3.11", "python3.10"):
+        for d in os.environ.get("PATH", "").split(os.pathsep):
+            path = os.path.join(d or ".", name)
+            runs = os.path.isfile(path) and os.access(path, os.X_OK)
+            if runs and os.path.realpath(path) not in tried:
+                return path
+    return None
+
+
 if sys.version_info < (3, 10):
-    if sys.argv[1:2] in (["detect"], ["build"]):
+    if sys.argv[1:2] == ["detect"]:
         # The shim tries its next python3 name; with none newer, bin/detect decides in sh
-        # (and requires cpython for the build) and bin/build says what to add.
+        # (and requires cpython for the build).
         sys.exit(3)
+    if sys.argv[1:2] == ["build"]:
+        # bin/build exec'd us: exec the next newer python3.X on PATH in this same process
+        # (a kill meant for the build reaches it), else say what to add (below).
+        _next = _newer_python()
+        if _next is not None:
+            # Concatenation, not [*...]: python2 parses this file too.
+            _argv = [_next, "-E", "-s", "-S", os.path.abspath(__file__)] + sys.argv[1:]  # noqa: RUF005
+            os.execv(_next, _argv)  # noqa: S606 (no shell: the same interpreter arguments)
     sys.stderr.write(
         "error: probe-assets/github-assets needs python3 >= 3.10 on the build image, found %s"
         " (%s); add a CPython buildpack (e.g. paketo-buildpacks/cpython) before this one in"
