@@ -225,14 +225,19 @@ def build_as_cnb(s: StandIn, cnb: CnbDirs, text: str, **extra: str) -> Phase:
 def test_archive_members_without_read_permission_install_readable(
     standin: StandIn, user_cnb: CnbDirs, mode: int
 ) -> None:
+    """As the unprivileged build user: a member without read permission is readable once
+    installed; an ELF file is an executable, so 0755 (every executable is)."""
     data = elf_bytes()
-    archive = tar_bytes([regular("tool/probe", data, mode)])
+    archive = tar_bytes([regular("tool/probe", data, mode), regular("tool/notes", b"x\n", mode)])
     publish(standin, {"probe.tar.gz": archive})
     r = build_as_cnb(standin, user_cnb, config("probe.tar.gz", "strip_components = 1\n"))
     assert r.rc == 0, r.all
     installed = user_cnb.layers / LAYER / "probe"
     assert installed.read_bytes() == data
-    assert installed.stat().st_mode & 0o777 == (mode | 0o400)
+    assert installed.stat().st_mode & 0o777 == 0o755
+    notes = user_cnb.layers / LAYER / "notes"
+    assert notes.read_bytes() == b"x\n"
+    assert notes.stat().st_mode & 0o777 == (mode | 0o400)
 
 
 def test_read_only_app_dir_fails_the_link_before_anything_is_written(
