@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import BUILDPACK_ID, install
+from . import BUILDPACK_ID, install, layerpath
 from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
@@ -196,7 +196,9 @@ class _Builder:
             results, stages = {}, {}
             for plan in plans:
                 mine = [(job.spec.where, by_job[id(job)]) for job in self.jobs[plan.name]]
-                stages[plan.name] = install.stage_layer(plan.name, mine, work)
+                stages[plan.name] = install.stage_layer(
+                    plan.name, mine, work, self.layers_dir / plan.name
+                )
                 assets = tuple(
                     Installed.from_staged(spec, self.target, staged)
                     for spec, (_, staged) in zip(plan.specs, mine, strict=True)
@@ -311,6 +313,10 @@ def _launch(
             Component(a.repo, a.resolved_tag, a.asset, a.sha256, a.release_url, a.source, a.go)
             for a in layer.assets
         )
+        on_path = layerpath.dirs(e for a in layer.assets for e in a.executables)
+        if on_path:
+            shown = layerpath.value(layers_dir / layer.name, on_path)
+            log.subprocess(f"On PATH from layer {layer.name}: {shown} ({layerpath.FILES[0]})")
         for spec, inst in zip(by_layer[layer.name], layer.assets, strict=True):
             abs_main = str(layers_dir / layer.name / inst.main) if inst.main else ""
             if spec.process:

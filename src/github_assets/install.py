@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import layerpath
 from .destinations import Tree
 from .errors import BuildpackError, about, os_error
 from .log import Log
@@ -87,8 +88,12 @@ def work_dir(layers_dir: Path, shown: str = "the layers dir") -> Iterator[Path]:
         os.close(fd)
 
 
-def stage_layer(name: str, assets: Sequence[tuple[str, Staged]], work: Path) -> Path:
-    """Move a layer's staged assets (each with its entry's name) into a new stage dir."""
+def stage_layer(
+    name: str, assets: Sequence[tuple[str, Staged]], work: Path, layer_dir: Path
+) -> Path:
+    """Move a layer's staged assets (each with its entry's name) into a new stage dir, with
+    the env files that put executables outside bin/ on PATH (layerpath); layer_dir: where
+    the stage dir will be renamed to."""
     stage = work / f"layer-{name}"
     stage.mkdir(mode=0o755)
     stage.chmod(0o755)
@@ -100,6 +105,19 @@ def stage_layer(name: str, assets: Sequence[tuple[str, Staged]], work: Path) -> 
             raise about(e, where) from e
         except OSError as e:
             raise about(os_error(e, f"place {staged.asset.name} in layer {name}"), where) from e
+    on_path = layerpath.dirs(e for _, staged in assets for e in staged.executables)
+    if on_path:
+        # An error names the entry whose asset has files in env/ (the likely clash).
+        where = next(
+            (w for w, st in assets if any(f.split("/")[0] == layerpath.ENV for f in st.files)),
+            assets[0][0],
+        )
+        try:
+            layerpath.write(stage, layer_dir, on_path)
+        except BuildpackError as e:
+            raise about(e, where) from e
+        except OSError as e:
+            raise about(os_error(e, f"write the PATH env files of layer {name}"), where) from e
     return stage
 
 

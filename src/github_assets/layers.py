@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import __version__, redact
+from . import __version__, layerpath, redact
 from .cnb.layer import LayerToml
 from .config import AssetSpec
 from .gobuildinfo import GoBuild
@@ -278,9 +278,31 @@ class LayerPlan:
             lost = next((f for a in assets for f in a.files if not _present(layer_dir / f)), None)
             if lost is not None:
                 return Install(f"the restored layer lacks {lost}")
+        cause = _path_env_lost(meta, assets, layer_dir if layer_dir_exists else None)
+        if cause:
+            return Install(cause)
         log.debug(f"reuse {self.name}: no wanted field differs")
         tags = ", ".join(sorted({f"{a.repo} {a.resolved_tag}" for a in assets}))
         return Reuse(assets, f"same {tags}, assets and checksums")
+
+
+def _path_env_lost(
+    meta: Mapping[str, Any], assets: Sequence[Installed], restored: Path | None
+) -> str:
+    """Why the previous layer would not put its executables outside bin/ on PATH, or ''.
+
+    A layer of an older version has no env files: its toml does not record `path`, which
+    is all a rebuild restored from the previous image (metadata only) can tell. A layer
+    restored from the cache must also hold the env file as it would be written now.
+    """
+    on_path = layerpath.dirs(e for a in assets for e in a.executables)
+    if not on_path:
+        return ""
+    if meta.get("path") != list(on_path):
+        return "the previous layer does not put its executables outside bin/ on PATH"
+    if restored is not None and layerpath.current(restored) != layerpath.value(restored, on_path):
+        return f"the restored layer lacks {layerpath.FILES[0]} as wanted"
+    return ""
 
 
 def _present(path: Path) -> bool:
@@ -336,9 +358,13 @@ def _show(value: Any) -> str:
 
 
 def metadata(target: Target, assets: Sequence[Installed]) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "schema": METADATA_SCHEMA,
         "buildpack_version": __version__,
         "target": str(target),
         "assets": [a.to_toml() for a in assets],
     }
+    on_path = layerpath.dirs(e for a in assets for e in a.executables)
+    if on_path:  # what env/PATH.prepend puts on PATH: a rebuild without the dir sees it here
+        data["path"] = list(on_path)
+    return data

@@ -146,6 +146,9 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
             for directory in missing:
                 directory.mkdir()
                 made.append(directory)
+                # 0755 whatever the umask: the image's run user is not the build user and
+                # must traverse these to reach the link (as destinations.make_dirs does).
+                directory.chmod(0o755)
             path.symlink_to(link.target)
             made.append(path)
     except OSError as e:

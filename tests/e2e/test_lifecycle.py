@@ -132,6 +132,45 @@ def test_chained_buildpack_requires_a_build_time_asset(
     assert f"needs-tool sees: {exe}" in b.out
 
 
+def test_an_archive_unpacked_at_the_layer_root_is_on_path_at_build_and_launch(
+    lc: Lifecycle, standin: StandIn
+) -> None:
+    """kustomize's tarball holds the binary at its root, so by default it lands at the layer
+    root, which the lifecycle does not put on PATH (only <layer>/bin): env/PATH.prepend does,
+    for a later buildpack (build = true) and for `launcher -- kustomize`, and a rebuild that
+    reuses the layer from the cache keeps doing so."""
+    from tools.archives import Member, tar_bytes
+
+    tool = b'#!/bin/sh\necho "kustomize ran: $0 $*"\n'
+    tarball = tar_bytes([Member("kustomize", tool, 0o755), Member("LICENSE", b"Apache-2.0\n")])
+    standin.add_release(
+        "acme/kustomize", "v5.3.0", {"kustomize_v5.3.0_linux_amd64.tar.gz": tarball}
+    )
+    (lc.app / "needs-tool.toml").write_text(
+        'repo = "acme/kustomize"\nasset = "kustomize_v{version}_{os}_{arch}.tar.gz"\n'
+        'tag = "v5.3.0"\nbuild = true\n'
+    )
+    (lc.app / "needs-tool.name").write_text("kustomize")
+    lc.platform_env(GITHUB_API_URL=standin.api_url)
+    order = lc.order(
+        [
+            [
+                {"id": BP_ID, "version": lc.version, "optional": True},
+                {"id": "test/needs-tool", "version": "0.0.1"},
+            ]
+        ]
+    )
+    platform = LayoutPlatform(lc, order)
+    exe = lc.our_layers / "acme_kustomize" / "kustomize"
+    for build in ("Installing: no previous layer", "Reusing layer acme_kustomize"):
+        phases = _phases_ok(platform.build_image())
+        assert build in phases["builder"].out
+        assert f"needs-tool sees: {exe}" in phases["builder"].out
+        r = lc.launch("--", "kustomize", "build")
+        assert r.rc == 0, r.all
+        assert f"kustomize ran: {exe} build" in r.out
+
+
 def write_analyzed(lc: Lifecycle, arch: str) -> Path:
     path = lc.base / "analyzed.toml"
     path.write_text(

@@ -341,10 +341,11 @@ def test_executables_get_0755_whatever_mode_the_archive_gives(
     for key, (cnb, r) in results.items():
         assert r.rc == 0, r.all
         layer = cnb.layers / LAYER
+        # env/: the buildpack's PATH env files (test_layer_path.py), not the archive's
         modes = {
             str(p.relative_to(layer)): stat.S_IMODE(p.stat().st_mode)
             for p in layer.rglob("*")
-            if p.is_file()
+            if p.is_file() and p.relative_to(layer).parts[0] != "env"
         }
         if key == "windows":
             assert modes == {"bin/tool": 0o755}
@@ -372,7 +373,11 @@ def test_the_directories_to_an_executable_are_0755_under_any_umask(
     assert r.rc == 0, r.all
     for layer in ("picked", "placed"):
         root = cnb.layers / layer
-        modes = {str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+        modes = {
+            str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode)
+            for p in root.rglob("*")
+            if p.parent.name != "env"  # the PATH env files: 0644 (test_layer_path.py)
+        }
         assert set(modes.values()) == {0o755}, (layer, modes)
     assert (cnb.layers / "picked" / "bin" / "deep" / "tool").is_file()
     assert (cnb.layers / "placed" / "opt" / "acme" / "x" / "tool").is_file()

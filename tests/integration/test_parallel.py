@@ -182,9 +182,12 @@ def archive_config() -> str:
 
 
 def installed_tree(cnb: CnbDirs) -> dict[str, bytes]:
+    """The archive's files in the layer (env/ holds the buildpack's PATH env files)."""
     layer = cnb.layers / "acme_probe"
     return {
-        p.relative_to(layer).as_posix(): p.read_bytes() for p in layer.rglob("*") if p.is_file()
+        p.relative_to(layer).as_posix(): p.read_bytes()
+        for p in layer.rglob("*")
+        if p.is_file() and p.relative_to(layer).parts[0] != "env"
     }
 
 

@@ -67,6 +67,9 @@ def test_render(
         ("grpc_health_probe-linux-amd64", "grpc_health_probe-linux-amd64"),
         ("tool.gz", "tool"),
         ("{os}-tool", "tool"),
+        # The contract's rule, literally: only trailing -, _, . go; the v stays
+        # (docs/configuration.md says so and what to write instead).
+        ("kustomize_v{version}_{os}_{arch}.tar.gz", "kustomize_v"),
     ],
 )
 def test_executable_name(asset: str, name: str) -> None:
