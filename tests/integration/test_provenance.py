@@ -506,8 +506,8 @@ def test_an_attestation_document_nested_past_any_limit_is_its_failure(
     standin.add_attestation("too-legit/attest", sha(ARTIFACT), b"", inline=False, document=nested)
     one_error(
         build(standin, cnb, ATTESTATION),
-        "GitHub attestation: no attestation of artifact verifies: a bundle document does not "
-        "hold JSON (",
+        "GitHub attestation: no attestation of artifact verifies: a bundle document is JSON "
+        "nested too deeply to read",
     )
 
 

@@ -1,0 +1,116 @@
+"""What the build makes of hostile or odd server answers and slow links, and how its log
+names where the bytes came from: bin/build as a subprocess against the loopback stand-in.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from tools.github_standin import API, StandIn
+
+from support import CnbDirs, Phase, elf_bytes, write_plan
+
+REPO = "acme/probe"
+ASSET = "probe-linux-amd64"
+ENTRY = f"project.toml: [[metadata.githubassets]] #1 (repo {REPO}): "
+FAST = {"BP_GITHUB_ASSETS_BACKOFF": "0.01", "BP_GITHUB_ASSETS_TIMEOUT": "10"}
+NESTED = b"[" * 100_000 + b"]" * 100_000
+"""JSON nested past Python's recursion limit, as a hostile server may answer."""
+TOOL = elf_bytes(size=30_000)
+NOT_AN_API = "check GITHUB_API_URL / api_url points at a GitHub API"
+
+
+def build(s: StandIn, cnb: CnbDirs, text: str, **env: str) -> Phase:
+    cnb.project(text)
+    write_plan(cnb)
+    return cnb.build({"GITHUB_API_URL": s.api_url, **FAST, **env})
+
+
+def entry(**keys: str) -> str:
+    lines = [f'repo = "{REPO}"', 'asset = "probe-{os}-{arch}"', *keys.values()]
+    return "[[metadata.githubassets]]\n" + "\n".join(lines) + "\n"
+
+
+def one_error(r: Phase) -> str:
+    errors = [line for line in r.err.splitlines() if line.startswith("error: ")]
+    assert r.rc == 1 and len(errors) == 1, r.all
+    assert "Traceback" not in r.all
+    return errors[0]
+
+
+# -- JSON a server answers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "what"),
+    [
+        (entry(), "/releases/latest", f"{REPO} latest release"),
+        (entry(tag='tag = "v1"'), "/releases/tags/", f"{REPO} tag v1"),
+        (entry(prefix='version_prefix = "v"'), "/releases?", f"{REPO} releases"),
+    ],
+    ids=["latest", "tag", "releases list"],
+)
+def test_json_nested_past_any_limit_is_one_line(
+    standin: StandIn, cnb: CnbDirs, config: str, path: str, what: str
+) -> None:
+    standin.add_release(REPO, "v1", {ASSET: TOOL})
+    standin.fail(API, 200, path_contains=path, body=NESTED)
+    error = one_error(build(standin, cnb, config))
+    host = standin.api_url.removeprefix("http://").split("/")[0]
+    assert error == (
+        f"error: {ENTRY}unexpected answer from {host} for {what}: JSON nested too deeply to "
+        f"read; {NOT_AN_API}"
+    )
+
+
+def test_an_api_answer_that_is_not_utf8_is_one_line(standin: StandIn, cnb: CnbDirs) -> None:
+    standin.add_release(REPO, "v1", {ASSET: TOOL})
+    standin.fail(API, 200, path_contains="/releases/latest", body=b'{"tag_name": "\xff"}')
+    assert one_error(build(standin, cnb, entry())).endswith(
+        f"for {REPO} latest release: not UTF-8 text; {NOT_AN_API}"
+    )
+
+
+# -- the attestation list -----------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "provenance" / "gh-cli"
+ATTESTATION = f"""
+[[metadata.githubassets]]
+repo = "{REPO}"
+asset = "artifact"
+tag = "v1"
+provenance = {{ github_attestation = true, signer_workflow = "{REPO}/.github/workflows/r.yml" }}
+"""
+_MAXRSS = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(rc)\n"
+)
+
+
+def test_an_attestation_list_nested_past_any_limit_is_one_line(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    standin.add_release(REPO, "v1", {"artifact": (DATA / "custom-issuer-artifact").read_bytes()})
+    standin.fail(API, 200, path_contains="/attestations/", body=NESTED)
+    assert one_error(build(standin, cnb, ATTESTATION)).endswith(
+        "the API's answer is JSON nested too deeply to read"
+    )
+
+
+def test_a_huge_attestation_list_is_refused_without_reading_it(
+    standin: StandIn, cnb: CnbDirs, tmp_path: Path
+) -> None:
+    """The list is read streamed, at most 16 MiB: a 96 MiB answer never sits in memory."""
+    standin.add_release(REPO, "v1", {"artifact": (DATA / "custom-issuer-artifact").read_bytes()})
+    body = b'{"attestations": [' + b" " * (96 << 20) + b"]}"
+    standin.fail(API, 200, path_contains="/attestations/", body=body)
+    del body
+    rss = tmp_path / "maxrss"
+    cnb.prefix = [sys.executable, "-c", _MAXRSS, str(rss)]
+    error = one_error(build(standin, cnb, ATTESTATION))
+    assert f"answered more than {16 << 20} bytes for the attestations of sha256:" in error
+    assert int(rss.read_text()) < 80_000, "KiB: the build held the answer in memory"
