@@ -4,6 +4,8 @@ names where the bytes came from: bin/build as a subprocess against the loopback 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -114,3 +116,50 @@ def test_a_huge_attestation_list_is_refused_without_reading_it(
     error = one_error(build(standin, cnb, ATTESTATION))
     assert f"answered more than {16 << 20} bytes for the attestations of sha256:" in error
     assert int(rss.read_text()) < 80_000, "KiB: the build held the answer in memory"
+
+
+# -- the source, as the log, the layer metadata and the SBOMs name it ---------------------
+
+LAYER = "acme_probe"
+TOKEN = "ghp_answersTOKEN0123456789abcdef"
+
+
+def downloading(r: Phase) -> str:
+    [line] = [x.strip() for x in r.out.splitlines() if x.strip().startswith("Downloading ")]
+    return line
+
+
+def recorded_sources(cnb: CnbDirs) -> set[str]:
+    """The source as the layer toml and both SBOMs record it."""
+    meta = cnb.layer_toml(LAYER)["metadata"]["assets"][0]
+    cdx = json.loads((cnb.layers / f"{LAYER}.sbom.cdx.json").read_text())
+    props = [p for c in cdx["components"] for p in c.get("properties", [])]
+    spdx = (cnb.layers / f"{LAYER}.sbom.spdx.json").read_text()
+    [said] = {p["value"] for p in props if p["name"] == "github-assets:source"}
+    assert f"downloaded from {said}" in spdx
+    return {meta["source"], said}
+
+
+@pytest.mark.parametrize("where", ["api", "mirror", "direct"])
+def test_the_source_reads_as_the_contract_spells_it(
+    standin: StandIn, cnb: CnbDirs, where: str
+) -> None:
+    standin.add_release(REPO, "v1", {ASSET: TOOL})
+    pin = f'sha256 = "{hashlib.sha256(TOOL).hexdigest()}"'
+    env: dict[str, str] = {}
+    if where == "api":
+        standin.make_private(REPO, TOKEN)
+        config, env["GITHUB_TOKEN"], label = entry(tag='tag = "v1"'), TOKEN, "the GitHub API"
+    elif where == "mirror":
+        standin.down = {API}
+        config, label = entry(tag='tag = "v1"', pin=pin), f"mirror {standin.web_url}"
+        env["BP_DEPENDENCY_MIRROR"] = standin.web_url.replace("://", "://user:pw@")
+    else:
+        standin.down = {API}
+        config, label = entry(tag='tag = "v1"', pin=pin), f"{standin.web_url} (direct)"
+        env["GITHUB_SERVER_URL"] = standin.web_url
+    r = build(standin, cnb, config, **env)
+    assert r.rc == 0, r.all
+    line = downloading(r)
+    assert line.startswith(f"Downloading {ASSET} (") and line.endswith(f") from {label}"), line
+    assert recorded_sources(cnb) == {label}

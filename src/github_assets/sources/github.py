@@ -432,7 +432,8 @@ class GitHub:
 class GitHubSource:
     """Assets through the GitHub API of one base URL, with one token (or none)."""
 
-    name = "GitHub API"
+    name = "the GitHub API"
+    """As the log, the layer metadata and the SBOMs name it (one spelling everywhere)."""
 
     def __init__(
         self, http: Http, api_url: str, token: str | None, *, missing: BuildpackError | None = None
@@ -509,7 +510,7 @@ class GitHubSource:
         return chosen._replace(siblings=tuple(a for a in assets if a is not chosen))
 
     def origin(self, asset: ResolvedAsset, expected: Expected) -> str:
-        return "the GitHub API"
+        return self.name
 
     def fetch(
         self,
@@ -538,7 +539,7 @@ class GitHubSource:
                 token_base=self.api_url,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
-                issuer="the GitHub API",
+                issuer=self.name,
                 decode=decoded,
             ),
         )
