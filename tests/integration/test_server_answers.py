@@ -163,3 +163,24 @@ def test_the_source_reads_as_the_contract_spells_it(
     line = downloading(r)
     assert line.startswith(f"Downloading {ASSET} (") and line.endswith(f") from {label}"), line
     assert recorded_sources(cnb) == {label}
+
+
+# -- hints name where the token came from --------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/releases/tags/", "/releases/assets/"], ids=["API", "asset"])
+def test_a_rejected_token_from_a_binding_names_the_binding(
+    standin: StandIn, cnb: CnbDirs, path: str
+) -> None:
+    standin.add_release(REPO, "v1", {ASSET: TOOL})
+    standin.make_private(REPO, TOKEN)
+    bound = cnb.platform / "bindings" / "gh-token"
+    bound.mkdir(parents=True)
+    (bound / "type").write_text("github\n")
+    (bound / "token").write_text(TOKEN + "\n")
+    standin.fail(API, 401, path_contains=path, body=b'{"message": "Bad credentials"}')
+    error = one_error(build(standin, cnb, entry(tag='tag = "v1"'), GITHUB_TOKEN="ghp_unused"))
+    assert error.endswith(
+        "; check the token in the github binding gh-token; it may be expired or revoked"
+    ), error
+    assert TOKEN not in error

@@ -227,7 +227,7 @@ def _fail_status(net: Http, resp: requests.Response, job: Download, *, refreshed
     if status == 401 and job.token:
         raise DownloadError(
             f"failed to download {job.name}: the token was rejected (HTTP 401)",
-            hint="check the token in token_env / GITHUB_TOKEN",
+            hint=f"check {job.credential_origin}; it may be expired or revoked",
         )
     if status == 401:
         raise DownloadError(
@@ -331,6 +331,8 @@ class Download:
     cancel: threading.Event | None
     algorithms: frozenset[str] = frozenset({"sha256"})
     token: str | None = None
+    credential_origin: str = "the token"
+    """Where the token came from, as a hint names it (config.token_named)."""
     token_host: str = ""
     token_base: str = ""
     """The API's base URL: on token_host only URLs under it are the API's (GitHub

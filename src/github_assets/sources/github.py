@@ -159,7 +159,10 @@ class GitHub:
         *,
         log: Log,
         cancel: threading.Event | None = None,
+        named: str = "the token in token_env / GITHUB_TOKEN",
     ) -> None:
+        self.named = named
+        """Where the token came from, as a hint names it ("the token in GITHUB_TOKEN")."""
         self.http = http
         self.api_url = api_url.rstrip("/")
         self.api_host = netloc(self.api_url)
@@ -375,7 +378,7 @@ class GitHub:
         if resp.status_code == 401 and self.token:
             raise GitHubError(
                 f"GitHub rejected the token for {repo} (HTTP 401 Bad credentials)",
-                hint="check the token in token_env / GITHUB_TOKEN; it may be expired or revoked",
+                hint=f"check {self.named}; it may be expired or revoked",
             )
         if resp.status_code == 401:
             raise GitHubError(
@@ -436,9 +439,17 @@ class GitHubSource:
     """As the log, the layer metadata and the SBOMs name it (one spelling everywhere)."""
 
     def __init__(
-        self, http: Http, api_url: str, token: str | None, *, missing: BuildpackError | None = None
+        self,
+        http: Http,
+        api_url: str,
+        token: str | None,
+        *,
+        missing: BuildpackError | None = None,
+        named: str = "the token in token_env / GITHUB_TOKEN",
     ) -> None:
         self.http = http
+        self.named = named
+        """Where the token came from, as hints name it (config.token_named)."""
         self.missing = missing
         """Why the token the entry asks for cannot be had (its token_env is not set), raised
         at the first request to the API: the places besides it need no token."""
@@ -456,7 +467,7 @@ class GitHubSource:
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
         if self.missing is not None:
             raise self.missing
-        return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
+        return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel, named=self.named)
 
     def resolve(
         self,
@@ -535,6 +546,7 @@ class GitHubSource:
                 cancel=cancel,
                 algorithms=expected.algorithms,
                 token=self.token,
+                credential_origin=self.named,
                 token_host=self.api_host,
                 token_base=self.api_url,
                 content_type=asset.content_type,
