@@ -184,3 +184,20 @@ def test_a_rejected_token_from_a_binding_names_the_binding(
         "; check the token in the github binding gh-token; it may be expired or revoked"
     ), error
     assert TOKEN not in error
+
+
+# -- progress on a slow link ----------------------------------------------------------------
+
+
+def test_a_slow_download_reports_progress_every_few_seconds(standin: StandIn, cnb: CnbDirs) -> None:
+    """100 KB/s, as a congested link: a line about every 3 s, well before 1 MiB arrived."""
+    data = elf_bytes(size=500_000)
+    standin.add_release(REPO, "v1", {ASSET: data})
+    standin.throttle_bytes_per_sec = 100_000
+    r = build(standin, cnb, entry(tag='tag = "v1"'))
+    assert r.rc == 0, r.all
+    lines = [x.strip() for x in r.out.splitlines() if x.strip().startswith(f"{ASSET}: ")]
+    assert lines, r.out
+    pct = int(lines[0].removeprefix(f"{ASSET}: ").split("%")[0])
+    assert 40 <= pct <= 90, lines  # about 3 s of 5
+    assert lines[0].endswith(" KiB/s") and " of 488.3 KiB, " in lines[0], lines
