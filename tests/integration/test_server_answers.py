@@ -201,3 +201,19 @@ def test_a_slow_download_reports_progress_every_few_seconds(standin: StandIn, cn
     pct = int(lines[0].removeprefix(f"{ASSET}: ").split("%")[0])
     assert 40 <= pct <= 90, lines  # about 3 s of 5
     assert lines[0].endswith(" KiB/s") and " of 488.3 KiB, " in lines[0], lines
+
+
+def test_a_pinned_direct_download_says_its_size_is_not_known_before_it(
+    standin: StandIn, cnb: CnbDirs
+) -> None:
+    standin.add_release(REPO, "v1", {ASSET: TOOL})
+    standin.down = {API}
+    pin = f'sha256 = "{hashlib.sha256(TOOL).hexdigest()}"'
+    r = build(standin, cnb, entry(tag='tag = "v1"', pin=pin), GITHUB_SERVER_URL=standin.web_url)
+    assert r.rc == 0, r.all
+    assert downloading(r) == (
+        f"Downloading {ASSET} (size not known before the download) from "
+        f"{standin.web_url} (direct)"
+    )
+    [verified] = [x.strip() for x in r.out.splitlines() if x.strip().startswith("Verified ")]
+    assert verified.endswith("(pinned, 29.3 KiB)"), verified
