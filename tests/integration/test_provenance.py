@@ -230,7 +230,8 @@ def test_a_bundle_nested_past_any_limit_is_one_line(standin: StandIn, cnb: CnbDi
     standin.add_release("acme/notes", "v1", {"a.txt": A_TXT, "a.txt.sigstore.json": NESTED})
     one_error(
         build(standin, cnb, SIGSTORE),
-        f"error: {ENTRY} (repo acme/notes): sigstore: a.txt.sigstore.json is not JSON (",
+        f"error: {ENTRY} (repo acme/notes): sigstore: a.txt.sigstore.json is JSON nested too "
+        "deeply to read",
     )
 
 
