@@ -212,8 +212,7 @@ def test_a_pinned_direct_download_says_its_size_is_not_known_before_it(
     r = build(standin, cnb, entry(tag='tag = "v1"', pin=pin), GITHUB_SERVER_URL=standin.web_url)
     assert r.rc == 0, r.all
     assert downloading(r) == (
-        f"Downloading {ASSET} (size not known before the download) from "
-        f"{standin.web_url} (direct)"
+        f"Downloading {ASSET} (size not known before the download) from {standin.web_url} (direct)"
     )
     [verified] = [x.strip() for x in r.out.splitlines() if x.strip().startswith("Verified ")]
     assert verified.endswith("(pinned, 29.3 KiB)"), verified
