@@ -117,7 +117,13 @@ def of_type(bindings: Sequence[Binding], kind: str) -> list[Binding]:
 
 
 def github_token(bindings: Sequence[Binding], api_url: str) -> str | None:
-    """The token of the `github` binding for this API base, or None.
+    """The token of the `github` binding for this API base, or None."""
+    binding = github_binding(bindings, api_url)
+    return binding.value("token") if binding is not None else None
+
+
+def github_binding(bindings: Sequence[Binding], api_url: str) -> Binding | None:
+    """The `github` binding whose token is for this API base, or None.
 
     A binding whose `host` names the API host (`api.github.com`, `ghe.example.com`, or
     with a port) wins over one without `host`, which applies to every API host.
@@ -130,7 +136,7 @@ def github_token(bindings: Sequence[Binding], api_url: str) -> str | None:
         names = {(parts.hostname or "").lower(), parts.netloc.rsplit("@", 1)[-1].lower()}
     except ValueError:  # a malformed base: the request fails and says so; no host matches
         names = set()
-    general = None
+    general: Binding | None = None
     for binding in github:
         token = binding.value("token")
         if not token:
@@ -141,9 +147,9 @@ def github_token(bindings: Sequence[Binding], api_url: str) -> str | None:
             )
         host = _host(binding.value("host"))
         if host and host in names:
-            return token
+            return binding
         if not host and general is None:
-            general = token
+            general = binding
     return general
 
 

@@ -609,6 +609,16 @@ def _tables(data: Mapping[str, Any], shown: str) -> list[tuple[str, Any]]:
     return [(f"{shown}: [[{prefix}.{TABLE}]] #{i}", entry) for i, entry in enumerate(entries, 1)]
 
 
+def token_named(spec: AssetSpec, env: Mapping[str, str], binding: str | None = None) -> str:
+    """Where token_for's token comes from, as a hint names it (never its value): so that
+    "check the token" points at the place the user gave it, binding included."""
+    if spec.token_env and env.get(spec.token_env, ""):
+        return f"the token in {spec.token_env} (token_env)"
+    if binding is not None:
+        return f"the token in the github binding {binding}"
+    return "the token in GITHUB_TOKEN"
+
+
 def token_for(spec: AssetSpec, env: Mapping[str, str], bound: str | None = None) -> str | None:
     """The token to send to the API for this asset, or None (public): the variable
     token_env names, else bound (a `github` binding's token for the asset's API host),

@@ -233,7 +233,9 @@ def install(job: Job, asset: ResolvedAsset, *, work: Path, shown_root: Path) -> 
                 "file) and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set",
                 hint=_pin_advice(spec),
             )
-        size = human_size(asset.size) if asset.size >= 0 else "size not known yet"
+        # A pin without a lock gives the sha256, not the size: the line says so, without
+        # promising a size it will not print; the Verified line (and progress) give it.
+        size = human_size(asset.size) if asset.size >= 0 else "size not known before the download"
         log.subprocess(
             f"Downloading {asset.name} ({size}) from {job.source.origin(asset, expected)}"
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import bindings
-from .config import AssetSpec, token_for
+from .config import AssetSpec, token_for, token_named
 from .errors import ConfigError
 from .log import Log
 from .settings import Settings
@@ -91,16 +91,18 @@ def make_services(
         from .sources.github import GitHubSource
 
         base = api_url(spec, env)
-        bound_token = bindings.github_token(bound, base)
+        binding = bindings.github_binding(bound, base)
+        bound_token = binding.value("token") if binding is not None else None
+        named = token_named(spec, env, binding.name if binding is not None else None)
         if places is None:  # the API is all there is: its token must be there
-            return GitHubSource(http(), base, token_for(spec, env, bound_token))
+            return GitHubSource(http(), base, token_for(spec, env, bound_token), named=named)
         try:
             token, missing = token_for(spec, env, bound_token), None
         except ConfigError as e:
             # A pinned private asset may come from a mirror, a binding or the offline
             # package, which receive no token: the API raises this if it is asked.
             token, missing = None, e
-        api = GitHubSource(http(), base, token, missing=missing)
+        api = GitHubSource(http(), base, token, missing=missing, named=named)
         from .sources.chain import Chain
         from .sources.origins import Origins
 

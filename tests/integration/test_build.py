@@ -123,7 +123,7 @@ def test_log_grammar_is_fixed(standin: StandIn, cnb: CnbDirs) -> None:
         f"(asset {cnb.layer_toml(LAYER)['metadata']['assets'][0]['asset_id']}, {size})",
         # resolved without a token (a public repo): the release's browser_download_url
         f"    Downloading grpc_health_probe-linux-amd64 ({size}) from "
-        f"{standin.storage_url.removeprefix('http://')} (direct)",
+        f"{standin.storage_url} (direct)",
         f"    Verified sha256:{digest} (GitHub digest, {size})",
         "    Unpacked raw: 1 file",
         f"    Installed {exe}",

@@ -100,7 +100,7 @@ def test_a_file_mirror_path_that_is_a_directory_names_it(standin: StandIn, cnb: 
     first = failed(r, cnb)
     assert first.startswith(
         f"error: {ENTRY}: mirror {(cnb.base / 'mirror').as_uri()}/github.com "
-        f"(BP_DEPENDENCY_MIRROR) has a directory at {path}, where the file probe-linux-amd64 "
+        f"has a directory at {path}, where the file probe-linux-amd64 "
         "should be; put the asset's file there, or fix the mirror or binding"
     ), first
     assert "write" not in first
@@ -114,7 +114,7 @@ def test_a_file_mirror_path_through_a_file_names_it(standin: StandIn, cnb: CnbDi
     first = failed(r, cnb)
     path = cnb.base / "mirror" / REPO / "releases" / "download" / "v1" / "probe-linux-amd64"
     assert (
-        f"(BP_DEPENDENCY_MIRROR): cannot read {path} for probe-linux-amd64: Not a directory; "
+        f"mirror {mirror}: cannot read {path} for probe-linux-amd64: Not a directory; "
         "make it readable for the build user, or fix the mirror or binding"
     ) in first, first
     assert "write" not in first

@@ -416,7 +416,7 @@ def test_401_on_the_asset_download_is_not_retried(
     r = run(standin, cnb)
     assert assert_nothing_installed(standin, cnb, r) == (
         f"error: {W1}failed to download {ASSET}: the token was rejected (HTTP 401); "
-        "check the token in token_env / GITHUB_TOKEN"
+        "check the token in GITHUB_TOKEN; it may be expired or revoked"
     )
     assert len(asset_requests(standin)) == 1
 

@@ -284,7 +284,7 @@ def test_an_unreadable_file_mirror_path_names_it_never_a_write(
     assert r.rc == 1 and "Traceback" not in r.err, r.all
     first = r.err.splitlines()[0]
     assert first == (
-        f"error: {ENTRY}: mirror {mirror} (BP_DEPENDENCY_MIRROR): cannot read {path} for "
+        f"error: {ENTRY}: mirror {mirror}: cannot read {path} for "
         "probe-linux-amd64: Permission denied; make it readable for the build user, or fix "
         "the mirror or binding"
     )

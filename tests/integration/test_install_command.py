@@ -168,7 +168,7 @@ def test_with_a_lock_install_makes_no_api_request(
                 GITHUB_SERVER_URL=standin.web_url)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "Using ../conf/github-assets.lock (4 assets)" in r.stdout
-    assert " (direct)" in r.stdout and "(lock, " in r.stdout
+    assert f" from {standin.web_url} (direct)" in r.stdout and "(lock, " in r.stdout
     assert standin.api_requests() == []
     assert (dest / "bin" / "probe").read_bytes() == AMD
 

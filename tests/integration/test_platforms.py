@@ -251,10 +251,11 @@ def test_a_host_mirror_variable_decodes_like_libpak(
         cnb,
         PINNED,
         GITHUB_API_URL="https://github.my-corp.com/api/v3",
+        BP_LOG_LEVEL="DEBUG",  # which variable gave the mirror is a [debug] line
         **{name: _file_mirror(cnb)},
     )
     assert r.rc == 0, r.all
-    assert f"({name})" in r.out
+    assert f" is given by {name}\n" in r.out
     assert (cnb.layers / LAYER / "bin" / "probe").read_bytes() == PROBE
 
 

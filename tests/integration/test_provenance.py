@@ -230,7 +230,8 @@ def test_a_bundle_nested_past_any_limit_is_one_line(standin: StandIn, cnb: CnbDi
     standin.add_release("acme/notes", "v1", {"a.txt": A_TXT, "a.txt.sigstore.json": NESTED})
     one_error(
         build(standin, cnb, SIGSTORE),
-        f"error: {ENTRY} (repo acme/notes): sigstore: a.txt.sigstore.json is not JSON (",
+        f"error: {ENTRY} (repo acme/notes): sigstore: a.txt.sigstore.json is JSON nested too "
+        "deeply to read",
     )
 
 
@@ -506,8 +507,8 @@ def test_an_attestation_document_nested_past_any_limit_is_its_failure(
     standin.add_attestation("too-legit/attest", sha(ARTIFACT), b"", inline=False, document=nested)
     one_error(
         build(standin, cnb, ATTESTATION),
-        "GitHub attestation: no attestation of artifact verifies: a bundle document does not "
-        "hold JSON (",
+        "GitHub attestation: no attestation of artifact verifies: a bundle document is JSON "
+        "nested too deeply to read",
     )
 
 

@@ -51,7 +51,7 @@ def test_the_blog_project_cold_without_a_lock_makes_five_api_requests(
     assert len(standin.api_requests()) == 5, [q.path for q in standin.api_requests()]
     [private] = asset_downloads_through_the_api(standin)
     assert "qeek-dev/apitest-toolchain" in private
-    storage = standin.storage_url.removeprefix("http://")
+    storage = standin.storage_url
     for name in (
         "youtubedr_2.7.0_linux_amd64.tar.gz",
         "jq-linux64",

@@ -248,8 +248,7 @@ def test_the_real_probes_sboms_list_its_go_modules_on_install_and_on_reuse(
         assert f"pkg:golang/{path}@{dep_version}" in golang
     [asset] = [p for p in doc["packages"] if p["name"] == ASSET]
     # public, resolved without a token: from the release's browser_download_url
-    storage = standin.storage_url.removeprefix("http://")
-    assert f"downloaded from {storage} (direct)" in asset["sourceInfo"]
+    assert f"downloaded from {standin.storage_url} (direct)" in asset["sourceInfo"]
     contained = {
         r["relatedSpdxElement"]
         for r in doc["relationships"]

@@ -238,7 +238,7 @@ def test_a_bundle_document_is_snappy_compressed_json() -> None:
     ("document", "message"),
     [
         (REUSABLE.read_bytes(), "not Snappy-compressed"),  # served uncompressed
-        (bytes(cramjam.snappy.compress_raw(b"not json")), "does not hold JSON"),
+        (bytes(cramjam.snappy.compress_raw(b"not json")), "a bundle document is not JSON"),
         (bytes(cramjam.snappy.compress_raw(b"[1]")), "does not hold a bundle object"),
         (
             bytes(cramjam.snappy.compress_raw(bytes(attestation.DOCUMENT_MAX_BYTES + 1))),

@@ -31,7 +31,7 @@ PROBE = Component(
     "grpc_health_probe-linux-amd64",
     SHA,
     "https://github.com/grpc-ecosystem/grpc-health-probe/releases/tag/v0.4.28",
-    "GitHub API",
+    "the GitHub API",
     (("bin/grpc_health_probe", GO),),
 )
 PLAIN = Component(
@@ -63,7 +63,7 @@ def test_each_names_the_github_origin_and_the_source(tmp_path: Path) -> None:
         PROBE.tag,
     )
     assert probe["hashes"] == [{"alg": "SHA-256", "content": SHA}]
-    assert {"name": "github-assets:source", "value": "GitHub API"} in probe["properties"]
+    assert {"name": "github-assets:source", "value": "the GitHub API"} in probe["properties"]
     kustomize = next(c for c in cdx["components"] if c["name"] == PLAIN.asset)
     assert kustomize["purl"] == "pkg:github/kubernetes-sigs/kustomize@kustomize%2Fv5.4.2"
 
@@ -73,7 +73,7 @@ def test_each_names_the_github_origin_and_the_source(tmp_path: Path) -> None:
     assert asset["checksums"] == [{"algorithm": "SHA256", "checksumValue": SHA}]
     assert asset["externalRefs"][0]["referenceLocator"] == PROBE.purl
     assert asset["downloadLocation"] == PROBE.release_url
-    assert "downloaded from GitHub API" in asset["sourceInfo"]
+    assert "downloaded from the GitHub API" in asset["sourceInfo"]
     assert (
         "downloaded from mirror https://mirror.example.com" in packages[PLAIN.asset]["sourceInfo"]
     )
@@ -174,7 +174,7 @@ def test_a_release_url_that_is_no_url_is_left_out_and_the_documents_stay_valid(
 ) -> None:
     """The release page is what the API said; a hostile or broken answer must not make the
     layer's SBOM invalid."""
-    component = Component("acme/tool", "v1", "tool", "0" * 64, url, "GitHub API")
+    component = Component("acme/tool", "v1", "tool", "0" * 64, url, "the GitHub API")
     cdx = cyclonedx("t", "1", [component])
     validate_cdx(cdx)
     assert "externalReferences" not in cdx["components"][0]

@@ -13,11 +13,11 @@ No I/O here: the caller fetches (sources/), this module reads and decides.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..sources import jsonbody
 from . import snappy
 from .bundle import ArtifactDigest, Verification, verify_bundle
 from .errors import ProvenanceError
@@ -73,10 +73,9 @@ def parse_list(body: bytes) -> list[Item]:
     if len(body) > LIST_MAX_BYTES:
         raise _fail(f"the API's answer is larger than {LIST_MAX_BYTES} bytes")
     try:
-        document = json.loads(body)
-    # RecursionError: absurd nesting, which a hostile answer may hold.
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise _fail(f"the API's answer is not JSON ({e})") from None
+        document = jsonbody.parse(body)
+    except ValueError as e:
+        raise _fail(f"the API's answer is {e}") from None
     items = document.get("attestations") if isinstance(document, dict) else None
     if not isinstance(items, list):
         raise _fail("the API's answer has no 'attestations' list")
@@ -105,9 +104,9 @@ def parse_document(data: bytes) -> Mapping[str, Any]:
     except snappy.SnappyError as e:
         raise _fail(f"a bundle document is not Snappy-compressed: {e}") from None
     try:
-        bundle = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise _fail(f"a bundle document does not hold JSON ({e})") from None
+        bundle = jsonbody.parse(raw)
+    except ValueError as e:
+        raise _fail(f"a bundle document is {e}") from None
     if not isinstance(bundle, dict):
         raise _fail("a bundle document does not hold a bundle object")
     return bundle

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..errors import BuildpackError
+from ..sources import jsonbody
 from ..verify import Checksum
 from . import attestation, minisign
 from .bundle import ArtifactDigest, Identity, verify_bundle
@@ -208,11 +209,10 @@ class Check:
         p = self.provenance
         if p.sigstore_bundle:
             raw = self._file(self.bundle_name, "Sigstore bundle")
-            try:
-                bundle = json.loads(raw)
-            # RecursionError: absurd nesting, which a hostile file may hold.
-            except (ValueError, UnicodeDecodeError, RecursionError) as e:
-                raise ProvenanceError(f"sigstore: {self.bundle_name} is not JSON ({e})") from None
+            try:  # a release asset: the server's JSON, read as every other one
+                bundle = jsonbody.parse(raw)
+            except ValueError as e:
+                raise ProvenanceError(f"sigstore: {self.bundle_name} is {e}") from None
             if not isinstance(bundle, dict):
                 raise ProvenanceError(f"sigstore: {self.bundle_name} is not a bundle object")
             self._bundle = bundle

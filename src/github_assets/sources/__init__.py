@@ -73,7 +73,7 @@ class Received(NamedTuple):
     """The Content-Encoding the server sent the bytes with ("gzip"); they were taken as
     sent, not decoded. '' when none (or when the fetch was asked to decode)."""
     origin: str = ""
-    """Where the bytes came from, as the log and the layer metadata name it ("GitHub API",
+    """Where the bytes came from, as the log and the layer metadata name it ("the GitHub API",
     "mirror https://..."); '' means the source's own name."""
     github: bool = True
     """Whether one of GitHub's own hosts served them (the API, its storage, the web host).
@@ -118,7 +118,7 @@ class Source(Protocol):
     """Resolve specs and fetch assets; errors are BuildpackErrors, cancellation Cancelled."""
 
     name: str
-    """How the build log names it ("GitHub API")."""
+    """How the build log names it ("the GitHub API")."""
     secrets: tuple[str, ...]
     """Values the log must never show (tokens), known before any thread starts."""
 

@@ -227,7 +227,7 @@ def _fail_status(net: Http, resp: requests.Response, job: Download, *, refreshed
     if status == 401 and job.token:
         raise DownloadError(
             f"failed to download {job.name}: the token was rejected (HTTP 401)",
-            hint="check the token in token_env / GITHUB_TOKEN",
+            hint=f"check {job.credential_origin}; it may be expired or revoked",
         )
     if status == 401:
         raise DownloadError(
@@ -263,11 +263,17 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
     start = net.clock()
     last_report = start
     base = state.written
+    # A read blocks until its slice of the buffer is full: on a slow link a whole 1 MiB
+    # buffer takes ~10 s at 100 KB/s, longer than the progress interval. So each read asks
+    # for what arrives in well under that interval (measured), and a fast link's reads grow
+    # to the whole buffer within a few reads.
+    step = _FIRST_STEP
     while True:
         check(job.cancel)
         buf = sink.buffer()
+        began = net.clock()
         try:
-            n = readinto(buf)
+            n = readinto(buf[:step])
         except requests.RequestException:
             raise  # judged by the retry loop, like every request's failure
         except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as e:
@@ -300,6 +306,11 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
             ) from e
         state.written += n
         now = net.clock()
+        took = now - began
+        if took < net.progress_every / 8:
+            step = min(step * 2, len(buf))
+        elif took > net.progress_every / 4:
+            step = max(step // 2, _LEAST_STEP)
         if now - last_report >= net.progress_every:
             last_report = now
             rate = human_size(int((state.written - base) / max(now - start, 1e-6)))
@@ -331,6 +342,8 @@ class Download:
     cancel: threading.Event | None
     algorithms: frozenset[str] = frozenset({"sha256"})
     token: str | None = None
+    credential_origin: str = "the token"
+    """Where the token came from, as a hint names it (config.token_named)."""
     token_host: str = ""
     token_base: str = ""
     """The API's base URL: on token_host only URLs under it are the API's (GitHub
@@ -385,6 +398,10 @@ class _State:
             sink.restart()
         self.written = 0
         self.hashers = {a: hashlib.new(a) for a in sorted(self.algorithms)}
+
+
+_FIRST_STEP = 64 * 1024
+_LEAST_STEP = 4 * 1024
 
 
 def _raw_reader(resp: requests.Response) -> Callable[[memoryview], int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -21,6 +21,7 @@ from ..platform import Target
 from . import Received, ResolvedAsset, Sink, Unchanged
 from .download import Download, download
 from .http import MAX_REDIRECTS, Http, Redirected
+from .jsonbody import API_MAX_BYTES, TooLarge, parse_answer, read_capped, read_head
 from .judge import (
     TRANSIENT_STATUS,
     GaveUp,
@@ -38,6 +39,15 @@ if TYPE_CHECKING:
     from ..verify import Expected
 
 API_VERSION = "2022-11-28"
+_NOT_AN_API = "check GITHUB_API_URL / api_url points at a GitHub API"
+
+
+class _Answer(NamedTuple):
+    """An API answer, read: its status, headers, url and history, and its body (a 200's
+    whole, at most the limit asked; the head of any other, for an error's details)."""
+
+    resp: requests.Response
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,10 @@ class GitHub:
         *,
         log: Log,
         cancel: threading.Event | None = None,
+        named: str = "the token in token_env / GITHUB_TOKEN",
     ) -> None:
+        self.named = named
+        """Where the token came from, as a hint names it ("the token in GITHUB_TOKEN")."""
         self.http = http
         self.api_url = api_url.rstrip("/")
         self.api_host = netloc(self.api_url)
@@ -158,9 +171,10 @@ class GitHub:
         self.cancel = cancel
         self._etag = ""
 
-    def _get(self, path: str, what: str) -> requests.Response:
+    def _get(self, path: str, what: str, max_bytes: int = API_MAX_BYTES) -> _Answer:
         """GET an API path (or a URL of the API, e.g. a next page); the answer is final (not
-        transient, not a short rate limit).
+        transient, not a short rate limit), its body read (a 200's at most max_bytes,
+        streamed: a longer one is an error before the rest arrives).
 
         Redirects are followed on the API host only, the token along (a renamed
         repository answers 301/307/308); a redirect to another host is an error.
@@ -168,9 +182,9 @@ class GitHub:
         url = path if path.startswith(self.api_url + "/") else f"{self.api_url}{path}"
         attempts = self.http.policy.attempts
 
-        def attempt() -> requests.Response:
+        def attempt() -> _Answer:
             try:
-                resp = self.http.open(url, self._headers, self.log, leave=False)
+                resp = self.http.open(url, self._headers, self.log, stream=True, leave=False)
             except Redirected as e:
                 raise self._redirect_error(e, what) from None
             limit = self.http.rate_limit(resp)
@@ -180,7 +194,16 @@ class GitHub:
             if resp.status_code in TRANSIENT_STATUS:
                 resp.close()
                 raise Transient(f"HTTP {resp.status_code}")
-            return resp
+            if resp.status_code != 200:
+                return _Answer(resp, read_head(resp).encode())
+            try:  # within the attempt: a connection cut mid-body is retried
+                return _Answer(resp, read_capped(resp, max_bytes))
+            except TooLarge:
+                raise GitHubError(
+                    f"the GitHub API at {self.api_url} answered more than {max_bytes} "
+                    f"bytes for {what}",
+                    hint=_NOT_AN_API,
+                ) from None
 
         try:
             return self.http.retry(
@@ -257,16 +280,17 @@ class GitHub:
 
     def _full_name(self, repo_id: str) -> str | None:
         try:
-            resp = self._get(f"/repositories/{quote(repo_id, safe='')}", f"repository {repo_id}")
-            name = resp.json().get("full_name") if resp.status_code == 200 else None
-        except (BuildpackError, ValueError, AttributeError):
+            what = f"repository {repo_id}"
+            resp, body = self._get(f"/repositories/{quote(repo_id, safe='')}", what)
+            data = parse_answer(body, resp.url, what) if resp.status_code == 200 else None
+            name = data.get("full_name") if isinstance(data, Mapping) else None
+        except BuildpackError:
             return None
         return name if isinstance(name, str) and name.count("/") == 1 else None
 
     def repo_exists(self, repo: str) -> bool:
         """Whether the repository is visible (its release list answers 200)."""
-        resp = self._get(f"/repos/{repo}/releases?per_page=1", f"repository {repo}")
-        resp.close()
+        resp = self._get(f"/repos/{repo}/releases?per_page=1", f"repository {repo}").resp
         return resp.status_code == 200
 
     def latest_with_prefix(self, repo: str, prefix: str, etag: str = "") -> Release:
@@ -281,7 +305,7 @@ class GitHub:
         for page in range(MAX_PAGES):
             self._etag = etag if page == 0 else ""
             try:
-                resp = self._get(url, what)
+                resp, body = self._get(url, what)
             finally:
                 self._etag = ""
             if resp.status_code == 304 and etag:
@@ -290,12 +314,13 @@ class GitHub:
             if resp.status_code != 200:
                 resp.close()
                 return self.release(repo, "latest")  # the same errors as for latest
-            try:
-                listed = [r for r in resp.json() if isinstance(r, Mapping)]
-            except ValueError as e:
+            page_data = parse_answer(body, resp.url, what, hint=_NOT_AN_API)
+            if not isinstance(page_data, list):
                 raise GitHubError(
-                    f"unexpected answer from the GitHub API for {what}: not JSON"
-                ) from e
+                    f"unexpected answer from the GitHub API for {what}: not a list",
+                    hint=_NOT_AN_API,
+                )
+            listed = [r for r in page_data if isinstance(r, Mapping)]
             for data in listed:
                 tag = str(data.get("tag_name", ""))
                 if tag.startswith(prefix) and not data.get("draft") and not data.get("prerelease"):
@@ -304,7 +329,7 @@ class GitHub:
                     except (ValueError, KeyError, TypeError, AttributeError) as e:
                         raise GitHubError(
                             f"unexpected answer from the GitHub API for {what}: not a release",
-                            hint="check GITHUB_API_URL / api_url points at a GitHub API",
+                            hint=_NOT_AN_API,
                         ) from e
                     self._moved(repo, resp, release)
                     first = resp.headers.get("etag", "") if page == 0 else ""
@@ -331,19 +356,20 @@ class GitHub:
         what = f"{repo} {'latest release' if latest else 'tag ' + tag}"
         self._etag = etag
         try:
-            resp = self._get(path, what)
+            resp, body = self._get(path, what)
         finally:
             self._etag = ""
         if resp.status_code == 304 and etag:
             resp.close()
             raise Unchanged(etag)
         if resp.status_code == 200:
+            data = parse_answer(body, resp.url, what, hint=_NOT_AN_API)
             try:
-                release = _parse_release(resp.json())
+                release = _parse_release(data)
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise GitHubError(
                     f"unexpected answer from the GitHub API for {what}: not a release",
-                    hint="check GITHUB_API_URL / api_url points at a GitHub API",
+                    hint=_NOT_AN_API,
                 ) from e
             self._moved(repo, resp, release)
             return replace(release, etag=resp.headers.get("etag", ""))
@@ -352,7 +378,7 @@ class GitHub:
         if resp.status_code == 401 and self.token:
             raise GitHubError(
                 f"GitHub rejected the token for {repo} (HTTP 401 Bad credentials)",
-                hint="check the token in token_env / GITHUB_TOKEN; it may be expired or revoked",
+                hint=f"check {self.named}; it may be expired or revoked",
             )
         if resp.status_code == 401:
             raise GitHubError(
@@ -365,7 +391,7 @@ class GitHub:
         raise GitHubError(
             f"GitHub API answered HTTP {resp.status_code} for {what}",
             hint="check GITHUB_API_URL / api_url and that the token can read this repository",
-            details=resp.text[:500],
+            details=body[:500].decode("utf-8", errors="replace"),
         )
 
     def _not_found(self, repo: str, tag: str) -> GitHubError:
@@ -393,31 +419,37 @@ class GitHub:
         """The API's list of the artifact attestations of a sha256 (JSON, at most limit
         bytes); an empty list when GitHub has none (it answers 404 then)."""
         what = f"the attestations of sha256:{sha256} in {repo}"
-        resp = self._get(f"/repos/{repo}/attestations/sha256:{sha256}?per_page=100", what)
+        resp, body = self._get(
+            f"/repos/{repo}/attestations/sha256:{sha256}?per_page=100", what, limit
+        )
         if resp.status_code == 404:
-            resp.close()
             return b'{"attestations": []}'
         if resp.status_code != 200:
-            resp.close()
             raise GitHubError(
                 f"GitHub API answered HTTP {resp.status_code} for {what}",
                 hint="check that the token (if any) can read this repository",
             )
-        body = resp.content
-        if len(body) > limit:
-            raise GitHubError(f"GitHub API answered more than {limit} bytes for {what}")
         return body
 
 
 class GitHubSource:
     """Assets through the GitHub API of one base URL, with one token (or none)."""
 
-    name = "GitHub API"
+    name = "the GitHub API"
+    """As the log, the layer metadata and the SBOMs name it (one spelling everywhere)."""
 
     def __init__(
-        self, http: Http, api_url: str, token: str | None, *, missing: BuildpackError | None = None
+        self,
+        http: Http,
+        api_url: str,
+        token: str | None,
+        *,
+        missing: BuildpackError | None = None,
+        named: str = "the token in token_env / GITHUB_TOKEN",
     ) -> None:
         self.http = http
+        self.named = named
+        """Where the token came from, as hints name it (config.token_named)."""
         self.missing = missing
         """Why the token the entry asks for cannot be had (its token_env is not set), raised
         at the first request to the API: the places besides it need no token."""
@@ -435,7 +467,7 @@ class GitHubSource:
     def client(self, log: Log, cancel: threading.Event | None) -> GitHub:
         if self.missing is not None:
             raise self.missing
-        return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel)
+        return GitHub(self.http, self.api_url, self.token, log=log, cancel=cancel, named=self.named)
 
     def resolve(
         self,
@@ -489,7 +521,7 @@ class GitHubSource:
         return chosen._replace(siblings=tuple(a for a in assets if a is not chosen))
 
     def origin(self, asset: ResolvedAsset, expected: Expected) -> str:
-        return "the GitHub API"
+        return self.name
 
     def fetch(
         self,
@@ -514,11 +546,12 @@ class GitHubSource:
                 cancel=cancel,
                 algorithms=expected.algorithms,
                 token=self.token,
+                credential_origin=self.named,
                 token_host=self.api_host,
                 token_base=self.api_url,
                 content_type=asset.content_type,
                 extra_headers=(("X-GitHub-Api-Version", API_VERSION),),
-                issuer="the GitHub API",
+                issuer=self.name,
                 decode=decoded,
             ),
         )

@@ -133,7 +133,7 @@ def judge(error: requests.RequestException) -> tuple[str, str] | None:
     if isinstance(error, requests.exceptions.InvalidHeader):  # our own request's
         return (
             "a request header has a line break or a character outside Latin-1",
-            "check the token in token_env / GITHUB_TOKEN for stray characters",
+            "check the token (token_env, a github binding or GITHUB_TOKEN) for stray characters",
         )
     return type(error).__name__, ""
 

@@ -132,6 +132,9 @@ class Location(NamedTuple):
     """file:// or http(s)://"""
     github: bool = False
     """GitHub's own web host (a direct download): a 404 there means ask the GitHub API."""
+    given: str = ""
+    """The variable that gave a mirror (BP_DEPENDENCY_MIRROR...): said at DEBUG, the label
+    stays the contract's `mirror <url>`."""
 
 
 def places(
@@ -160,9 +163,10 @@ def places(
             if given.startswith("binding "):
                 label = f"{bindings.DEPENDENCY_MIRROR} {given}"
                 redact.url(base, label)  # as used, {originalHost} filled in
+                given = ""
             else:
-                label = f"mirror {shown(base)} ({given})"
-            out.append(Location(label, base + download_path(asset)))
+                label = f"mirror {shown(base)}"
+            out.append(Location(label, base + download_path(asset), given=given))
     # Resolved without the API (a lock, pins, a named checksum file): a checksum file, and
     # an asset it vouches for, come from GitHub's web host, never from 1-3.
     from_github = not asset.asset_id and (expected.claims or expected.evidence)
@@ -170,9 +174,9 @@ def places(
         # Resolved through the API without a token (a public repo): GitHub's web host at
         # the URL the release gave, whatever the evidence, and no second API request.
         url = asset.public_url
-        out.append(Location(f"{netloc(url)} (direct)", url, github=True))
+        out.append(Location(f"{server(url)} (direct)", url, github=True))
     elif (sha or from_github) and spec.token_env is None:
-        out.append(Location(f"{netloc(web)} (direct)", web + download_path(asset), github=True))
+        out.append(Location(f"{server(web)} (direct)", web + download_path(asset), github=True))
     return out
 
 
@@ -193,6 +197,12 @@ def netloc(url: str) -> str:
 
 def hostname(host: str) -> str:
     return host.rsplit("@", 1)[-1].split(":", 1)[0]
+
+
+def server(url: str) -> str:
+    """scheme://host[:port] of url, as the log names a server: no credentials, no path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 def shown(url: str) -> str:

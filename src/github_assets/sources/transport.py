@@ -37,6 +37,8 @@ def fetch(
 ) -> Received:
     """asset's bytes from location into sink, hashed; errors name the location."""
     scheme = urlsplit(location.url).scheme
+    if location.given:
+        log.debug(f"{location.label} is given by {location.given}")
     if scheme == "file":
         path = Path(unquote(urlsplit(location.url).path))
         received = read_file(path, location.label, asset, sink, algorithms, cancel)
