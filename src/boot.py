@@ -14,10 +14,11 @@ import sys
 
 
 def _newer_python():
-    """The first python3.X (X >= 10) on PATH that is not an interpreter tried already."""
-    tried = os.environ.get("GITHUB_ASSETS_TRIED_PYTHONS", "").split(os.pathsep)
+    """The first python3.X (X >= 10) on PATH that is not an interpreter tried already (the
+    tried ones travel in an internal variable across the execs, not a user knob)."""
+    tried = os.environ.get("PROBE_ASSETS_TRIED_PYTHONS", "").split(os.pathsep)
     tried.append(os.path.realpath(sys.executable))
-    os.environ["GITHUB_ASSETS_TRIED_PYTHONS"] = os.pathsep.join(tried)
+    os.environ["PROBE_ASSETS_TRIED_PYTHONS"] = os.pathsep.join(tried)
     for name in ("python3.13", "python3.12", "python3.11", "python3.10"):
         for d in os.environ.get("PATH", "").split(os.pathsep):
             path = os.path.join(d or ".", name)
