@@ -26,7 +26,6 @@ from .config import AssetSpec
 from .errors import BuildpackError, ConfigError, about
 from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
 from .log import Log, OrderedLog
-from .parallel import run_all
 from .platform import Target
 from .services import Services
 
@@ -160,6 +159,10 @@ class _Builder:
                     self.svc.log.add_secret(secret)
 
     def _resolve(self, jobs: Sequence[_Job]) -> None:
+        if not jobs:
+            return  # pinned tags, or the lock says what `latest` is: no request to make
+        from .parallel import run_all
+
         self._sources(jobs)
         found = run_all([self._resolver(j) for j in jobs], self.svc.settings.parallel, self.cancel)
         for job, asset in zip(jobs, found, strict=True):
@@ -183,6 +186,8 @@ class _Builder:
         return run
 
     def _install(self, plans: Sequence[LayerPlan]) -> dict[str, LayerResult]:
+        from .parallel import run_all
+
         jobs = [job for plan in plans for job in self.jobs[plan.name]]
         self._sources(jobs)
         with install.work_dir(self.layers_dir) as work:
@@ -249,10 +254,10 @@ def check_reused_abi(
 ) -> None:
     """A reused layer's dynamic files against this build's run image (a rebuild may target
     another one): the same error or warning as when they were installed."""
-    from .elf import ElfInfo, check_abi
-
     for spec, inst in zip(specs, assets, strict=True):
         for file, interpreter, glibc in inst.libc:
+            from .elf import ElfInfo, check_abi  # here: static executables need no ELF check
+
             info = ElfInfo.recorded(interpreter, glibc)
             try:
                 warning = check_abi(

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .destinations import Tree
 from .errors import BuildpackError, about, os_error
 from .log import Log
 
@@ -92,6 +91,8 @@ def stage_layer(name: str, assets: Sequence[tuple[str, Staged]], work: Path) -> 
     stage = work / f"layer-{name}"
     stage.mkdir(mode=0o755)
     stage.chmod(0o755)
+    from .destinations import Tree  # here: a rebuild that reuses every layer stages none
+
     into = Tree(stage, "the layer")
     for where, staged in assets:
         try:

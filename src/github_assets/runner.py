@@ -19,7 +19,6 @@ from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import write_sboms
 from .config import AssetSpec, config_path, load_config_file, load_project, parse_entry
 from .errors import ConfigError, InstallError, about, os_error
-from .install import take_away
 from .lock import Lock
 from .log import Log
 from .services import make_services
@@ -132,6 +131,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
     doing, entry = "write the build's results (layer metadata, launch.toml, links)", ""
     try:
         for name in result.stale:
+            from .install import take_away
+
             take_away(ctx.layers_dir, name)
         for layer in result.layers:
             write_layer(ctx.layers_dir, layer.name, layer.toml)
@@ -163,6 +164,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
 def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
     """Take away layers this build installed (best effort): a layer the OS will not let
     go of stays whole, dir and toml, never one without the other (install.take_away)."""
+    from .install import take_away
+
     for name in names:
         with contextlib.suppress(OSError):
             take_away(layers_dir, name)
@@ -215,14 +218,14 @@ def log_probe_commands(
 ) -> None:
     """`Probe command: [...]` for each entry with process or link: the link's path when
     there is one (short, and the same whatever buildpack installed it), else the layer path."""
-    from .probes import command
-
     links = {link.where: link for link in result.links}
     commands = {p.type: p.command[0] for p in result.processes}
     for spec in specs:
         link = links.get(spec.where)
         path = str(app_dir / link.path) if link else commands.get(spec.process or "")
         if path:
+            from .probes import command  # here: most builds have neither process nor link
+
             log.process(f"Probe command: {command(path, spec.args)}")
 
 

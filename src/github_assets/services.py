@@ -15,13 +15,13 @@ from .config import AssetSpec, token_for
 from .errors import ConfigError
 from .log import Log
 from .settings import Settings
-from .sources import DEFAULT_API, Source
 
 if TYPE_CHECKING:
     from .lock import Entry, Lock
     from .pipeline import Proof
     from .platform import Target
     from .provenance.trustroot import TrustedRoot
+    from .sources import Source
     from .sources.http import Http
     from .sources.origins import Origins
 
@@ -46,6 +46,7 @@ class Services(NamedTuple):
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
     """The API base of an asset: its api_url, else GITHUB_API_URL, else GitHub's."""
     from . import redact
+    from .sources import DEFAULT_API  # here: a rebuild that reuses every layer asks no API
 
     base = (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
     redact.url(base)  # userinfo in it is a credential: never printed, never written
