@@ -8,21 +8,23 @@ import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import BUILDPACK_ID, __version__, redact
-from . import lock as lockfile
 from .build import BuildResult, Link, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import write_sboms
-from .config import AssetSpec, config_path, load_config_file, load_project, parse_entry
+from .config import LOCK_FILE, AssetSpec, config_path, load_config_file, load_project, parse_entry
 from .errors import ConfigError, InstallError, about, os_error
-from .lock import Lock
 from .log import Log
 from .services import make_services
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .lock import Lock
 
 # Plan metadata written by bin/detect's sh path: the config file for build to read.
 CONFIG_FILE = "config_file"
@@ -60,7 +62,11 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
     if not os.path.isfile(path):
         return None, []
     own = [s for s in specs if s.where.startswith(f"{shown}: ")]
-    lock_path = lockfile.path_for(path)
+    lock_path = os.path.join(os.path.dirname(path), LOCK_FILE)
+    if not os.path.lexists(lock_path):
+        return None, own  # most apps have no lock: its module (and its json) is not imported
+    from . import lock as lockfile
+
     shown = os.path.relpath(lock_path, ctx.app_dir)
     return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
 
