@@ -13,8 +13,8 @@ imports neither the HTTP stack nor pyelftools, nor the pipeline (checksums, arch
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -30,6 +30,8 @@ from .platform import Target
 from .services import Services
 
 if TYPE_CHECKING:
+    import threading
+
     from . import pipeline
     from .pipeline import ResolvedAsset, Source
 
@@ -91,7 +93,6 @@ class _Builder:
         self.layers_dir = layers_dir
         self.target = target
         self.svc = svc
-        self.cancel = threading.Event()
         self.out = OrderedLog(svc.log)
         self.heads: dict[str, Log] = {}
         self.jobs: dict[str, list[_Job]] = {}
@@ -101,11 +102,20 @@ class _Builder:
             plan.log_head(head)
         self.plans = plans
 
+    @cached_property
+    def cancel(self) -> threading.Event:
+        """Set when the build ends or an asset fails: the other threads stop. Made when
+        first used: a rebuild that reuses every layer starts no thread, nor imports threading."""
+        import threading
+
+        return threading.Event()
+
     def run(self) -> list[LayerResult]:
         try:
             return self._run()
         finally:
-            self.cancel.set()
+            if "cancel" in self.__dict__:  # made: some thread may still be at work
+                self.cancel.set()
             self.out.close_all()
 
     def _run(self) -> list[LayerResult]:

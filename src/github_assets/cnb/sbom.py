@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
-from ..gobuildinfo import GoBuild, Module
 from .files import write_json
+
+if TYPE_CHECKING:
+    from ..gobuildinfo import GoBuild, Module
 
 # SHA-256 from CPython's own module when it has one: hashlib loads OpenSSL's libcrypto
 # first, ~11M instructions (callgrind), which a rebuild that reuses every layer (hashing
