@@ -5,9 +5,7 @@ sources through here or the pipeline, never directly; nothing here knows of CNB.
 from __future__ import annotations
 
 import time
-from _thread import (
-    allocate_lock,  # threading's Lock; threading itself costs a rebuild ~3.6M instructions
-)
+from _thread import allocate_lock  # threading.Lock, without threading's ~3.6M instructions
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
