@@ -13,8 +13,8 @@ imports neither the HTTP stack nor pyelftools, nor the pipeline (checksums, arch
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -26,11 +26,12 @@ from .config import AssetSpec
 from .errors import BuildpackError, ConfigError, about
 from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
 from .log import Log, OrderedLog
-from .parallel import run_all
 from .platform import Target
 from .services import Services
 
 if TYPE_CHECKING:
+    import threading
+
     from . import pipeline
     from .pipeline import ResolvedAsset, Source
 
@@ -92,7 +93,6 @@ class _Builder:
         self.layers_dir = layers_dir
         self.target = target
         self.svc = svc
-        self.cancel = threading.Event()
         self.out = OrderedLog(svc.log)
         self.heads: dict[str, Log] = {}
         self.jobs: dict[str, list[_Job]] = {}
@@ -102,11 +102,20 @@ class _Builder:
             plan.log_head(head)
         self.plans = plans
 
+    @cached_property
+    def cancel(self) -> threading.Event:
+        """Set when the build ends or an asset fails: the other threads stop. Made when
+        first used: a rebuild that reuses every layer starts no thread, nor imports threading."""
+        import threading
+
+        return threading.Event()
+
     def run(self) -> list[LayerResult]:
         try:
             return self._run()
         finally:
-            self.cancel.set()
+            if "cancel" in self.__dict__:  # made: some thread may still be at work
+                self.cancel.set()
             self.out.close_all()
 
     def _run(self) -> list[LayerResult]:
@@ -160,6 +169,10 @@ class _Builder:
                     self.svc.log.add_secret(secret)
 
     def _resolve(self, jobs: Sequence[_Job]) -> None:
+        if not jobs:
+            return  # pinned tags, or the lock says what `latest` is: no request to make
+        from .parallel import run_all
+
         self._sources(jobs)
         found = run_all([self._resolver(j) for j in jobs], self.svc.settings.parallel, self.cancel)
         for job, asset in zip(jobs, found, strict=True):
@@ -183,6 +196,8 @@ class _Builder:
         return run
 
     def _install(self, plans: Sequence[LayerPlan]) -> dict[str, LayerResult]:
+        from .parallel import run_all
+
         jobs = [job for plan in plans for job in self.jobs[plan.name]]
         self._sources(jobs)
         with install.work_dir(self.layers_dir) as work:
@@ -251,10 +266,10 @@ def check_reused_abi(
 ) -> None:
     """A reused layer's dynamic files against this build's run image (a rebuild may target
     another one): the same error or warning as when they were installed."""
-    from .elf import ElfInfo, check_abi
-
     for spec, inst in zip(specs, assets, strict=True):
         for file, interpreter, glibc in inst.libc:
+            from .elf import ElfInfo, check_abi  # here: static executables need no ELF check
+
             info = ElfInfo.recorded(interpreter, glibc)
             try:
                 warning = check_abi(

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     Pin = Checksum | tuple[tuple[str, Checksum], ...] | None
 
 TABLE = "githubassets"
+LOCK_FILE = "github-assets.lock"
+"""The lock's name, beside the config file (lock.py reads and writes it)."""
 _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import layerpath
-from .destinations import Tree
 from .errors import BuildpackError, about, os_error
 from .log import Log
 
@@ -97,6 +95,9 @@ def stage_layer(
     stage = work / f"layer-{name}"
     stage.mkdir(mode=0o755)
     stage.chmod(0o755)
+    from . import layerpath
+    from .destinations import Tree  # here: a rebuild that reuses every layer stages none
+
     into = Tree(stage, "the layer")
     for where, staged in assets:
         try:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from . import __version__, layerpath, redact
 from .cnb.layer import LayerToml
 from .config import AssetSpec
-from .gobuildinfo import GoBuild
 from .log import Log
 from .platform import Target
 from .verify import Authority, Checksum, Kind
 
 if TYPE_CHECKING:
+    from .gobuildinfo import GoBuild
     from .lock import Entry
     from .pipeline import ResolvedAsset, Staged
 
@@ -139,6 +139,8 @@ def _go_builds(data: object) -> tuple[tuple[str, GoBuild], ...]:
     """The Go build info a layer toml records (what is not well-formed is left out)."""
     out = []
     for item in data if isinstance(data, list) else []:
+        from .gobuildinfo import GoBuild  # here: only Go executables record it
+
         build = GoBuild.from_toml(item)
         if build is not None and isinstance(item, Mapping) and "file" in item:
             out.append((str(item["file"]), build))

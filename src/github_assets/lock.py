@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import redact
+from .config import LOCK_FILE
 from .errors import ConfigError
 from .names import is_asset_name, is_tag
 from .verify import LOCKED, TOFU, Checksum, Claim, Kind
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from .config import AssetSpec
     from .platform import Target
 
-NAME = "github-assets.lock"
+NAME = LOCK_FILE
 VERSION = 1
 DIGEST = "digest"
 CHECKSUMS_FILE = "checksums file"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import threading
+from _thread import allocate_lock  # threading.Lock, without threading's ~3.6M instructions
 from typing import TextIO
 
 from . import redact
@@ -30,7 +30,7 @@ class Log:
     def __init__(self, out: TextIO, *, debug: bool = False) -> None:
         self._out = out
         self._debug = debug
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def add_secret(self, secret: str | None) -> None:
         """Hide secret in every output of the process (redact.REGISTRY), not only this log."""
@@ -76,7 +76,7 @@ class OrderedLog:
 
     def __init__(self, log: Log) -> None:
         self._log = log
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._channels: list[Log] = []
         self._held: list[list[str]] = []
         self._closed: list[bool] = []

@@ -8,22 +8,23 @@ import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import BUILDPACK_ID, __version__, redact
-from . import lock as lockfile
 from .build import BuildResult, Link, build
 from .cnb.context import BuildContext, build_context
 from .cnb.launch import write_launch
 from .cnb.layer import existing_layers, read_layer, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import write_sboms
-from .config import AssetSpec, config_path, load_config_file, load_project, parse_entry
+from .config import LOCK_FILE, AssetSpec, config_path, load_config_file, load_project, parse_entry
 from .errors import ConfigError, InstallError, about, os_error
-from .install import take_away
-from .lock import Lock
 from .log import Log
 from .services import make_services
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .lock import Lock
 
 # Plan metadata written by bin/detect's sh path: the config file for build to read.
 CONFIG_FILE = "config_file"
@@ -61,7 +62,11 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
     if not os.path.isfile(path):
         return None, []
     own = [s for s in specs if s.where.startswith(f"{shown}: ")]
-    lock_path = lockfile.path_for(path)
+    lock_path = os.path.join(os.path.dirname(path), LOCK_FILE)
+    if not os.path.lexists(lock_path):
+        return None, own  # most apps have no lock: its module (and its json) is not imported
+    from . import lock as lockfile
+
     shown = os.path.relpath(lock_path, ctx.app_dir)
     return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
 
@@ -132,6 +137,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
     doing, entry = "write the build's results (layer metadata, launch.toml, links)", ""
     try:
         for name in result.stale:
+            from .install import take_away
+
             take_away(ctx.layers_dir, name)
         for layer in result.layers:
             write_layer(ctx.layers_dir, layer.name, layer.toml)
@@ -166,6 +173,8 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
 def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
     """Take away layers this build installed (best effort): a layer the OS will not let
     go of stays whole, dir and toml, never one without the other (install.take_away)."""
+    from .install import take_away
+
     for name in names:
         with contextlib.suppress(OSError):
             take_away(layers_dir, name)
@@ -218,14 +227,14 @@ def log_probe_commands(
 ) -> None:
     """`Probe command: [...]` for each entry with process or link: the link's path when
     there is one (short, and the same whatever buildpack installed it), else the layer path."""
-    from .probes import command
-
     links = {link.where: link for link in result.links}
     commands = {p.type: p.command[0] for p in result.processes}
     for spec in specs:
         link = links.get(spec.where)
         path = str(app_dir / link.path) if link else commands.get(spec.process or "")
         if path:
+            from .probes import command  # here: most builds have neither process nor link
+
             log.process(f"Probe command: {command(path, spec.args)}")
 
 

@@ -4,8 +4,8 @@ sources through here or the pipeline, never directly; nothing here knows of CNB.
 
 from __future__ import annotations
 
-import threading
 import time
+from _thread import allocate_lock  # threading.Lock, without threading's ~3.6M instructions
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -15,13 +15,13 @@ from .config import AssetSpec, token_for, token_named
 from .errors import ConfigError
 from .log import Log
 from .settings import Settings
-from .sources import DEFAULT_API, Source
 
 if TYPE_CHECKING:
     from .lock import Entry, Lock
     from .pipeline import Proof
     from .platform import Target
     from .provenance.trustroot import TrustedRoot
+    from .sources import Source
     from .sources.http import Http
     from .sources.origins import Origins
 
@@ -46,6 +46,7 @@ class Services(NamedTuple):
 def api_url(spec: AssetSpec, env: Mapping[str, str]) -> str:
     """The API base of an asset: its api_url, else GITHUB_API_URL, else GitHub's."""
     from . import redact
+    from .sources import DEFAULT_API  # here: a rebuild that reuses every layer asks no API
 
     base = (spec.api_url or env.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
     redact.url(base)  # userinfo in it is a credential: never printed, never written
@@ -68,7 +69,7 @@ def make_services(
     (the `lock` command) every asset goes through the GitHub API. own: the app's config
     entries, which the lock must cover (another buildpack's plan entry may miss it).
     """
-    guard = threading.Lock()
+    guard = allocate_lock()
     shared: list[Http] = []
     origins: list[Origins] = []
     bound = bindings.read(env, places[0] if places else None)

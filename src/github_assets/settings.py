@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from .archive.limits import Limits
 from .errors import ConfigError
 
 DEFAULT_PARALLEL = 8
@@ -41,6 +40,15 @@ class RetryPolicy(NamedTuple):
             rand = random.random
         step = min(self.max_backoff, self.backoff * 2.0 ** (retry - 1))
         return step * (0.5 + rand() / 2)
+
+
+class Limits(NamedTuple):
+    """Ceilings that stop decompression bombs."""
+
+    max_bytes: int = 4 * 1024**3
+    """Total uncompressed bytes written."""
+    max_entries: int = 100_000
+    """Members in an archive."""
 
 
 class Settings(NamedTuple):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import toml
 
-from github_assets.services import DEFAULT_API
 from github_assets.settings import Settings
+from github_assets.sources import DEFAULT_API
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,17 +1,15 @@
-"""The unpack ceilings and result, apart so that a rebuild imports no unpacking code."""
+"""The unpack ceilings (from settings) and result, apart so that the pipeline's types
+import no unpacking code."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+# Limits are knobs (BP_GITHUB_ASSETS_MAX_*): defined with them, so that the settings a
+# rebuild reads import no part of the archive package (~3.3M instructions).
+from ..settings import Limits
 
-class Limits(NamedTuple):
-    """Ceilings that stop decompression bombs."""
-
-    max_bytes: int = 4 * 1024**3
-    """Total uncompressed bytes written."""
-    max_entries: int = 100_000
-    """Members in an archive."""
+__all__ = ["Limits", "Unpacked"]
 
 
 class Unpacked(NamedTuple):
