@@ -10,6 +10,7 @@ component too (`<hex>  dist/tini` covers `tini`).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import DownloadError
 from .platform import Target
-from .sources import fetch_verified
+from .sources import MemorySink, fetch_verified
 from .verify import LENGTHS, Checksum, Claim, Expected, checksum_file
 
 if TYPE_CHECKING:
@@ -106,29 +107,11 @@ def find(text: str, asset: str, *, sidecar: bool) -> Found:
     return Found(found[0] if found else None, parsed)
 
 
-class _Memory:
-    """A sink that keeps a small file in memory (a checksum file), up to limit bytes."""
-
-    def __init__(self, limit: int, name: str) -> None:
-        self.data = bytearray()
-        self._buffer = memoryview(bytearray(min(limit, 1 << 16)))
-        self._limit = limit
-        self._name = name
-
-    def buffer(self) -> memoryview:
-        return self._buffer
-
-    def commit(self, n: int) -> None:
-        # The size may be unknown beforehand (a direct download): the limit holds as it comes.
-        if len(self.data) + n > self._limit:
-            raise DownloadError(
-                f"checksum file {self._name} is larger than {self._limit} bytes",
-                hint="set 'checksums' to the release's checksum file, or to false",
-            )
-        self.data += self._buffer[:n]
-
-    def restart(self) -> None:
-        self.data.clear()
+def _too_large(name: str) -> DownloadError:
+    return DownloadError(
+        f"checksum file {name} is larger than {MAX_SIZE} bytes",
+        hint="set 'checksums' to the release's checksum file, or to false",
+    )
 
 
 def claims(
@@ -170,7 +153,7 @@ def claims(
                 raise DownloadError(f"checksum file {name} is larger than {MAX_SIZE} bytes")
             log.action(f"Note: {name} is too large for a checksum file; skipped")
             continue
-        sink = _Memory(MAX_SIZE, name)
+        sink = MemorySink(MAX_SIZE, functools.partial(_too_large, name))
         # as the asset is: the bytes as sent, or decoded when only those have its size
         evidence = Expected(name, sibling.size, evidence=True)
         fetch_verified(source, sibling, sink, evidence, log=log, cancel=cancel)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..checksums import AUTO, candidates
 from ..log import Log
-from ..sources import ResolvedAsset, fetch_verified
+from ..sources import MemorySink, ResolvedAsset, fetch_verified
 from ..verify import Authority, Expected, Kind, Verified
 from .attestation import DOCUMENT_MAX_BYTES, LIST_MAX_BYTES
 from .errors import ProvenanceError
@@ -68,25 +68,8 @@ def kinds(provenance: Provenance) -> list[Provenance]:
     return out
 
 
-class _Memory:
-    """A sink that keeps a small file in memory, up to limit bytes."""
-
-    def __init__(self, limit: int, name: str) -> None:
-        self.data = bytearray()
-        self._buffer = memoryview(bytearray(1 << 16))
-        self._limit = limit
-        self._name = name
-
-    def buffer(self) -> memoryview:
-        return self._buffer
-
-    def commit(self, n: int) -> None:
-        if len(self.data) + n > self._limit:
-            raise ProvenanceError(f"{self._name} is larger than {self._limit} bytes")
-        self.data += self._buffer[:n]
-
-    def restart(self) -> None:
-        self.data.clear()
+def _too_large(name: str, limit: int) -> ProvenanceError:
+    return ProvenanceError(f"{name} is larger than {limit} bytes")
 
 
 class _Release:
@@ -116,7 +99,7 @@ class _Release:
                 details="assets: " + ", ".join(sorted(by_name)),
             )
         sibling = by_name[name]
-        sink = _Memory(FILE_MAX_BYTES, name)
+        sink = MemorySink(FILE_MAX_BYTES, lambda: _too_large(name, FILE_MAX_BYTES))
         # Evidence itself: only GitHub's own hosts serve it (no mirror vouches for a signature).
         expected = Expected(name, sibling.size, evidence=True, named_by="provenance")
         fetch_verified(
@@ -131,7 +114,8 @@ class _Release:
     def document(self, url: str) -> bytes:
         from ..sources.download import Download, download
 
-        sink = _Memory(DOCUMENT_MAX_BYTES, "an attestation's bundle_url document")
+        what = "an attestation's bundle_url document"
+        sink = MemorySink(DOCUMENT_MAX_BYTES, lambda: _too_large(what, DOCUMENT_MAX_BYTES))
         download(
             self.http(),
             Download(

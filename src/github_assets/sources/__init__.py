@@ -15,6 +15,7 @@ Cheap to import: the HTTP stack is imported by the modules that use it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 
 from ..errors import DownloadError
@@ -112,6 +113,29 @@ class FileSink:
     def restart(self) -> None:
         self._file.seek(0)
         self._file.truncate()
+
+
+class MemorySink:
+    """Fetched bytes kept in memory (a checksum file, a signature, a bundle), at most limit
+    bytes: the size may not be known beforehand (a direct download), so the limit holds as
+    they come, and past it the fetch fails with too_large()."""
+
+    def __init__(self, limit: int, too_large: Callable[[], Exception]) -> None:
+        self.data = bytearray()
+        self._buffer = memoryview(bytearray(min(limit, 1 << 16)))
+        self._limit = limit
+        self._too_large = too_large
+
+    def buffer(self) -> memoryview:
+        return self._buffer
+
+    def commit(self, n: int) -> None:
+        if len(self.data) + n > self._limit:
+            raise self._too_large()
+        self.data += self._buffer[:n]
+
+    def restart(self) -> None:
+        self.data.clear()
 
 
 class Source(Protocol):
