@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from .errors import GitHubError
 from .platform import Target
+from .record import Record
 
 Libc = Literal["glibc", "musl", "unknown"]
 """The run image's C library, as far as the distro tells it."""
@@ -100,7 +101,7 @@ _VERSION_RE = re.compile(r"(?<![a-z0-9])v?\d")
 _SEPARATORS = re.compile(r"[-_.]+")
 
 
-class Facts(NamedTuple):
+class Facts(Record):
     """What one asset name says about itself."""
 
     name: str
@@ -208,14 +209,14 @@ def _why(best: Facts, other: Facts, target: Target, repo_name: str) -> str:
     return "it carries the repo's name"
 
 
-class Choice(NamedTuple):
+class Choice(Record):
     """The chosen asset and why, for the build log."""
 
     name: str
     why: str
 
 
-class Considered(NamedTuple):
+class Considered(Record):
     """One asset of the release and what became of it: the rule that removed it,
     the precedence rule it lost on (``lost: ...``), ``tie``, or ``chosen``."""
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .record import Record
 
 GITHUB = "github"
 CA_CERTIFICATES = "ca-certificates"
@@ -35,7 +35,7 @@ DEPENDENCY_MIRROR = "dependency-mirror"
 _NOT_KEYS = frozenset({"type", "provider"})
 
 
-class Binding(NamedTuple):
+class Binding(Record):
     """One binding: its directory name, its type (lower case) and the files of its keys.
 
     A NamedTuple, not a dataclass: every build reads the bindings, and importing

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from . import BUILDPACK_ID, install, layerpath
 from .cnb.launch import Label, Process
@@ -27,6 +27,7 @@ from .errors import BuildpackError, ConfigError, about
 from .layers import Install, Installed, LayerPlan, LayerResult, Reuse
 from .log import Log, OrderedLog
 from .platform import Target
+from .record import Record
 from .services import Services
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .pipeline import ResolvedAsset, Source
 
 
-class Link(NamedTuple):
+class Link(Record):
     """A symlink to make in the app dir: `path` (relative to it) -> `target` (absolute)."""
 
     where: str
@@ -44,7 +45,7 @@ class Link(NamedTuple):
     target: str
 
 
-class BuildResult(NamedTuple):
+class BuildResult(Record):
     layers: tuple[LayerResult, ...]
     processes: tuple[Process, ...]
     labels: tuple[Label, ...]

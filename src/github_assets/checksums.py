@@ -14,10 +14,11 @@ import functools
 import re
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .errors import DownloadError
 from .platform import Target
+from .record import Record
 from .sources import MemorySink, fetch_verified
 from .verify import LENGTHS, Checksum, Claim, Expected, checksum_file
 
@@ -38,7 +39,7 @@ _BY_LENGTH = {n: algo for algo, n in LENGTHS.items()}
 _BSD_ALGOS = {"SHA256": "sha256", "SHA512": "sha512", "SHA2-256": "sha256", "SHA2-512": "sha512"}
 
 
-class Found(NamedTuple):
+class Found(Record):
     checksum: Checksum | None
     """The asset's checksum in the file (its sha256 when it has one), or None when no line
     covers it."""

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from . import __version__, redact
 from . import lock as lockfile
@@ -40,6 +40,7 @@ from .platform import Target, render
 from .probes import command as probe_command
 from .probes import launch_paths
 from .provenance import cli as provenance_cli
+from .record import Record
 
 if TYPE_CHECKING:
     from .pipeline import Job, Proof
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from .sources import ResolvedAsset, Source
 
 
-class Verb(NamedTuple):
+class Verb(Record):
     """One verb of the command: its help line, its arguments, and what runs it."""
 
     help: str

@@ -14,10 +14,11 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .platform import PLACEHOLDERS, Target, check_template, executable_name, render
+from .record import Record
 from .verify import Checksum
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ PATH_MAX = 4095
 """Bytes in a whole path Linux takes (4096 with the terminating NUL)."""
 
 
-class AssetSpec(NamedTuple):
+class AssetSpec(Record):
     """One asset to install, validated: one attribute per row of FIELDS.
 
     Equality ignores `where` (where it was written).
@@ -419,7 +420,7 @@ def _dump(value: Any) -> Any:
     return value
 
 
-class Field(NamedTuple):
+class Field(Record):
     """One config key: how it is parsed, its default, and whether it decides layer content."""
 
     name: str

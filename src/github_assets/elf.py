@@ -6,11 +6,12 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
 from .errors import ElfError
 from .gobuildinfo import GoBuild
 from .platform import Distro
+from .record import Record
 
 _MAGIC = b"\x7fELF"
 
@@ -34,7 +35,7 @@ _GO_ARCH: dict[tuple[str, int, bool], str] = {
 _E_MACHINE = {arch: machine for (machine, _, _), arch in _GO_ARCH.items()}
 
 
-class ElfInfo(NamedTuple):
+class ElfInfo(Record):
     """What the build log and the arch check need to know about an ELF file (a NamedTuple:
     the import of dataclasses would cost every build ~26M instructions)."""
 

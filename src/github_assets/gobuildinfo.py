@@ -16,7 +16,9 @@ binary was built from; the SBOM lists them so that they match without opening th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
+
+from .record import Record
 
 MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32
@@ -28,13 +30,13 @@ _FLAG_BIG_ENDIAN = 1
 _FLAG_INLINE = 2
 
 
-class Module(NamedTuple):
+class Module(Record):
     path: str
     version: str
     sum: str = ""
 
 
-class GoBuild(NamedTuple):
+class GoBuild(Record):
     """The build info of one Go executable."""
 
     go_version: str

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, layerpath, redact
 from .cnb.layer import LayerToml
 from .config import AssetSpec
 from .log import Log
 from .platform import Target
+from .record import Record
 from .verify import Authority, Checksum, Kind
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ since (`authorities`, `go`, `libc`) are optional: a layer toml that 0.2.0 wrote 
 it is."""
 
 
-class Installed(NamedTuple):
+class Installed(Record):
     """One asset as it sits in a layer: what the layer toml records."""
 
     repo: str
@@ -154,21 +155,21 @@ def _authorities(data: Mapping[str, Any]) -> tuple[Authority, ...]:
     return tuple(Authority.from_name(n) for n in str(data["verified_by"]).split(", "))
 
 
-class LayerResult(NamedTuple):
+class LayerResult(Record):
     name: str
     toml: LayerToml
     assets: tuple[Installed, ...]
     reused: bool
 
 
-class Reuse(NamedTuple):
+class Reuse(Record):
     """The previous layer holds exactly what is wanted."""
 
     assets: tuple[Installed, ...]
     why: str
 
 
-class Install(NamedTuple):
+class Install(Record):
     """The layer must be (re)installed, and why."""
 
     cause: str

@@ -27,12 +27,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from . import redact
 from .config import LOCK_FILE
 from .errors import ConfigError
 from .names import is_asset_name, is_tag
+from .record import Record
 from .verify import LOCKED, TOFU, Checksum, Claim, Kind
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ _ORDER = (
 )
 
 
-class Entry(NamedTuple):
+class Entry(Record):
     picks: tuple[tuple[str, Any], ...]
     """The config keys that pick the asset, as (key, value) pairs (set ones only)."""
     target: str
@@ -126,7 +127,7 @@ def picks(spec: AssetSpec) -> tuple[tuple[str, Any], ...]:
     return tuple((k, redact.value(meta[k])) for k in _PICKS if k in meta)
 
 
-class Lock(NamedTuple):
+class Lock(Record):
     path: str
     entries: tuple[Entry, ...]
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import selection
 from .archive import Unpacked
@@ -26,6 +26,7 @@ from .errors import BuildpackError, DownloadError, InstallError, about, os_error
 from .evidence import evidence, expected_for
 from .log import Log, human_size
 from .platform import Target
+from .record import Record
 from .settings import Settings
 from .sources import ResolvedAsset, Sink, Source, Unchanged, fetch_verified
 from .verify import Authority, Expected, Verified
@@ -101,7 +102,7 @@ class Watched:
         self._sink.restart()
 
 
-class Job(NamedTuple):
+class Job(Record):
     """One asset's work: what it is, for which target, from which source, logged where."""
 
     spec: AssetSpec
@@ -114,7 +115,7 @@ class Job(NamedTuple):
     proofs: tuple[Proof, ...] = ()
 
 
-class Staged(NamedTuple):
+class Staged(Record):
     """One asset unpacked and checked in the work dir, not yet in its destination."""
 
     asset: ResolvedAsset
@@ -325,7 +326,7 @@ def _prove(job: Job, asset: ResolvedAsset, verified: Verified) -> Verified:
     return verified
 
 
-class _Placed(NamedTuple):
+class _Placed(Record):
     destination: str
     files: tuple[str, ...]
     local: dict[str, Path]

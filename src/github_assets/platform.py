@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import NamedTuple, TypeAlias
+from typing import TypeAlias
 
 from .errors import ConfigError
+from .record import Record
 
 PLACEHOLDERS = ("os", "arch", "version", "tag")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -42,7 +43,7 @@ OS_RELEASE = "/etc/os-release"
 """A str, not a pathlib.Path: detect imports this module, and pathlib costs it ~2 ms."""
 
 
-class Distro(NamedTuple):
+class Distro(Record):
     """The run image's distro, as CNB_TARGET_DISTRO_* or os-release name it."""
 
     name: str
@@ -64,7 +65,7 @@ class Distro(NamedTuple):
         return _GLIBC.get((self.name, ".".join(major.split(".")[:2])))
 
 
-class Target(NamedTuple):
+class Target(Record):
     """The os/arch the image is built for, and the run image's distro when known."""
 
     os: str

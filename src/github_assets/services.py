@@ -8,12 +8,13 @@ import time
 from _thread import allocate_lock  # threading.Lock, without threading's ~3.6M instructions
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from . import bindings
 from .config import AssetSpec, token_for, token_named
 from .errors import ConfigError
 from .log import Log
+from .record import Record
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .sources.origins import Origins
 
 
-class Services(NamedTuple):
+class Services(Record):
     """Collaborators, so tests pass a real loopback server or a tiny fake, never a monkeypatch."""
 
     source_for: Callable[[AssetSpec], Source]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from .errors import ConfigError
+from .record import Record
 
 DEFAULT_PARALLEL = 8
 
 
-class RetryPolicy(NamedTuple):
+class RetryPolicy(Record):
     """How hard to try before giving up; shared by every request of the build.
 
     Retry n (1-based) waits `backoff * 2**(n-1)`, capped at `max_backoff`, with equal
@@ -42,7 +42,7 @@ class RetryPolicy(NamedTuple):
         return step * (0.5 + rand() / 2)
 
 
-class Limits(NamedTuple):
+class Limits(Record):
     """Ceilings that stop decompression bombs."""
 
     max_bytes: int = 4 * 1024**3
@@ -51,7 +51,7 @@ class Limits(NamedTuple):
     """Members in an archive."""
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     """Every BP_* knob of the build, validated."""
 
     retry: RetryPolicy = RetryPolicy()

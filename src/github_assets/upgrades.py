@@ -11,20 +11,21 @@ import io
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from . import configedit
 from .config import AssetSpec, parse_project
 from .errors import ConfigError
 from .log import Log
 from .platform import Target
+from .record import Record
 from .tomlfile import loads
 
 if TYPE_CHECKING:
     from .sources.github import GitHub
 
 
-class Row(NamedTuple):
+class Row(Record):
     """One entry with a concrete tag and its repo's newest published release."""
 
     position: int

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import Enum
-from typing import NamedTuple
 
 from .errors import DownloadError
+from .record import Record
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 LENGTHS = {"sha256": 64, "sha512": 128}
@@ -59,7 +59,7 @@ class Kind(Enum):
         return self in (Kind.PIN, Kind.LOCK, Kind.TOFU)
 
 
-class Authority(NamedTuple):
+class Authority(Record):
     """One authority: its kind and its name as the log says it ("pinned", "checksums.txt")."""
 
     kind: Kind
@@ -98,7 +98,7 @@ def checksum_file(name: str) -> Authority:
     return Authority(Kind.CHECKSUM_FILE, name)
 
 
-class Checksum(NamedTuple):
+class Checksum(Record):
     """An algorithm and its hex value, parsed once from 'hex' or 'algo:hex'."""
 
     hex: str
@@ -119,7 +119,7 @@ class Checksum(NamedTuple):
         return f"{self.algo}:{self.hex}"
 
 
-class Claim(NamedTuple):
+class Claim(Record):
     """One authority's word on the asset's checksum."""
 
     checksum: Checksum
@@ -130,7 +130,7 @@ class Claim(NamedTuple):
         return self.authority.trusted
 
 
-class Verified(NamedTuple):
+class Verified(Record):
     """An asset whose bytes matched every claim (and every proof the pipeline ran)."""
 
     size: int
@@ -168,7 +168,7 @@ _MISMATCH = {
 _MISMATCH[Kind.TOFU] = _MISMATCH[Kind.LOCK]
 
 
-class Expected(NamedTuple):
+class Expected(Record):
     """The size and checksums an asset must have."""
 
     name: str

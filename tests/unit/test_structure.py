@@ -188,3 +188,22 @@ def test_every_verb_of_the_table_is_reached_through_the_package(tmp_path: Path) 
         assert r.returncode == 0 and f"usage: github-assets {verb} " in r.stdout, r.stderr
     main = (PKG / "__main__.py").read_text()
     assert not [verb for verb in VERBS if f'"{verb}"' in main]
+
+
+def test_value_types_are_records_not_typing_namedtuples() -> None:
+    """typing.NamedTuple compiles each string annotation (0.2M instructions a field, 8M for
+    the first compile of a process): the package's value types derive from Record instead,
+    which builds the same class (issue 24, test_record.py)."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.ImportFrom) and node.module == "typing"
+                else []
+            )
+            if "NamedTuple" in names and path.name != "record.py":
+                found.append(f"{path.relative_to(PKG)}:{node.lineno}")
+            if isinstance(node, ast.Attribute) and node.attr == "NamedTuple":
+                found.append(f"{path.relative_to(PKG)}:{node.lineno}")
+    assert not found, found

@@ -3,16 +3,15 @@ import no unpacking code."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 # Limits are knobs (BP_GITHUB_ASSETS_MAX_*): defined with them, so that the settings a
 # rebuild reads import no part of the archive package (~3.3M instructions).
+from ..record import Record
 from ..settings import Limits
 
 __all__ = ["Limits", "Unpacked"]
 
 
-class Unpacked(NamedTuple):
+class Unpacked(Record):
     """What an unpack wrote under its destination."""
 
     kind: str

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import BuildpackError
 from ..platform import Target, target_from_env
+from ..record import Record
 
 
-class BuildContext(NamedTuple):
+class BuildContext(Record):
     app_dir: Path
     buildpack_dir: Path
     platform_dir: Path

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from ..record import Record
 from .files import write_toml
 
 
-class Process(NamedTuple):
+class Process(Record):
     type: str
     command: tuple[str, ...]
     args: tuple[str, ...] = ()
     default: bool = False
 
 
-class Label(NamedTuple):
+class Label(Record):
     key: str
     value: str
 

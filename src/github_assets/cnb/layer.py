@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import BuildpackError
+from ..record import Record
 from .files import read_toml, write_toml
 
 RESERVED_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
 
 
-class LayerToml(NamedTuple):
+class LayerToml(Record):
     launch: bool = True
     build: bool = False
     cache: bool = False

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import BuildpackError
+from ..record import Record
 
 PROVIDES = "github-assets"
 
 
-class Require(NamedTuple):
+class Require(Record):
     name: str
     metadata: Mapping[str, Any]
 
 
-class DetectResult(NamedTuple):
+class DetectResult(Record):
     """What detect decided: pass with these provides/requires."""
 
     provides: tuple[str, ...]
@@ -41,7 +42,7 @@ def write_build_plan(path: str | os.PathLike[str], result: DetectResult) -> None
         f.write(dumps(data))
 
 
-class PlanEntry(NamedTuple):
+class PlanEntry(Record):
     name: str
     metadata: Mapping[str, Any]
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ..record import Record
 from .files import write_json
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ _DOWNLOAD_URL = re.compile(
 _IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
 
 
-class Component(NamedTuple):
+class Component(Record):
     repo: str
     tag: str
     asset: str
@@ -66,7 +67,7 @@ class Component(NamedTuple):
         return f"pkg:github/{self.repo}@{quote(self.tag, safe='')}"
 
 
-class Package(NamedTuple):
+class Package(Record):
     """A Go module or the Go toolchain, as Syft names it."""
 
     name: str

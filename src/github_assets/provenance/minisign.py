@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import NamedTuple
 
+from ..record import Record
 from . import ed25519
 from .errors import ProvenanceError
 
@@ -39,7 +39,7 @@ def _fail(message: str) -> MinisignError:
     return MinisignError(f"minisign: {message}")
 
 
-class PublicKey(NamedTuple):
+class PublicKey(Record):
     key_id: bytes
     key: bytes
 
@@ -49,7 +49,7 @@ class PublicKey(NamedTuple):
         return f"{int.from_bytes(self.key_id, 'little'):X}"
 
 
-class Signature(NamedTuple):
+class Signature(Record):
     prehashed: bool
     key_id: bytes
     signature: bytes

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ..errors import BuildpackError
+from ..record import Record
 from ..sources import jsonbody
 from ..verify import Checksum
 from . import attestation, minisign
@@ -51,7 +52,7 @@ class Fetch(Protocol):
         ...
 
 
-class Carried(NamedTuple):
+class Carried(Record):
     """What verified an asset's provenance: release files by name, and the attestation's
     bundle (JSON text) that held. What a lock entry records; read back as it was written."""
 
@@ -82,7 +83,7 @@ class Carried(NamedTuple):
         return cls(dict(files), text)
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     authorities: tuple[tuple[str, str], ...]
     """(kind, name as the Verified line says it): SIGSTORE, ATTESTATION or MINISIGN."""
     files: Mapping[str, bytes]

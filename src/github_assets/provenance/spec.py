@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import ConfigError
 from ..platform import PLACEHOLDERS, check_template
+from ..record import Record
 
 DEFAULT_PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 _WORKFLOW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}/[^@\s]+$")
@@ -34,7 +35,7 @@ _GROUPS = (
 )
 
 
-class Provenance(NamedTuple):
+class Provenance(Record):
     """What must verify besides the checksums; '' (False) where a kind is not asked for."""
 
     sigstore_bundle: str = ""

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..errors import DownloadError
+from ..record import Record
 
 if TYPE_CHECKING:
     from ..config import AssetSpec
@@ -31,7 +32,7 @@ DEFAULT_API = "https://api.github.com"
 """GitHub's API base, when neither api_url nor GITHUB_API_URL names another."""
 
 
-class ResolvedAsset(NamedTuple):
+class ResolvedAsset(Record):
     """One release asset, as a resolver describes it (the API, the lock, the config's pins)."""
 
     repo: str
@@ -65,7 +66,7 @@ class Unchanged(Exception):
     """The API answered 304 Not Modified to If-None-Match: what it said before holds."""
 
 
-class Received(NamedTuple):
+class Received(Record):
     """What a fetch delivered: the byte count and the hex digests asked for, and from where."""
 
     size: int
@@ -180,7 +181,7 @@ class Source(Protocol):
         ...
 
 
-class Fetched(NamedTuple):
+class Fetched(Record):
     """Bytes that verified, and where they came from ('' for the source's own name)."""
 
     verified: Verified

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -18,6 +18,7 @@ from ..errors import BuildpackError, GitHubError
 from ..log import Log
 from ..names import is_asset_name, is_tag
 from ..platform import Target
+from ..record import Record
 from . import Received, ResolvedAsset, Sink, Unchanged
 from .download import Download, download
 from .http import MAX_REDIRECTS, Http, Redirected
@@ -42,7 +43,7 @@ API_VERSION = "2022-11-28"
 _NOT_AN_API = "check GITHUB_API_URL / api_url points at a GitHub API"
 
 
-class _Answer(NamedTuple):
+class _Answer(Record):
     """An API answer, read: its status, headers, url and history, and its body (a 200's
     whole, at most the limit asked; the head of any other, for an error's details)."""
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from .. import bindings, redact
+from ..record import Record
 from . import DEFAULT_API
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from . import ResolvedAsset
 
 
-class Origins(NamedTuple):
+class Origins(Record):
     """The sources besides GitHub that the platform and the buildpack offer."""
 
     offline: Path | None
@@ -123,7 +124,7 @@ def server_url(api_url: str, origins: Origins, *, own_api: bool = False) -> str:
     return api_url.rstrip("/")
 
 
-class Location(NamedTuple):
+class Location(Record):
     """One place to fetch an asset's bytes from."""
 
     label: str
