@@ -34,11 +34,10 @@ def main(argv: Sequence[str]) -> int:
             from .detect import run_detect
 
             return run_detect(args, env)
-        from pathlib import Path
-
         from .runner import run_build
 
-        return run_build(args, env, Path(__file__).resolve().parent.parent.parent)
+        bp_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+        return run_build(args, env, bp_dir)
     except BuildpackError as e:
         report(e, env)
         return DETECT_ERROR if phase == "detect" else BUILD_ERROR

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .platform import StrPath
 
 _SEQ = itertools.count()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: StrPath, text: str) -> None:
     """Write text to path via a temp file in the same dir, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    directory, name = os.path.split(os.fspath(path))
+    if directory:
+        os.makedirs(directory, exist_ok=True)
     # Not tempfile.mkstemp: importing tempfile (random, shutil, bz2, lzma) costs a rebuild
     # about 8 ms; the layers dir is ours, so a pid and a counter make the name unique.
-    tmp = str(path.parent / f".{path.name}.{os.getpid()}.{next(_SEQ)}.tmp")
-    Path(tmp).unlink(missing_ok=True)  # left by a killed build that had the same pid
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{next(_SEQ)}.tmp")
+    _unlink(tmp)  # left by a killed build that had the same pid
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -23,5 +29,10 @@ def write_text_atomic(path: Path, text: str) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _unlink(tmp)
         raise
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

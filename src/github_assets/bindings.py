@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .record import Record
+
+if TYPE_CHECKING:
+    from .platform import StrPath
 
 GITHUB = "github"
 CA_CERTIFICATES = "ca-certificates"
@@ -38,13 +40,13 @@ _NOT_KEYS = frozenset({"type", "provider"})
 class Binding(Record):
     """One binding: its directory name, its type (lower case) and the files of its keys.
 
-    A NamedTuple, not a dataclass: every build reads the bindings, and importing
-    dataclasses (with inspect, ast, dis, tokenize) costs a rebuild about 26M instructions,
-    a sixth of it (callgrind)."""
+    A Record, not a dataclass: every build reads the bindings, and importing dataclasses
+    (with inspect, ast, dis, tokenize) costs a rebuild about 26M instructions, a sixth of it
+    (callgrind); paths as str, not pathlib (another 14M)."""
 
     name: str
     type: str
-    keys: Mapping[str, Path]
+    keys: Mapping[str, str]
 
     def value(self, key: str) -> str:
         """A key's value without surrounding whitespace ('' when absent or unreadable)."""
@@ -56,15 +58,15 @@ class Binding(Record):
         return f"binding {self.name} (type {self.type})"
 
 
-def root(env: Mapping[str, str], platform_dir: Path | None) -> Path | None:
+def root(env: Mapping[str, str], platform_dir: StrPath | None) -> str | None:
     """Where bindings live: $SERVICE_BINDING_ROOT, else <platform>/bindings."""
     given = env.get("SERVICE_BINDING_ROOT", "").strip()
     if given:
-        return Path(given)
-    return platform_dir / "bindings" if platform_dir is not None else None
+        return given
+    return os.path.join(platform_dir, "bindings") if platform_dir is not None else None
 
 
-def read(env: Mapping[str, str], platform_dir: Path | None) -> tuple[Binding, ...]:
+def read(env: Mapping[str, str], platform_dir: StrPath | None) -> tuple[Binding, ...]:
     """Every binding under the root, sorted by name (so a choice among equals is stable)."""
     where = root(env, platform_dir)
     if where is None:
@@ -76,27 +78,28 @@ def read(env: Mapping[str, str], platform_dir: Path | None) -> tuple[Binding, ..
         return ()
     found = []
     for path in dirs:
-        binding = _binding(Path(path))
+        binding = _binding(path)
         if binding is not None:
             found.append(binding)
     return tuple(found)
 
 
-def _binding(path: Path) -> Binding | None:
-    kind = _read(path / "type")
+def _binding(path: str) -> Binding | None:
+    name = os.path.basename(path)
+    kind = _read(os.path.join(path, "type"))
     if kind:
-        return Binding(path.name, kind.lower(), _keys(path, skip=_NOT_KEYS))
-    kind = _read(path / "metadata" / "kind")
+        return Binding(name, kind.lower(), _keys(path, skip=_NOT_KEYS))
+    kind = _read(os.path.join(path, "metadata", "kind"))
     if kind:
-        return Binding(path.name, kind.lower(), _keys(path / "secret", skip=frozenset()))
+        return Binding(name, kind.lower(), _keys(os.path.join(path, "secret"), skip=frozenset()))
     return None  # not a binding (no type): ignored, as libcnb ignores it
 
 
-def _keys(directory: Path, *, skip: frozenset[str]) -> dict[str, Path]:
+def _keys(directory: str, *, skip: frozenset[str]) -> dict[str, str]:
     try:
         with os.scandir(directory) as entries:
             return {
-                e.name: Path(e.path)
+                e.name: e.path
                 for e in sorted(entries, key=lambda e: e.name)
                 if not e.name.startswith(".") and e.name not in skip and e.is_file()
             }
@@ -104,9 +107,10 @@ def _keys(directory: Path, *, skip: frozenset[str]) -> dict[str, Path]:
         return {}
 
 
-def _read(path: Path) -> str:
+def _read(path: str) -> str:
     try:
-        return path.read_text(encoding="utf-8").strip()
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
     except (OSError, UnicodeDecodeError):
         return ""
 
@@ -131,6 +135,8 @@ def github_binding(bindings: Sequence[Binding], api_url: str) -> Binding | None:
     github = of_type(bindings, GITHUB)
     if not github:
         return None
+    from urllib.parse import urlsplit  # here: only a build that asks an API host gets here
+
     try:
         parts = urlsplit(api_url)
         names = {(parts.hostname or "").lower(), parts.netloc.rsplit("@", 1)[-1].lower()}
@@ -155,11 +161,13 @@ def github_binding(bindings: Sequence[Binding], api_url: str) -> Binding | None:
 
 def _host(value: str) -> str:
     """`host` as written: a bare host, host:port, or a URL (its host[:port])."""
+    from urllib.parse import urlsplit
+
     value = value.strip().lower().rstrip("/")
     return urlsplit(value).netloc if "://" in value else value
 
 
-def ca_files(bindings: Sequence[Binding]) -> list[tuple[str, Path]]:
+def ca_files(bindings: Sequence[Binding]) -> list[tuple[str, str]]:
     """(how to name it, file) of every file of every `ca-certificates` binding."""
     return [
         (f"{binding.shown()}, key {key}", path)

@@ -13,9 +13,9 @@ imports neither the HTTP stack nor pyelftools, nor the pipeline (checksums, arch
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import BUILDPACK_ID, install, layerpath
@@ -32,9 +32,11 @@ from .services import Services
 
 if TYPE_CHECKING:
     import threading
+    from pathlib import Path
 
     from . import pipeline
     from .pipeline import ResolvedAsset, Source
+    from .platform import StrPath
 
 
 class Link(Record):
@@ -89,7 +91,7 @@ class _Job:
 
 class _Builder:
     def __init__(
-        self, plans: Sequence[LayerPlan], layers_dir: Path, target: Target, svc: Services
+        self, plans: Sequence[LayerPlan], layers_dir: str, target: Target, svc: Services
     ) -> None:
         self.layers_dir = layers_dir
         self.target = target
@@ -137,7 +139,7 @@ class _Builder:
             head = self.heads[plan.name]
             resolved = [job.resolved for job in self.jobs[plan.name]]
             decision = decided[plan.name] = plan.decide(
-                self.layers_dir / plan.name,
+                os.path.join(self.layers_dir, plan.name),
                 resolved,
                 self.target,
                 head,
@@ -197,6 +199,8 @@ class _Builder:
         return run
 
     def _install(self, plans: Sequence[LayerPlan]) -> dict[str, LayerResult]:
+        from pathlib import Path  # the pipeline's paths: a rebuild that reuses all installs none
+
         from .parallel import run_all
 
         jobs = [job for plan in plans for job in self.jobs[plan.name]]
@@ -213,7 +217,7 @@ class _Builder:
             for plan in plans:
                 mine = [(job.spec.where, by_job[id(job)]) for job in self.jobs[plan.name]]
                 stages[plan.name] = install.stage_layer(
-                    plan.name, mine, work, self.layers_dir / plan.name
+                    plan.name, mine, work, Path(self.layers_dir, plan.name)
                 )
                 assets = tuple(
                     Installed.from_staged(spec, self.target, staged)
@@ -224,6 +228,8 @@ class _Builder:
         return results
 
     def _installer(self, job: _Job, work: Path) -> Callable[[], pipeline.Staged]:
+        from pathlib import Path
+
         from . import pipeline
 
         def run() -> pipeline.Staged:
@@ -238,7 +244,7 @@ class _Builder:
                     self._job(job, job.installing),
                     asset,
                     work=work,
-                    shown_root=self.layers_dir / job.plan.name,
+                    shown_root=Path(self.layers_dir, job.plan.name),
                 )
             finally:
                 self.out.close(job.installing)
@@ -285,7 +291,7 @@ def check_reused_abi(
 def build(
     specs: Sequence[AssetSpec],
     *,
-    layers_dir: Path,
+    layers_dir: StrPath,
     target: Target,
     previous: Mapping[str, LayerToml | None],
     existing: Sequence[str],
@@ -307,14 +313,14 @@ def build(
         by_layer.setdefault(spec.layer_name, []).append(spec)
     install.remove_leftovers(layers_dir, svc.log)
     plans = [LayerPlan(name, group, previous.get(name)) for name, group in by_layer.items()]
-    layers = _Builder(plans, layers_dir, target, svc).run()
+    layers = _Builder(plans, os.fspath(layers_dir), target, svc).run()
     return _launch(layers, by_layer, layers_dir, existing, svc.log)
 
 
 def _launch(
     layers: Sequence[LayerResult],
     by_layer: Mapping[str, Sequence[AssetSpec]],
-    layers_dir: Path,
+    layers_dir: StrPath,
     existing: Sequence[str],
     log: Log,
 ) -> BuildResult:
@@ -331,18 +337,18 @@ def _launch(
         )
         on_path = layerpath.dirs(e for a in layer.assets for e in a.executables)
         if on_path:
-            shown = layerpath.value(layers_dir / layer.name, on_path)
+            shown = layerpath.value(os.path.join(layers_dir, layer.name), on_path)
             log.subprocess(f"On PATH from layer {layer.name}: {shown} ({layerpath.FILES[0]})")
         for spec, inst in zip(by_layer[layer.name], layer.assets, strict=True):
-            abs_main = str(layers_dir / layer.name / inst.main) if inst.main else ""
+            abs_main = os.path.join(layers_dir, layer.name, inst.main) if inst.main else ""
             if spec.process:
                 processes.append(Process(spec.process, (abs_main,), spec.args, False))
                 log.subprocess(f"Process {spec.process}: {' '.join([abs_main, *spec.args])}")
             if spec.link:
                 links.append(Link(spec.where, spec.link, abs_main))
-            abs_exes = [str(layers_dir / layer.name / e) for e in inst.executables]
+            abs_exes = [os.path.join(layers_dir, layer.name, e) for e in inst.executables]
             for e in abs_exes:
-                path_labels.setdefault(Path(e).name, e)
+                path_labels.setdefault(os.path.basename(e), e)
             labels_data.append(
                 {
                     "repo": inst.repo,

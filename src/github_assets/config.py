@@ -22,9 +22,9 @@ from .record import Record
 from .verify import Checksum
 
 if TYPE_CHECKING:
+    from .platform import StrPath
     from .provenance.spec import Provenance
 
-    StrPath = str | os.PathLike[str]
     Pin = Checksum | tuple[tuple[str, Checksum], ...] | None
 
 TABLE = "githubassets"

@@ -12,14 +12,16 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BuildpackError, about, os_error
 from .log import Log
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .pipeline import Staged
+    from .platform import StrPath
 
 WORK_PREFIX = ".github-assets-work-"
 
@@ -28,26 +30,26 @@ LOCK = ".owner.lock"
 """In each work dir: locked (flock) for as long as the build that made it runs."""
 
 
-def remove_leftovers(layers_dir: Path, log: Log) -> None:
+def remove_leftovers(layers_dir: StrPath, log: Log) -> None:
     """Work dirs of builds that died mid-asset (SIGKILL, OOM); a live build's stay.
 
     A build holds an flock on its work dir's LOCK for its whole life, and the kernel
     releases it when the process dies, however it dies: a lock we can take is a dead build's.
     """
     for leftover in sorted(n for n in os.listdir(layers_dir) if n.startswith(WORK_PREFIX)):
-        if _owner_alive(layers_dir / leftover):
+        if _owner_alive(os.path.join(layers_dir, leftover)):
             continue
         log.process(f"Removing {leftover}, left by an interrupted build")
         import shutil  # here: a rebuild that finds no leftover imports neither it nor lzma
 
-        shutil.rmtree(layers_dir / leftover, ignore_errors=True)
+        shutil.rmtree(os.path.join(layers_dir, leftover), ignore_errors=True)
 
 
-def _owner_alive(work: Path) -> bool:
+def _owner_alive(work: str) -> bool:
     import fcntl
 
     try:
-        fd = os.open(work / LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(os.path.join(work, LOCK), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
         return False  # no lock file: made by a build killed right after mkdtemp
     try:
@@ -60,12 +62,13 @@ def _owner_alive(work: Path) -> bool:
 
 
 @contextmanager
-def work_dir(layers_dir: Path, shown: str = "the layers dir") -> Iterator[Path]:
+def work_dir(layers_dir: StrPath, shown: str = "the layers dir") -> Iterator[Path]:
     """A fresh work dir inside the layers dir (same filesystem: renames, not copies), owned
     (locked) by this build until it is removed. shown: what the dir is, for errors."""
     import fcntl
     import shutil
     import tempfile
+    from pathlib import Path  # here: only a build that installs something stages
 
     try:
         # Made under another prefix and renamed once locked, so remove_leftovers of a
@@ -122,7 +125,7 @@ def stage_layer(
     return stage
 
 
-def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
+def rename_in(layers_dir: StrPath, stages: dict[str, Path], work: Path) -> None:
     """Replace each layer dir by its stage dir; all of them, or (after a failure) none.
 
     On failure the layers already renamed in are taken away again with their tomls (the
@@ -133,11 +136,12 @@ def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
     try:
         for current, stage in stages.items():
             name = current
-            layer_dir = layers_dir / name
-            if layer_dir.exists() or layer_dir.is_symlink():
+            layer_dir = os.path.join(layers_dir, name)
+            if os.path.lexists(layer_dir):
                 # Two renames, not an rmtree: a kill in between never leaves a half-deleted layer.
                 os.replace(layer_dir, work / f"previous-{name}")
-            (layers_dir / f"{name}.toml").unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(layers_dir, f"{name}.toml"))
             done.append(name)
             os.replace(stage, layer_dir)
     except OSError as e:
@@ -147,7 +151,7 @@ def rename_in(layers_dir: Path, stages: dict[str, Path], work: Path) -> None:
         raise os_error(e, f"rename layer {current} into the layers dir") from e
 
 
-def take_away(layers_dir: Path, name: str) -> None:
+def take_away(layers_dir: StrPath, name: str) -> None:
     """Remove layer `name`: its dir, its toml and its SBOMs, never one without the other.
 
     The dir is renamed aside first (one syscall: it is there whole or gone), then the toml
@@ -158,29 +162,26 @@ def take_away(layers_dir: Path, name: str) -> None:
     """
     import shutil
 
-    layer_dir = layers_dir / name
-    aside = layers_dir / f"{WORK_PREFIX}removed-{os.getpid()}-{name}"
+    layer_dir = os.path.join(layers_dir, name)
+    aside = os.path.join(layers_dir, f"{WORK_PREFIX}removed-{os.getpid()}-{name}")
     moved = False
-    if layer_dir.exists() or layer_dir.is_symlink():
+    if os.path.lexists(layer_dir):
         os.replace(layer_dir, aside)
         moved = True
-    toml = layers_dir / f"{name}.toml"
+    toml = os.path.join(layers_dir, f"{name}.toml")
     try:
-        toml.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(toml)
     except OSError:
         if os.path.lexists(toml):  # no toml (not written yet): the dir goes all the same
             if moved:
                 os.replace(aside, layer_dir)
             raise
-    for sbom in layers_dir.glob(f"{glob_escape(name)}.sbom.*.json"):
-        with contextlib.suppress(OSError):
-            sbom.unlink()
+    sbom = f"{name}.sbom."  # <name>.sbom.*.json
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(layers_dir):
+            if entry.startswith(sbom) and entry[len(sbom) :].endswith(".json"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(layers_dir, entry))
     if moved:
         shutil.rmtree(aside, ignore_errors=True)
-
-
-def glob_escape(name: str) -> str:
-    """name as a glob pattern that matches only itself."""
-    import glob
-
-    return glob.escape(name)

@@ -18,9 +18,14 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InstallError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .platform import StrPath
 
 ENV = "env"
 PREPEND = "PATH.prepend"
@@ -41,25 +46,26 @@ def dirs(executables: Iterable[str]) -> tuple[str, ...]:
     return ("bin", *others) if "bin" in found else tuple(others)
 
 
-def value(layer_dir: Path, on_path: Sequence[str]) -> str:
+def value(layer_dir: StrPath, on_path: Sequence[str]) -> str:
     """The contents of PATH.prepend: the absolute directories (the layer's path at build is
     its path at launch, /layers/<buildpack>/<layer>), joined by the delimiter."""
-    return ":".join(str(layer_dir / d) for d in on_path)
+    return ":".join(os.path.normpath(os.path.join(layer_dir, d)) for d in on_path)
 
 
-def current(layer_dir: Path) -> str | None:
+def current(layer_dir: StrPath) -> str | None:
     """What a layer dir's PATH.prepend holds, None when it has none (or it is unreadable)."""
     try:
-        return (layer_dir / ENV / PREPEND).read_text(encoding="utf-8")
+        with open(os.path.join(layer_dir, ENV, PREPEND), encoding="utf-8") as f:
+            return f.read()
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def write(stage: Path, layer_dir: Path, on_path: Sequence[str]) -> None:
+def write(stage: Path, layer_dir: StrPath, on_path: Sequence[str]) -> None:
     """The env files of a layer staged at stage that will be renamed to layer_dir."""
     from .destinations import make_dirs
 
-    name = layer_dir.name
+    name = os.path.basename(layer_dir)
     colon = next((d for d in on_path if ":" in d), None)
     if colon is not None:
         raise InstallError(

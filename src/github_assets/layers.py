@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, layerpath, redact
@@ -203,11 +202,11 @@ class LayerPlan:
         for spec in self.specs:
             log.subprocess(f"Wants {spec.repo} {spec.tag} {spec.shown_asset}")
 
-    def log_reused(self, log: Log, layers_dir: Path, reuse: Reuse) -> None:
+    def log_reused(self, log: Log, layers_dir: str, reuse: Reuse) -> None:
         log.subprocess(f"Reusing layer {self.name}: {reuse.why} (no download)")
         for inst in reuse.assets:
             for e in inst.executables:
-                log.subprocess(f"Installed {layers_dir / self.name / e}")
+                log.subprocess(f"Installed {os.path.join(layers_dir, self.name, e)}")
 
     def result(self, target: Target, assets: tuple[Installed, ...], *, reused: bool) -> LayerResult:
         # cache = true always: engines without a previous image (Cloud Foundry, a pack build
@@ -222,7 +221,7 @@ class LayerPlan:
 
     def decide(
         self,
-        layer_dir: Path,
+        layer_dir: str,
         resolved: Sequence[ResolvedAsset | None],
         target: Target,
         log: Log,
@@ -273,12 +272,15 @@ class LayerPlan:
                 "its size" if a.kind is Kind.SIZE else a.name for a in untrusted[0].authorities
             )
             return Install(f"verified by {what} only, and BP_GITHUB_ASSETS_REQUIRE_CHECKSUM is set")
-        layer_dir_exists = layer_dir.is_dir()
+        layer_dir_exists = os.path.isdir(layer_dir)
         if any(s.build for s in self.specs) and not layer_dir_exists:
             return Install("build-time layer content is not in the cache")
         assets = tuple(a for a in olds if a is not None)
         if layer_dir_exists:  # restored from a cache: an incomplete one is not reused
-            lost = next((f for a in assets for f in a.files if not _present(layer_dir / f)), None)
+            lost = next(
+                (f for a in assets for f in a.files if not _present(os.path.join(layer_dir, f))),
+                None,
+            )
             if lost is not None:
                 return Install(f"the restored layer lacks {lost}")
         cause = _path_env_lost(meta, assets, layer_dir if layer_dir_exists else None)
@@ -290,7 +292,7 @@ class LayerPlan:
 
 
 def _path_env_lost(
-    meta: Mapping[str, Any], assets: Sequence[Installed], restored: Path | None
+    meta: Mapping[str, Any], assets: Sequence[Installed], restored: str | None
 ) -> str:
     """Why the previous layer would not put its executables outside bin/ on PATH, or ''.
 
@@ -308,7 +310,7 @@ def _path_env_lost(
     return ""
 
 
-def _present(path: Path) -> bool:
+def _present(path: str) -> bool:
     """Whether path is there (a symlink counts as itself, dangling or not)."""
     return os.path.lexists(path)
 

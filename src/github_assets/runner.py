@@ -1,4 +1,8 @@
-"""The build runner: reads the CNB environment, calls build(), writes every CNB file."""
+"""The build runner: reads the CNB environment, calls build(), writes every CNB file.
+
+Paths are str and os.path here, as in every module a rebuild that reuses every layer
+imports: pathlib (with the urllib.parse and ipaddress it imports) would cost it ~14M
+instructions, a tenth of it (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import BUILDPACK_ID, __version__, redact
@@ -71,18 +74,18 @@ def read_lock(ctx: BuildContext, specs: Sequence[AssetSpec]) -> tuple[Lock | Non
     return lockfile.read(lock_path, shown, root=str(ctx.app_dir)), own
 
 
-def check_link(app_dir: Path, link: Link, target: str | None) -> bool:
+def check_link(app_dir: str, link: Link, target: str | None) -> bool:
     """Whether link is in place already; an InstallError when making it would write outside
     the app dir (through a symlink), replace a file, or cannot work (a file as parent, an
     unwritable dir). target None: not known yet (before the build), judged again after.
     """
     path, parts = app_dir, link.path.split("/")
     for i, part in enumerate(parts):
-        path, shown, last = path / part, "/".join(parts[: i + 1]), i == len(parts) - 1
+        path, shown, last = os.path.join(path, part), "/".join(parts[: i + 1]), i == len(parts) - 1
         try:
-            mode = path.lstat().st_mode
+            mode = os.lstat(path).st_mode
         except FileNotFoundError:
-            _check_writable(path.parent, link)
+            _check_writable(os.path.dirname(path), link)
             return False
         except OSError as e:
             raise about(os_error(e, f"check the link path {link.path}"), link.where) from e
@@ -108,9 +111,9 @@ def check_link(app_dir: Path, link: Link, target: str | None) -> bool:
     return False
 
 
-def _check_writable(directory: Path, link: Link) -> None:
-    while not directory.exists():
-        directory = directory.parent
+def _check_writable(directory: str, link: Link) -> None:
+    while not os.path.exists(directory) and directory != os.path.dirname(directory):
+        directory = os.path.dirname(directory)
     if not os.access(directory, os.W_OK):
         raise InstallError(
             f"{link.where}: 'link' {link.path}: the app dir {directory} is not writable",
@@ -118,7 +121,7 @@ def _check_writable(directory: Path, link: Link) -> None:
         )
 
 
-def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
+def write_result(ctx: BuildContext, result: BuildResult) -> list[str]:
     """The one place that writes CNB files (and the app-dir links); the links it made.
 
     Links are checked before anything is written. When a write fails, what this build
@@ -133,7 +136,7 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
         # the layers build() put in place go again, none is left without its toml.
         roll_back(ctx.layers_dir, fresh)
         raise
-    made: list[Path] = []
+    made: list[tuple[str, bool]] = []  # (path, a dir)
     doing, entry = "write the build's results (layer metadata, launch.toml, links)", ""
     try:
         for name in result.stale:
@@ -148,29 +151,38 @@ def write_result(ctx: BuildContext, result: BuildResult) -> list[Path]:
         for link in pending:
             # The OS names the symlink's target, not the link: say which link of which entry.
             doing, entry = f"make the link {link.path} in the app dir", link.where
-            path = ctx.app_dir / link.path
-            missing = [p for p in reversed(path.parents) if not p.exists()]
-            for directory in missing:
-                directory.mkdir()
-                made.append(directory)
+            path = os.path.join(ctx.app_dir, link.path)
+            for directory in _missing_parents(path):
+                os.mkdir(directory)
+                made.append((directory, True))
                 # 0755 whatever the umask: the image's run user is not the build user and
                 # must traverse these to reach the link (as destinations.make_dirs does).
-                directory.chmod(0o755)
-            path.symlink_to(link.target)
-            made.append(path)
+                os.chmod(directory, 0o755)  # noqa: S103 (a directory others must traverse)
+            os.symlink(link.target, path)
+            made.append((path, False))
     except OSError as e:
         roll_back(ctx.layers_dir, fresh)
         with contextlib.suppress(OSError):  # the first failure is the one to report
-            (ctx.layers_dir / "launch.toml").unlink(missing_ok=True)
-        for path in reversed(made):
+            os.unlink(os.path.join(ctx.layers_dir, "launch.toml"))
+        for path, is_dir in reversed(made):
             with contextlib.suppress(OSError):
-                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+                os.rmdir(path) if is_dir else os.unlink(path)
         error = os_error(e, doing)
         raise (about(error, entry) if entry else error) from e
-    return [ctx.app_dir / link.path for link in pending]
+    return [os.path.join(ctx.app_dir, link.path) for link in pending]
 
 
-def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
+def _missing_parents(path: str) -> list[str]:
+    """The directories above path that do not exist, outermost first."""
+    missing = []
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent) and parent != os.path.dirname(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    return missing[::-1]
+
+
+def roll_back(layers_dir: str, names: Sequence[str]) -> None:
     """Take away layers this build installed (best effort): a layer the OS will not let
     go of stays whole, dir and toml, never one without the other (install.take_away)."""
     from .install import take_away
@@ -180,11 +192,11 @@ def roll_back(layers_dir: Path, names: Sequence[str]) -> None:
             take_away(layers_dir, name)
 
 
-def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
-    ctx = build_context(args, env, Path.cwd(), bp_dir)
+def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: str) -> int:
+    ctx = build_context(args, env, os.getcwd(), bp_dir)
     # Before the first line: what env and the bindings hold is never printed nor written.
     redact.environment(env)
-    redact.bindings(env.get("SERVICE_BINDING_ROOT") or ctx.platform_dir / "bindings")
+    redact.bindings(env.get("SERVICE_BINDING_ROOT") or os.path.join(ctx.platform_dir, "bindings"))
     settings = Settings.from_env(env)  # a bad knob fails before anything is written
     log = Log(sys.stdout, debug=settings.debug)
     log.title(f"GitHub Release Assets {__version__}")
@@ -200,7 +212,7 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
     for link in links_of(specs):  # before any download: a bad link path fails fast
         check_link(ctx.app_dir, link, None)
     try:
-        ctx.layers_dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(ctx.layers_dir, exist_ok=True)
     except OSError as e:
         raise os_error(e, f"create the layers dir {ctx.layers_dir}") from e
     result = build(
@@ -217,13 +229,13 @@ def run_build(args: Sequence[str], env: Mapping[str, str], bp_dir: Path) -> int:
         log.process(f"Removing stale layer {name}")
     write_result(ctx, result)
     for link in result.links:
-        log.process(f"Linked {ctx.app_dir / link.path} -> {link.target}")
+        log.process(f"Linked {os.path.join(ctx.app_dir, link.path)} -> {link.target}")
     log_probe_commands(ctx.app_dir, specs, result, log)
     return 0
 
 
 def log_probe_commands(
-    app_dir: Path, specs: Sequence[AssetSpec], result: BuildResult, log: Log
+    app_dir: str, specs: Sequence[AssetSpec], result: BuildResult, log: Log
 ) -> None:
     """`Probe command: [...]` for each entry with process or link: the link's path when
     there is one (short, and the same whatever buildpack installed it), else the layer path."""
@@ -231,7 +243,7 @@ def log_probe_commands(
     commands = {p.type: p.command[0] for p in result.processes}
     for spec in specs:
         link = links.get(spec.where)
-        path = str(app_dir / link.path) if link else commands.get(spec.process or "")
+        path = os.path.join(app_dir, link.path) if link else commands.get(spec.process or "")
         if path:
             from .probes import command  # here: most builds have neither process nor link
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from _thread import allocate_lock  # threading.Lock, without threading's ~3.6M instructions
 from collections.abc import Callable, Collection, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import bindings
@@ -20,7 +19,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .lock import Entry, Lock
     from .pipeline import Proof
-    from .platform import Target
+    from .platform import StrPath, Target
     from .provenance.trustroot import TrustedRoot
     from .sources import Source
     from .sources.http import Http
@@ -59,7 +58,7 @@ def make_services(
     settings: Settings,
     log: Log,
     *,
-    places: tuple[Path, Path | None] | None = None,
+    places: tuple[StrPath, StrPath | None] | None = None,
     lock: Lock | None = None,
     own: Collection[AssetSpec] = (),
 ) -> Services:
@@ -110,7 +109,12 @@ def make_services(
 
         with guard:
             if not origins:
-                origins.append(Origins.from_env(env, *places))
+                from pathlib import Path  # here: a rebuild that reuses every layer has no source
+
+                platform_dir, bp_dir = places
+                origins.append(
+                    Origins.from_env(env, Path(platform_dir), Path(bp_dir) if bp_dir else None)
+                )
         return Chain(spec, api, http(), origins[0], lock, own=spec in own)
 
     def locked(spec: AssetSpec, target: Target) -> Entry | None:
@@ -133,8 +137,10 @@ def make_services(
         except ConfigError:
             token = None  # an unset token_env: the asset's source says so if the API is asked
         api = GitHubSource(http(), base, token)
+        from pathlib import Path
+
         bp_dir = places[1] if places is not None else None
-        offline = bp_dir / "dependencies" if bp_dir is not None else None
+        offline = Path(bp_dir, "dependencies") if bp_dir is not None else None
         return [
             EntryProof(
                 kind,

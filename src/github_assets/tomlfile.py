@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
-if TYPE_CHECKING:  # detect imports this module and no pathlib (urllib.parse, ipaddress)
-    from pathlib import Path
+if TYPE_CHECKING:
+    from .platform import StrPath
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,7 +31,8 @@ else:  # pragma: no cover - exercised by the Python 3.10 runs of the integration
     import tomli as tomllib
 
 # tomllib's message ends with where: "(at line 3, column 9)" or "(at end of document)".
-_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+# A pattern, compiled by re when a file fails to parse: not at every start.
+_WHERE = r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$"
 _BOM = "\ufeff"
 FIX = "fix the TOML syntax"
 
@@ -47,7 +48,7 @@ def loads(text: str, shown: str) -> dict[str, Any]:
         wide = _wide_integer(data, "")
     except tomllib.TOMLDecodeError as e:
         message = str(e)
-        where = _WHERE.search(message)
+        where = re.search(_WHERE, message)
         if where and where.group(1):
             line, column = int(where.group(1)), int(where.group(2))
         else:  # at the end of the document: say where that is
@@ -121,14 +122,15 @@ def locate(base_dir: str | os.PathLike[str], relative: str) -> tuple[str | None,
 
 # -- writing -------------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # What a TOML basic string cannot hold as it is: control characters (a tab it could, but
-# an escape is clearer), DEL, the quote and the backslash.
-_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+# an escape is clearer), DEL, the quote and the backslash; str.translate replaces them in
+# one pass, without a regex to compile at every start.
 _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+_ESCAPES = {c: _SHORT.get(chr(c)) or f"\\u{c:04X}" for c in (*range(0x20), 0x7F, 0x22, 0x5C)}
 
 
-def write(path: Path, data: Mapping[str, Any], *, header: str = "") -> None:
+def write(path: StrPath, data: Mapping[str, Any], *, header: str = "") -> None:
     """data as a TOML file at path (atomically), after header (comment lines), every string
     through the one redaction (redact.py): layer tomls, launch.toml and the lock never hold
     a token, a binding's contents or a URL's userinfo."""
@@ -181,16 +183,11 @@ def _is_table_array(value: object) -> bool:
 def _key(key: object) -> str:
     if not isinstance(key, str):
         raise TypeError(f"a TOML key must be a string, got {type(key).__name__}")
-    return key if _BARE_KEY.fullmatch(key) else _string(key)
+    return key if key and all(c in _BARE for c in key) else _string(key)
 
 
 def _string(text: str) -> str:
-    return '"' + _ESCAPE.sub(_escaped, text) + '"'
-
-
-def _escaped(match: re.Match[str]) -> str:
-    c = match.group()
-    return _SHORT.get(c) or f"\\u{ord(c):04X}"
+    return '"' + text.translate(_ESCAPES) + '"'
 
 
 def _value(value: object) -> str:

@@ -41,7 +41,10 @@ def test_both_layouts_and_a_kubernetes_secret_mount(tmp_path: Path) -> None:
     assert found[0].value("default") == "https://m"
     assert found[2].value("token") == "t1"
     assert bindings.ca_files(found) == [
-        ("binding old (type ca-certificates), key corp.pem", root / "old" / "secret" / "corp.pem")
+        (
+            "binding old (type ca-certificates), key corp.pem",
+            str(root / "old" / "secret" / "corp.pem"),
+        )
     ]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from ..record import Record
 from .files import write_toml
+
+if TYPE_CHECKING:
+    from ..platform import StrPath
 
 
 class Process(Record):
@@ -21,7 +24,7 @@ class Label(Record):
     value: str
 
 
-def write_launch(layers_dir: Path, processes: list[Process], labels: list[Label]) -> None:
+def write_launch(layers_dir: StrPath, processes: list[Process], labels: list[Label]) -> None:
     """Write launch.toml (API 0.10: command is an array)."""
     data: dict[str, Any] = {}
     if processes:
@@ -32,4 +35,4 @@ def write_launch(layers_dir: Path, processes: list[Process], labels: list[Label]
     if labels:
         data["labels"] = [{"key": label.key, "value": label.value} for label in labels]
     if data:
-        write_toml(layers_dir / "launch.toml", data)
+        write_toml(os.path.join(layers_dir, "launch.toml"), data)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BuildpackError
 from ..record import Record
 from .files import read_toml, write_toml
+
+if TYPE_CHECKING:
+    from ..platform import StrPath
 
 RESERVED_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
 
@@ -20,11 +23,11 @@ class LayerToml(Record):
     metadata: Mapping[str, Any] = {}
 
 
-def toml_path(layers_dir: Path, name: str) -> Path:
-    return layers_dir / f"{name}.toml"
+def toml_path(layers_dir: StrPath, name: str) -> str:
+    return os.path.join(layers_dir, f"{name}.toml")
 
 
-def read_layer(layers_dir: Path, name: str) -> LayerToml | None:
+def read_layer(layers_dir: StrPath, name: str) -> LayerToml | None:
     """The restored layer toml, or None when absent or unreadable (then we start over)."""
     path = toml_path(layers_dir, name)
     try:
@@ -41,7 +44,7 @@ def read_layer(layers_dir: Path, name: str) -> LayerToml | None:
     )
 
 
-def write_layer(layers_dir: Path, name: str, layer: LayerToml) -> None:
+def write_layer(layers_dir: StrPath, name: str, layer: LayerToml) -> None:
     write_toml(
         toml_path(layers_dir, name),
         {
@@ -51,12 +54,17 @@ def write_layer(layers_dir: Path, name: str, layer: LayerToml) -> None:
     )
 
 
-def existing_layers(layers_dir: Path) -> list[str]:
+def existing_layers(layers_dir: StrPath) -> list[str]:
     """Names of the layer tomls present (restored by the lifecycle or written earlier)."""
-    if not layers_dir.is_dir():
+    try:
+        entries = list(os.scandir(layers_dir))
+    except OSError:  # none, or unreadable (as glob saw it): writing there says what is wrong
         return []
     return sorted(
-        p.name[: -len(".toml")]
-        for p in layers_dir.glob("*.toml")
-        if p.name not in RESERVED_TOMLS and p.is_file()
+        e.name[: -len(".toml")]
+        for e in entries
+        if e.name.endswith(".toml")
+        and e.name not in RESERVED_TOMLS
+        and not e.name.startswith(".")  # glob's "*" skips dot files
+        and e.is_file()
     )

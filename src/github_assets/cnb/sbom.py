@@ -10,17 +10,17 @@ random serial, so an unchanged layer gives byte-identical SBOMs.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ..record import Record
 from .files import write_json
 
 if TYPE_CHECKING:
     from ..gobuildinfo import GoBuild, Module
+    from ..platform import StrPath
 
 # SHA-256 from CPython's own module when it has one: hashlib loads OpenSSL's libcrypto
 # first, ~11M instructions (callgrind), which a rebuild that reuses every layer (hashing
@@ -51,6 +51,18 @@ _DOWNLOAD_URL = re.compile(
 _IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
 
 
+# RFC 3986 unreserved characters: what a purl part keeps as it is (urllib.parse.quote with
+# safe=''; not imported: urllib.parse pulls in ipaddress, ~9M instructions of a rebuild).
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(part: str) -> str:
+    """part percent-encoded as one purl segment: UTF-8, every byte but the unreserved."""
+    if part.isascii() and all(ord(c) in _UNRESERVED for c in part):
+        return part
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in part.encode("utf-8"))
+
+
 class Component(Record):
     repo: str
     tag: str
@@ -64,7 +76,7 @@ class Component(Record):
 
     @property
     def purl(self) -> str:
-        return f"pkg:github/{self.repo}@{quote(self.tag, safe='')}"
+        return f"pkg:github/{self.repo}@{quote(self.tag)}"
 
 
 class Package(Record):
@@ -78,8 +90,8 @@ class Package(Record):
 
 def path_purl(path: str, version: str) -> str:
     """pkg:golang/<module path>@<version>, each part percent-encoded as the purl spec says."""
-    name = "/".join(quote(part, safe="") for part in path.split("/"))
-    return f"pkg:golang/{name}" + (f"@{quote(version, safe='')}" if version else "")
+    name = "/".join(quote(part) for part in path.split("/"))
+    return f"pkg:golang/{name}" + (f"@{quote(version)}" if version else "")
 
 
 def go_packages(component: Component) -> list[Package]:
@@ -222,7 +234,7 @@ def spdx(tool: str, version: str, layer: str, components: Sequence[Component]) -
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": f"{tool} layer {layer}",
         "documentNamespace": "https://spdx.org/spdxdocs/"
-        f"{tool.replace('/', '-')}/{quote(layer, safe='')}-{_uuid(components)}",
+        f"{tool.replace('/', '-')}/{quote(layer)}-{_uuid(components)}",
         "creationInfo": {"created": CREATED, "creators": [f"Tool: {tool}-{version}"]},
         "packages": packages,
         "relationships": relationships,
@@ -264,7 +276,11 @@ def _uuid(components: Sequence[Component]) -> str:
 
 
 def write_sboms(
-    layers_dir: Path, layer: str, tool: str, version: str, components: Sequence[Component]
+    layers_dir: StrPath, layer: str, tool: str, version: str, components: Sequence[Component]
 ) -> None:
-    write_json(layers_dir / f"{layer}.sbom.cdx.json", cyclonedx(tool, version, components))
-    write_json(layers_dir / f"{layer}.sbom.spdx.json", spdx(tool, version, layer, components))
+    write_json(
+        os.path.join(layers_dir, f"{layer}.sbom.cdx.json"), cyclonedx(tool, version, components)
+    )
+    write_json(
+        os.path.join(layers_dir, f"{layer}.sbom.spdx.json"), spdx(tool, version, layer, components)
+    )

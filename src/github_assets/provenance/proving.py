@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..config import AssetSpec
     from ..lock import Lock
     from ..pipeline import Job
+    from ..platform import StrPath
     from ..sources.github import GitHub
     from ..sources.http import Http
 
@@ -212,7 +213,7 @@ BINDING_KEY = "trusted_root.json"
 
 
 def trusted_root_loader(
-    env: Mapping[str, str], platform_dir: Path | None
+    env: Mapping[str, str], platform_dir: StrPath | None
 ) -> Callable[[], TrustedRoot]:
     """The Sigstore trusted root of the build, read once when first needed: a
     `sigstore-trusted-root` binding's trusted_root.json, else the one that ships."""
@@ -243,12 +244,12 @@ def trusted_root_loader(
     return load
 
 
-def _binding_file(env: Mapping[str, str], platform_dir: Path | None) -> Path | None:
+def _binding_file(env: Mapping[str, str], platform_dir: StrPath | None) -> Path | None:
     from .. import bindings
 
     for binding in bindings.of_type(bindings.read(env, platform_dir), BINDING_TYPE):
         key_file = binding.keys.get(BINDING_KEY)
         if key_file is None:
             raise ProvenanceError(f"the {BINDING_TYPE} binding {binding.name} has no {BINDING_KEY}")
-        return key_file
+        return Path(key_file)
     return None

@@ -18,9 +18,12 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..platform import StrPath
 
 
 class Trust:
@@ -30,9 +33,9 @@ class Trust:
         self._lock = threading.Lock()
         self._context: ssl.SSLContext | None = None
         self._news: str | None = None
-        self._extra: tuple[tuple[str, Path], ...] = ()
+        self._extra: tuple[tuple[str, StrPath], ...] = ()
 
-    def also_trust(self, files: Sequence[tuple[str, Path]]) -> None:
+    def also_trust(self, files: Sequence[tuple[str, StrPath]]) -> None:
         """PEM files (how to name each, path) trusted besides the store, from the next
         context made; read only then, so a build that connects nowhere never reads them."""
         with self._lock:
@@ -55,7 +58,7 @@ class Trust:
             return news
 
 
-def _make(extra: Sequence[tuple[str, Path]] = ()) -> tuple[ssl.SSLContext, str]:
+def _make(extra: Sequence[tuple[str, StrPath]] = ()) -> tuple[ssl.SSLContext, str]:
     """A client context and, for the log, what it trusts."""
     context, trusted = _store()
     for shown, path in extra:
