@@ -12,13 +12,13 @@ imports neither the HTTP stack nor pyelftools, nor the pipeline (checksums, arch
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import BUILDPACK_ID, install, layerpath
+from .cnb.files import json_text
 from .cnb.launch import Label, Process
 from .cnb.layer import LayerToml
 from .cnb.sbom import Component
@@ -361,7 +361,7 @@ def _launch(
                 }
             )
     prefix = BUILDPACK_ID.replace("/", ".")
-    labels = [Label(f"{prefix}.installed", json.dumps(labels_data, separators=(",", ":")))]
+    labels = [Label(f"{prefix}.installed", json_text(labels_data))]
     labels += [Label(f"{prefix}.path.{n}", p) for n, p in sorted(path_labels.items())]
     wanted = {layer.name for layer in layers}
     return BuildResult(
