@@ -18,9 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import BUILDPACK_ID, install, layerpath
-from .cnb.files import json_text
-from .cnb.launch import Label, Process
-from .cnb.layer import LayerToml
+from .cnb.files import Label, LayerToml, Process, json_text
 from .cnb.sbom import Component
 from .config import AssetSpec
 from .errors import BuildpackError, ConfigError, about

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, layerpath, redact
-from .cnb.layer import LayerToml
+from .cnb.files import LayerToml
 from .config import AssetSpec
 from .log import Log
 from .platform import Target

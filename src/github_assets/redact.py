@@ -152,6 +152,9 @@ class Registry:
         return data
 
     def _compiled(self) -> re.Pattern[str] | None:
+        pattern = self._pattern  # one read: made already, or none to make (no lock)
+        if pattern is not None or not self._shown:
+            return pattern
         with self._lock:
             if self._pattern is None and self._shown:
                 # Longest first: a binding's URL before its host, "user:pw@" before "pw".

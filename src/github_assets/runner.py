@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from . import BUILDPACK_ID, __version__, redact
 from .build import BuildResult, Link, build
-from .cnb.context import BuildContext, build_context
-from .cnb.launch import write_launch
-from .cnb.layer import existing_layers, read_layer, write_layer
+from .cnb.files import existing_layers, read_layer, write_launch, write_layer
 from .cnb.plan import PROVIDES, read_buildpack_plan
 from .cnb.sbom import write_sboms
 from .config import LOCK_FILE, AssetSpec, config_path, load_config_file, load_project, parse_entry
-from .errors import ConfigError, InstallError, about, os_error
+from .errors import BuildpackError, ConfigError, InstallError, about, os_error
 from .log import Log
+from .platform import Target, target_from_env
+from .record import Record
 from .services import make_services
 from .settings import Settings
 
@@ -31,6 +31,41 @@ if TYPE_CHECKING:
 
 # Plan metadata written by bin/detect's sh path: the config file for build to read.
 CONFIG_FILE = "config_file"
+
+
+class BuildContext(Record):
+    app_dir: str
+    buildpack_dir: str
+    platform_dir: str
+    layers_dir: str
+    plan_path: str
+    env: Mapping[str, str]
+    target: Target
+
+
+def _pick(env: Mapping[str, str], name: str, args: Sequence[str], index: int, phase: str) -> str:
+    value = env.get(name) or (args[index] if len(args) > index else "")
+    if not value:
+        raise BuildpackError(
+            f"{phase}: {name} is not set and no positional argument gives it",
+            hint="run this under a CNB lifecycle (Buildpack API 0.10)",
+        )
+    return value
+
+
+def build_context(
+    args: Sequence[str], env: Mapping[str, str], cwd: str, default_bp_dir: str
+) -> BuildContext:
+    """API 0.10 build: bin/build <layers> <platform> <plan>, or the CNB_* variables."""
+    return BuildContext(
+        app_dir=cwd,
+        buildpack_dir=env.get("CNB_BUILDPACK_DIR") or default_bp_dir,
+        layers_dir=_pick(env, "CNB_LAYERS_DIR", args, 0, "build"),
+        platform_dir=_pick(env, "CNB_PLATFORM_DIR", args, 1, "build"),
+        plan_path=_pick(env, "CNB_BP_PLAN_PATH", args, 2, "build"),
+        env=env,
+        target=target_from_env(env),
+    )
 
 
 def plan_specs(ctx: BuildContext) -> list[AssetSpec]:

@@ -52,7 +52,9 @@ def generated(rng: random.Random, depth: int = 0) -> Any:
         return [generated(rng, depth + 1) for _ in range(rng.randrange(4))]
     if kind == 6:
         return tuple(generated(rng, depth + 1) for _ in range(rng.randrange(3)))
-    return {rng.choice(STRINGS) + str(i): generated(rng, depth + 1) for i in range(rng.randrange(5))}
+    return {
+        rng.choice(STRINGS) + str(i): generated(rng, depth + 1) for i in range(rng.randrange(5))
+    }
 
 
 @pytest.mark.parametrize("seed", range(300))

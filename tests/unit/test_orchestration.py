@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from github_assets.build import BuildResult, Services, build
-from github_assets.cnb.launch import Label, Process
-from github_assets.cnb.layer import LayerToml
+from github_assets.cnb.files import Label, LayerToml, Process
 from github_assets.config import AssetSpec, parse_entry
 from github_assets.layers import Install, LayerPlan, Reuse
 from github_assets.log import Log

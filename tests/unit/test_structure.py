@@ -99,7 +99,7 @@ def test_the_layers_import_only_downwards() -> None:
     for name in pure:
         assert not reach(f"github_assets.{name}") & network, name
     assert not reach("github_assets.pipeline") & {
-        "github_assets.cnb.launch",
+        "github_assets.cnb.files",
         "github_assets.cnb.sbom",
     }
     assert not reach("github_assets.sources.github") & {

@@ -1,4 +1,8 @@
-"""Writing and reading the CNB TOML/JSON files, atomically (write temp, rename)."""
+"""The CNB files a build reads and writes: <layer>.toml (types and metadata), launch.toml
+(processes and labels), the TOML and JSON writers (atomically: write temp, rename).
+
+One module, not one per file: a rebuild that reuses every layer imports it anyway, and each
+module imported costs it ~0.25M instructions of import machinery (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_text_atomic
+from ..errors import BuildpackError
+from ..record import Record
 
 if TYPE_CHECKING:
     from ..platform import StrPath
@@ -80,3 +86,91 @@ def _json(put: Callable[[str], object], value: Any, sort_keys: bool) -> None:
         put("]")
     else:
         raise TypeError(f"no JSON value for {kind.__name__}: {value!r}")
+
+
+# -- <layer>.toml ---------------------------------------------------------------------------
+
+RESERVED_TOMLS = frozenset({"launch.toml", "build.toml", "store.toml"})
+
+
+class LayerToml(Record):
+    launch: bool = True
+    build: bool = False
+    cache: bool = False
+    metadata: Mapping[str, Any] = {}
+
+
+def toml_path(layers_dir: StrPath, name: str) -> str:
+    return os.path.join(layers_dir, f"{name}.toml")
+
+
+def read_layer(layers_dir: StrPath, name: str) -> LayerToml | None:
+    """The restored layer toml, or None when absent or unreadable (then we start over)."""
+    path = toml_path(layers_dir, name)
+    try:
+        data = read_toml(path)
+    except BuildpackError:  # absent, unreadable or not TOML: start over
+        return None
+    types = data.get("types", {})
+    meta = data.get("metadata", {})
+    return LayerToml(
+        launch=bool(types.get("launch", False)),
+        build=bool(types.get("build", False)),
+        cache=bool(types.get("cache", False)),
+        metadata=meta if isinstance(meta, Mapping) else {},
+    )
+
+
+def write_layer(layers_dir: StrPath, name: str, layer: LayerToml) -> None:
+    write_toml(
+        toml_path(layers_dir, name),
+        {
+            "types": {"launch": layer.launch, "build": layer.build, "cache": layer.cache},
+            "metadata": dict(layer.metadata),
+        },
+    )
+
+
+def existing_layers(layers_dir: StrPath) -> list[str]:
+    """Names of the layer tomls present (restored by the lifecycle or written earlier)."""
+    try:
+        entries = list(os.scandir(layers_dir))
+    except OSError:  # none, or unreadable (as glob saw it): writing there says what is wrong
+        return []
+    return sorted(
+        e.name[: -len(".toml")]
+        for e in entries
+        if e.name.endswith(".toml")
+        and e.name not in RESERVED_TOMLS
+        and not e.name.startswith(".")  # glob's "*" skips dot files
+        and e.is_file()
+    )
+
+
+# -- launch.toml ---------------------------------------------------------------------------
+
+
+class Process(Record):
+    type: str
+    command: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    default: bool = False
+
+
+class Label(Record):
+    key: str
+    value: str
+
+
+def write_launch(layers_dir: StrPath, processes: list[Process], labels: list[Label]) -> None:
+    """Write launch.toml (API 0.10: command is an array)."""
+    data: dict[str, Any] = {}
+    if processes:
+        data["processes"] = [
+            {"type": p.type, "command": list(p.command), "args": list(p.args), "default": p.default}
+            for p in processes
+        ]
+    if labels:
+        data["labels"] = [{"key": label.key, "value": label.value} for label in labels]
+    if data:
+        write_toml(os.path.join(layers_dir, "launch.toml"), data)
