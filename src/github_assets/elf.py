@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import re
+import struct
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .errors import ElfError
 from .gobuildinfo import GoBuild
@@ -95,16 +96,10 @@ class ElfInfo(Record):
         return f"the interpreter {self.interpreter}" if self.interpreter else "shared libraries"
 
 
-def preload() -> None:
-    """Import the parts of pyelftools that check() uses."""
-    from elftools.common.utils import struct_parse  # noqa: F401
-    from elftools.elf.structs import ELFStructs  # noqa: F401
-
-
 def check(path: Path, target_arch: str, shown_as: str) -> ElfInfo | None:
     """The ELF facts of path (None when it is not ELF); ElfError naming shown_as when it is
     truncated or corrupt, or built for another arch than target_arch."""
-    info = _read(path, shown_as)
+    info = read(path, shown_as)
     if info is None or info.machine == target_arch:
         return info
     machine = _E_MACHINE.get(info.machine)
@@ -147,15 +142,17 @@ def check_abi(info: ElfInfo, distro: Distro | None, shown_as: str, *, enforce: b
     )
 
 
-def _read(path: Path, shown_as: str) -> ElfInfo | None:
+def read(path: Path, shown_as: str) -> ElfInfo | None:
+    """The ELF facts of path, None when it is not ELF; ElfError naming shown_as when it is
+    truncated or corrupt."""
     with path.open("rb") as file:
         if file.read(len(_MAGIC)) != _MAGIC:
             return None
         try:
             return _facts(file)
-        # pyelftools reports a malformed file with many exception types (its own, struct's,
-        # construct's, ValueError, IndexError...), and none of them is a bug of ours.
-        except Exception as err:
+        except (ValueError, struct.error, OverflowError, OSError) as err:
+            if isinstance(err, OSError) and not isinstance(err, _Truncated):
+                raise
             raise ElfError(
                 f"failed to read ELF file {shown_as}: {err or type(err).__name__}",
                 hint="the file is truncated or corrupt",
@@ -166,61 +163,143 @@ _CLASS = {1: 32, 2: 64}
 _DATA = {1: True, 2: False}  # little-endian?
 PN_XNUM = 0xFFFF
 """e_phnum saying: the count is in section 0's sh_info."""
+SHN_XINDEX = 0xFFFF
 MAX_INTERP = 4096
+MAX_SECTIONS = 1 << 16
+MAX_NAME = 4096
+PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
+SHT_NOBITS, SHT_GNU_VERNEED = 8, 0x6FFFFFFE
+DT_NULL, DT_NEEDED = 0, 1
+
+# e_machine numbers as the ELF spec (and pyelftools, and error messages) name them.
+_MACHINES = {
+    0: "EM_NONE", 2: "EM_SPARC", 3: "EM_386", 4: "EM_68K", 8: "EM_MIPS", 18: "EM_SPARC32PLUS",
+    20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390", 40: "EM_ARM", 42: "EM_SH", 43: "EM_SPARCV9",
+    50: "EM_IA_64", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV", 258: "EM_LOONGARCH",
+}  # fmt: skip
+
+
+class _Truncated(OSError):
+    """A read past the end of the file: the file is cut short (an ElfError, not an OS one)."""
+
+
+class _Layout(Record):
+    """struct formats of one ELF class and byte order (field order as the spec has it)."""
+
+    ehdr: struct.Struct  # from e_type to e_shstrndx, after e_ident
+    phdr: struct.Struct
+    shdr: struct.Struct
+    dyn: struct.Struct
+    verneed: struct.Struct
+    vernaux: struct.Struct
+    elfclass: int
+
+
+@functools.cache
+def _layout(little: bool, elfclass: int) -> _Layout:
+    order = "<" if little else ">"
+    if elfclass == 64:
+        ehdr, phdr, shdr, dyn = "HHIQQQIHHHHHH", "IIQQQQQQ", "IIQQQQIIQQ", "qQ"
+    else:
+        ehdr, phdr, shdr, dyn = "HHIIIIIHHHHHH", "IIIIIIII", "IIIIIIIIII", "iI"
+    ehdr_s, phdr_s, shdr_s, dyn_s, verneed, vernaux = (
+        struct.Struct(order + f) for f in (ehdr, phdr, shdr, dyn, "HHIII", "IHHII")
+    )
+    return _Layout(ehdr_s, phdr_s, shdr_s, dyn_s, verneed, vernaux, elfclass)
+
+
+class _Phdr(Record):
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    filesz: int
+
+
+class _Shdr(Record):
+    name_index: int
+    type: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    name: str = ""
+
+
+def _unpack(file: BinaryIO, layout: struct.Struct, at: int) -> tuple[int, ...]:
+    """One record of layout at offset at; _Truncated when the file ends before it does."""
+    if at < 0:
+        raise ValueError(f"negative offset {at}")
+    file.seek(at)
+    raw = file.read(layout.size)
+    if len(raw) < layout.size:
+        raise _Truncated(f"the file ends inside a {layout.size}-byte record at offset {at}")
+    return layout.unpack(raw)
+
+
+def _phdr(file: BinaryIO, layout: _Layout, at: int) -> _Phdr:
+    if layout.elfclass == 64:
+        p_type, flags, offset, vaddr, _, filesz, _, _ = _unpack(file, layout.phdr, at)
+    else:
+        p_type, offset, vaddr, _, filesz, _, flags, _ = _unpack(file, layout.phdr, at)
+    return _Phdr(p_type, flags, offset, vaddr, filesz)
+
+
+def _shdr(file: BinaryIO, layout: _Layout, at: int) -> _Shdr:
+    name, sh_type, _, addr, offset, size, link, info, _, _ = _unpack(file, layout.shdr, at)
+    return _Shdr(name, sh_type, addr, offset, size, link, info)
 
 
 def _facts(file: BinaryIO) -> ElfInfo:
-    """The header and the program headers, read with pyelftools' struct definitions.
+    """The header and the program headers (and, when readable, the section headers: version
+    needs, Go build info), read with struct.
 
-    Its ELFFile reads them alike, but importing it imports every part of pyelftools
-    (DWARF, ARM unwinding, relocations...): twice the time of what is read here, on the
-    critical path of every small asset.
+    Not pyelftools: importing even its struct definitions (construct, pprint, dataclasses,
+    pdb's modules) costs every build that installs an ELF file ~55M instructions, ~16 ms
+    (docs/performance.md), for the few records read here.
     """
-    # Imported here, once an ELF file is seen: an asset without one never needs it.
-    from elftools.common.utils import struct_parse
-
     file.seek(4)
-    ident = file.read(2)
-    if len(ident) < 2 or ident[0] not in _CLASS or ident[1] not in _DATA:
-        raise ValueError(f"not a valid ELF class and byte order ({ident.hex() or 'none'})")
+    ident = file.read(12)
+    if len(ident) < 12 or ident[0] not in _CLASS or ident[1] not in _DATA:
+        raise ValueError(f"not a valid ELF class and byte order ({ident[:2].hex() or 'none'})")
     little, elfclass = _DATA[ident[1]], _CLASS[ident[0]]
-    header = struct_parse(_structs(little, elfclass).Elf_Ehdr, file, stream_pos=0)
-    structs = _structs(
-        little, elfclass, (header["e_type"], header["e_machine"], header["e_ident"]["EI_OSABI"])
+    layout = _layout(little, elfclass)
+    (_, e_machine, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx) = (
+        _unpack(file, layout.ehdr, 16)
     )
-    machine = str(header["e_machine"])
-    arch = _GO_ARCH.get((machine, structs.elfclass, structs.little_endian), machine)
-    count = header["e_phnum"]
+    machine = _MACHINES.get(e_machine, str(e_machine))
+    arch = _GO_ARCH.get((machine, elfclass, little), machine)
+    count = phnum
     if count == PN_XNUM:
-        count = struct_parse(structs.Elf_Shdr, file, stream_pos=header["e_shoff"])["sh_info"]
-    size = header["e_phentsize"]
-    if count and size < structs.Elf_Phdr.sizeof():
-        raise ValueError(f"too small e_phentsize: {size}")
+        count = _shdr(file, layout, shoff).info
+    if count and phentsize < layout.phdr.size:
+        raise ValueError(f"too small e_phentsize: {phentsize}")
     interpreter: str | None = None
     needs_libs = False
     loads = []
     for n in range(count):
-        segment = struct_parse(structs.Elf_Phdr, file, stream_pos=header["e_phoff"] + n * size)
-        if segment["p_type"] == "PT_LOAD":
+        segment = _phdr(file, layout, phoff + n * phentsize)
+        if segment.type == PT_LOAD:
             loads.append(segment)
-        elif segment["p_type"] == "PT_INTERP":
-            file.seek(segment["p_offset"])
-            raw = file.read(min(segment["p_filesz"], MAX_INTERP))
+        elif segment.type == PT_INTERP:
+            file.seek(segment.offset)
+            raw = file.read(min(segment.filesz, MAX_INTERP))
             interpreter = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
-        elif segment["p_type"] == "PT_DYNAMIC":
+        elif segment.type == PT_DYNAMIC:
             # The raw entries: a DT_NEEDED counts even when its name cannot be looked up.
-            needs_libs = needs_libs or _needs_libs(structs, file, segment, struct_parse)
+            needs_libs = needs_libs or _needs_libs(file, layout, segment)
     glibc, sections = None, []
     # The kernel runs a file by its program headers alone: section headers it cannot read
     # (stripped by sstrip or a packer, or cut short) take away the version needs and the Go
     # build info, never the file.
     try:
-        sections = _sections(structs, header, file, struct_parse)
-        verneed = [s for s in sections if s["sh_type"] == "SHT_GNU_verneed"]
-        if verneed and 0 <= verneed[0]["sh_link"] < len(sections):
-            names = _version_needs(structs, file, verneed[0], sections[verneed[0]["sh_link"]])
+        sections = _sections(file, layout, shoff, shnum, shentsize, shstrndx)
+        verneed = [s for s in sections if s.type == SHT_GNU_VERNEED]
+        if verneed and 0 <= verneed[0].link < len(sections):
+            names = _version_needs(file, layout, verneed[0], sections[verneed[0].link])
             glibc = max((_glibc(n) for n in names if _GLIBC.match(n)), default=None)
-    except Exception:  # pyelftools reports a malformed table with many exception types
+    except (ValueError, struct.error, OverflowError, _Truncated):
         sections = []
     return ElfInfo(
         machine=arch,
@@ -231,100 +310,77 @@ def _facts(file: BinaryIO) -> ElfInfo:
     )
 
 
-@functools.cache
-def _structs(little: bool, elfclass: int, kind: tuple[Any, ...] | None = None) -> Any:
-    """pyelftools' struct definitions for this class, byte order and (e_type, e_machine,
-    osabi): building them costs more than reading a file's headers with them, and every
-    ELF file of an archive shares them. Parsing keeps no state in them."""
-    from elftools.elf.structs import ELFStructs
-
-    structs = ELFStructs(little_endian=little, elfclass=elfclass)
-    structs.create_basic_structs()
-    if kind is not None:
-        structs.create_advanced_structs(*kind)
-    return structs
-
-
 _GLIBC = re.compile(r"^GLIBC_[0-9]+(\.[0-9]+)*$")
-MAX_SECTIONS = 1 << 16
-MAX_NAME = 4096
 
 
 def _glibc(name: str) -> tuple[int, ...]:
     return tuple(int(p) for p in name.removeprefix("GLIBC_").split("."))
 
 
-def _sections(structs: Any, header: Any, file: BinaryIO, struct_parse: Any) -> list[Any]:
-    """The section headers, each with its name as "name" (none when the file has no table)."""
-    offset, count = header["e_shoff"], header["e_shnum"]
+def _sections(
+    file: BinaryIO, layout: _Layout, offset: int, count: int, size: int, index: int
+) -> list[_Shdr]:
+    """The section headers, each with its name (none when the file has no table)."""
     if not offset:
         return []
-    first = struct_parse(structs.Elf_Shdr, file, stream_pos=offset)
+    first = _shdr(file, layout, offset)
     # Past 0xff00 sections, the counts live in section 0 (e_shnum 0, e_shstrndx SHN_XINDEX).
-    count = count or first["sh_size"]
-    index = header["e_shstrndx"]
-    index = first["sh_link"] if index == "SHN_XINDEX" or index == 0xFFFF else index
+    count = count or first.size
+    index = first.link if index == SHN_XINDEX else index
     if count > MAX_SECTIONS:
         raise ValueError(f"too many sections: {count}")
-    size = header["e_shentsize"]
-    if count and size < structs.Elf_Shdr.sizeof():
+    if count and size < layout.shdr.size:
         raise ValueError(f"too small e_shentsize: {size}")
-    sections = [
-        struct_parse(structs.Elf_Shdr, file, stream_pos=offset + n * size) for n in range(count)
-    ]
-    names = sections[index] if isinstance(index, int) and 0 < index < count else None
-    for section in sections:
-        section["name"] = _string(file, names, section["sh_name"]) if names else ""
-    return sections
+    sections = [_shdr(file, layout, offset + n * size) for n in range(count)]
+    names = sections[index] if 0 < index < count else None
+    if names is None:
+        return sections
+    return [s._replace(name=_string(file, names, s.name_index)) for s in sections]
 
 
-def _string(file: BinaryIO, table: Any, index: int) -> str:
+def _string(file: BinaryIO, table: _Shdr, index: int) -> str:
     """The NUL-terminated string at index in a string table section."""
-    if index >= table["sh_size"]:
+    if index >= table.size:
         raise ValueError(f"string index {index} outside its table")
-    file.seek(table["sh_offset"] + index)
-    raw = file.read(min(MAX_NAME, table["sh_size"] - index))
+    file.seek(table.offset + index)
+    raw = file.read(min(MAX_NAME, table.size - index))
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-def _version_needs(structs: Any, file: BinaryIO, section: Any, strings: Any) -> list[str]:
+def _version_needs(file: BinaryIO, layout: _Layout, section: _Shdr, strings: _Shdr) -> list[str]:
     """The version names (GLIBC_2.34, ...) of every library in .gnu.version_r."""
-    from elftools.common.utils import struct_parse
-
     names = []
-    at = section["sh_offset"]
-    end = at + section["sh_size"]
-    for _ in range(section["sh_info"]):
+    at = section.offset
+    end = at + section.size
+    for _ in range(section.info):
         if at >= end:
             break
-        need = struct_parse(structs.Elf_Verneed, file, stream_pos=at)
-        aux = at + need["vn_aux"]
-        for _ in range(need["vn_cnt"]):
-            entry = struct_parse(structs.Elf_Vernaux, file, stream_pos=aux)
-            names.append(_string(file, strings, entry["vna_name"]))
-            if not entry["vna_next"]:
+        _, vn_cnt, _, vn_aux, vn_next = _unpack(file, layout.verneed, at)
+        aux = at + vn_aux
+        for _ in range(vn_cnt):
+            _, _, _, vna_name, vna_next = _unpack(file, layout.vernaux, aux)
+            names.append(_string(file, strings, vna_name))
+            if not vna_next:
                 break
-            aux += entry["vna_next"]
-        if not need["vn_next"]:
+            aux += vna_next
+        if not vn_next:
             break
-        at += need["vn_next"]
+        at += vn_next
     return names
 
 
-def _go_build(file: BinaryIO, sections: list[Any], loads: list[Any]) -> GoBuild | None:
+def _go_build(file: BinaryIO, sections: list[_Shdr], loads: list[_Phdr]) -> GoBuild | None:
     """The Go build info: in .go.buildinfo, else (no section headers) the first writable
     segment, where Go's debug/buildinfo looks for it."""
     from .gobuildinfo import SEARCH_SIZE, find
 
     place = [
-        (s["sh_addr"], s["sh_offset"], s["sh_size"])
+        (s.addr, s.offset, s.size)
         for s in sections
-        if s["name"] == ".go.buildinfo" and s["sh_type"] != "SHT_NOBITS"
+        if s.name == ".go.buildinfo" and s.type != SHT_NOBITS
     ]
     if not place and not sections:
-        place = [
-            (s["p_vaddr"], s["p_offset"], s["p_filesz"]) for s in loads if s["p_flags"] & 7 == 6
-        ][:1]
+        place = [(s.vaddr, s.offset, s.filesz) for s in loads if s.flags & 7 == 6][:1]
     if not place:
         return None
     addr, offset, size = place[0]
@@ -333,21 +389,21 @@ def _go_build(file: BinaryIO, sections: list[Any], loads: list[Any]) -> GoBuild 
 
     def read(vaddr: int, count: int) -> bytes:
         for s in loads:
-            if s["p_vaddr"] <= vaddr < s["p_vaddr"] + s["p_filesz"]:
-                file.seek(s["p_offset"] + vaddr - s["p_vaddr"])
-                return file.read(min(count, s["p_vaddr"] + s["p_filesz"] - vaddr))
+            if s.vaddr <= vaddr < s.vaddr + s.filesz:
+                file.seek(s.offset + vaddr - s.vaddr)
+                return file.read(min(count, s.vaddr + s.filesz - vaddr))
         return b""
 
     return find(data, addr, read)
 
 
-def _needs_libs(structs: Any, file: BinaryIO, segment: Any, struct_parse: Any) -> bool:
+def _needs_libs(file: BinaryIO, layout: _Layout, segment: _Phdr) -> bool:
     """Whether the dynamic segment has a DT_NEEDED before its DT_NULL."""
-    entry = structs.Elf_Dyn.sizeof()
-    for n in range(segment["p_filesz"] // entry):
-        tag = struct_parse(structs.Elf_Dyn, file, stream_pos=segment["p_offset"] + n * entry)
-        if tag["d_tag"] == "DT_NULL":
+    entry = layout.dyn.size
+    for n in range(segment.filesz // entry):
+        tag, _ = _unpack(file, layout.dyn, segment.offset + n * entry)
+        if tag == DT_NULL:
             return False
-        if tag["d_tag"] == "DT_NEEDED":
+        if tag == DT_NEEDED:
             return True
     return False

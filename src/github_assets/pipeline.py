@@ -298,7 +298,6 @@ def _fetch(
         limits=job.settings.limits,
         spool=work / "asset",
         select=selection.selector(rules) if rules else None,
-        on_elf=_prefetch_elf,
     )
     try:
         fetched = fetch_verified(
@@ -395,31 +394,3 @@ def _check_elves(
                 job.log.subprocess(f"Warning: {warning}")
             elves.append((rel, info))
     return executables, tuple(elves)
-
-
-_prefetch_started = threading.Event()
-
-
-def _prefetch_elf() -> None:
-    """Import pyelftools on a thread of its own while the downloads run (once).
-
-    The ELF check needs it only after a download, and its import costs about a tenth of
-    a cold 256 MiB install; downloads spend their time in recv/sha256/write, which release
-    the GIL. Started by the first ELF file an asset unpacks (its first bytes, as they
-    arrive), never before: an asset without one never imports pyelftools at all, and
-    earlier it would slow down the import of the HTTP stack that the first request waits
-    for. An import of the same module elsewhere waits for this one to finish.
-    """
-    if _prefetch_started.is_set():
-        return
-    _prefetch_started.set()
-
-    def run() -> None:
-        try:
-            from .elf import preload
-
-            preload()
-        except Exception:  # noqa: S110 (the check imports it again and reports any error)
-            pass
-
-    threading.Thread(target=run, name="github-assets-prefetch").start()

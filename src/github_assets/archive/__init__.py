@@ -32,15 +32,12 @@ def stream_unpack(
     limits: Limits = _DEFAULT_LIMITS,
     spool: Path,
     select: Callable[[str], bool] | None = None,
-    on_elf: Callable[[], None] | None = None,
 ) -> StreamUnpack:
     """A download sink that unpacks into the empty dir dest while the bytes arrive.
 
     spool is where a zip is kept until it is complete (zips cannot be read from a stream).
     select, when given, says which archive members (paths after strip_components) to
-    write; the others are read past, never written. on_elf, when given, is called once, as
-    soon as a file being written starts like an ELF file. See archive.stream for the
-    protocol.
+    write; the others are read past, never written. See archive.stream for the protocol.
     """
     from .stream import StreamUnpack
 
@@ -51,5 +48,4 @@ def stream_unpack(
         limits=limits,
         spool=spool,
         select=select,
-        on_elf=on_elf,
     )

@@ -120,14 +120,11 @@ class Staging:
         strip_components: int,
         limits: Limits,
         select: Callable[[str], bool] | None = None,
-        on_elf: Callable[[], None] | None = None,
     ) -> None:
         if strip_components < 0:
             raise ValueError(f"strip_components must be >= 0, not {strip_components}")
         self.limits = limits
         self._select = select
-        self._on_elf = on_elf
-        """Called when a file written here starts like an ELF file (the first time only)."""
         self._seen: list[str] = []  # the first SHOWN member paths, to say what the archive has
         self._seen_total = 0
         self._root = Path(os.path.realpath(dest))
@@ -181,7 +178,6 @@ class Staging:
             first, elf = True, False
             while chunk := src.read(CHUNK):
                 if first:
-                    self.seen(chunk)
                     first, elf = False, chunk[:4] == ELF_MAGIC
                 self._count(name, len(chunk))
                 out.write(chunk)
@@ -201,12 +197,6 @@ class Staging:
         if existing is not None:
             path.unlink()
         return RawFile(self, raw_path, parts, os.open(path, _CREATE, 0o600))
-
-    def seen(self, head: bytes | memoryview) -> None:
-        """The first bytes of a file being written: an ELF file's tell on_elf (once)."""
-        if self._on_elf is not None and head[:4] == ELF_MAGIC:
-            on_elf, self._on_elf = self._on_elf, None
-            on_elf()
 
     def _raw_parts(self, raw_path: str) -> tuple[str, ...]:
         parts = tuple(part for part in self._checked_parts(raw_path) if part != ".")
@@ -353,16 +343,12 @@ class RawFile:
         self._name = name
         self._parts = parts
         self._fd: int | None = fd
-        self._first = True
 
     def write(self, data: memoryview) -> None:
         """Append data; ArchiveError past the byte limit, OSError when the disk fails."""
         fd = self._fd
         if fd is None:
             raise ValueError("write to a closed RawFile")
-        if self._first and data:
-            self._first = False
-            self._staging.seen(data)
         self._staging._count(self._name, len(data))
         while data:
             data = data[os.write(fd, data) :]

@@ -126,11 +126,9 @@ class StreamUnpack:
         limits: Limits,
         spool: Path | None = None,
         select: Callable[[str], bool] | None = None,
-        on_elf: Callable[[], None] | None = None,
     ) -> None:
         self._dest = dest
         self._select = select
-        self._on_elf = on_elf
         self._strip = strip_components
         self._raw_path = raw_path
         self._limits = limits
@@ -145,7 +143,6 @@ class StreamUnpack:
             strip_components=self._strip,
             limits=self._limits,
             select=self._select,
-            on_elf=self._on_elf,
         )
         self._head = b""
         self._kind: Kind | None = None

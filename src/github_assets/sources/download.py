@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +24,7 @@ from .. import USER_AGENT
 from ..errors import DownloadError
 from ..log import Log, human_size
 from ..parallel import check
+from ..record import Record
 from . import Received, Sink
 from .http import IDENTITY, MAX_REDIRECTS, Http, Redirected
 from .judge import (
@@ -139,7 +139,7 @@ def _resume(net: Http, job: Download, state: _State) -> requests.Response | None
     limit = net.rate_limit(resp)
     resp.close()
     if limit is not None:
-        raise RateLimited(replace(limit, github=job.github))
+        raise RateLimited(limit._replace(github=job.github))
     if resp.status_code in TRANSIENT_STATUS:
         raise Transient(f"HTTP {resp.status_code}")  # the next attempt resumes again
     # An expired signature, a server that ignores Range: start over for a fresh URL.
@@ -221,7 +221,7 @@ def _fail_status(net: Http, resp: requests.Response, job: Download, *, refreshed
     limit = net.rate_limit(resp)
     resp.close()
     if limit is not None:
-        raise RateLimited(replace(limit, github=job.github))
+        raise RateLimited(limit._replace(github=job.github))
     if status in TRANSIENT_STATUS:
         raise Transient(f"HTTP {status}")
     if status == 401 and job.token:
@@ -322,8 +322,7 @@ def _stream(net: Http, resp: requests.Response, job: Download, state: _State) ->
                 log.action(f"{job.name}: {human_size(state.written)}, {rate}/s")
 
 
-@dataclass(frozen=True)
-class Download:
+class Download(Record):
     """One download: where from, what it must be, where the bytes go.
 
     The token is sent only to the API (token_host, under token_base), never to a host or
@@ -334,12 +333,12 @@ class Download:
     url: str
     size: int
     """-1: not known beforehand (a direct download of a pinned asset without a lock)."""
-    size_from: str = field(default="", kw_only=True)
-    """Who announced size when not the server (the lock file's name): an answer of another
-    size is final (the lock is stale, or the mirror wrong), never a retry."""
     sink: Sink
     log: Log
     cancel: threading.Event | None
+    size_from: str = ""
+    """Who announced size when not the server (the lock file's name): an answer of another
+    size is final (the lock is stale, or the mirror wrong), never a retry."""
     algorithms: frozenset[str] = frozenset({"sha256"})
     token: str | None = None
     credential_origin: str = "the token"
@@ -376,22 +375,24 @@ class Download:
         return headers
 
 
-@dataclass
 class _State:
-    """Bytes received so far; the sink always holds exactly `written` bytes."""
+    """Bytes received so far; the sink always holds exactly `written` bytes.
 
-    algorithms: frozenset[str]
-    size: int = -1
-    """The asset's size: announced, or (unknown beforehand) the answer's Content-Length."""
-    written: int = 0
-    hashers: dict[str, Any] = field(default_factory=dict)
-    final_url: str | None = None
-    ranges: bool = False
-    encoding: str = ""
-    """The Content-Encoding of the answer the bytes come from."""
+    A plain class, as every value type of a download: dataclasses imports inspect, ast, dis
+    and tokenize, ~26M instructions of every build that downloads (docs/performance.md)."""
 
-    def __post_init__(self) -> None:
-        self.hashers = {a: hashlib.new(a) for a in sorted(self.algorithms)}
+    __slots__ = ("algorithms", "encoding", "final_url", "hashers", "ranges", "size", "written")
+
+    def __init__(self, algorithms: frozenset[str], size: int = -1) -> None:
+        self.algorithms = algorithms
+        self.size = size
+        """The asset's size: announced, or (unknown beforehand) the answer's Content-Length."""
+        self.written = 0
+        self.hashers: dict[str, Any] = {a: hashlib.new(a) for a in sorted(algorithms)}
+        self.final_url: str | None = None
+        self.ranges = False
+        self.encoding = ""
+        """The Content-Encoding of the answer the bytes come from."""
 
     def restart(self, sink: Sink) -> None:
         if self.written:

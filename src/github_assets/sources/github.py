@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -51,8 +50,7 @@ class _Answer(Record):
     body: bytes
 
 
-@dataclass(frozen=True)
-class ReleaseAsset:
+class ReleaseAsset(Record):
     id: int
     name: str
     size: int
@@ -63,8 +61,7 @@ class ReleaseAsset:
     """browser_download_url: GitHub's web host serves the asset there, without the API."""
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(Record):
     tag: str
     html_url: str
     assets: tuple[ReleaseAsset, ...]
@@ -334,7 +331,7 @@ class GitHub:
                         ) from e
                     self._moved(repo, resp, release)
                     first = resp.headers.get("etag", "") if page == 0 else ""
-                    return replace(release, etag=first)
+                    return release._replace(etag=first)
             url = _next_page(resp.headers.get("link", ""), self.api_url)
             if not url:
                 break
@@ -373,7 +370,7 @@ class GitHub:
                     hint=_NOT_AN_API,
                 ) from e
             self._moved(repo, resp, release)
-            return replace(release, etag=resp.headers.get("etag", ""))
+            return release._replace(etag=resp.headers.get("etag", ""))
         resp.close()
         self._moved(repo, resp, None)
         if resp.status_code == 401 and self.token:

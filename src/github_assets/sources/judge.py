@@ -12,7 +12,6 @@ import http.client
 import math
 import re
 import ssl
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import BuildpackError, DownloadError
+from ..record import Record
 from ..settings import RetryPolicy
 
 TRANSIENT_STATUS = frozenset({408, 500, 502, 503, 504})
@@ -190,8 +190,7 @@ def seconds_until(value: str | None, now: float, *, epoch: bool) -> float | None
     return at if 0 <= at <= MAX_EPOCH else None
 
 
-@dataclass(frozen=True)
-class RateLimit:
+class RateLimit(Record):
     """A rate-limit answer: how long until it lifts, and when; None when nobody can say."""
 
     status: int
