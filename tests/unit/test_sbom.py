@@ -5,12 +5,22 @@ spdx-tools' validator (the specification's rules the schema cannot say)."""
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
 from tools.cnb_lifecycle import tools_bin
 
-from github_assets.cnb.sbom import Component, cyclonedx, path_purl, spdx, write_sboms
+from github_assets.cnb.sbom import (
+    Component,
+    cyclonedx,
+    download_location,
+    iri,
+    path_purl,
+    spdx,
+    write_sboms,
+)
 from github_assets.elf import check
 from github_assets.gobuildinfo import GoBuild, Module
 from support import go_version_m, validate_cdx, validate_spdx
@@ -179,3 +189,68 @@ def test_a_release_url_that_is_no_url_is_left_out_and_the_documents_stay_valid(
     validate_cdx(cdx)
     assert "externalReferences" not in cdx["components"][0]
     validate_spdx(spdx("t", "1", "layer", [component]), tmp_path)
+
+
+# The grammars sbom.iri and sbom.download_location are written out from (the regexes they
+# replaced), read with fullmatch: a line break at the end is no part of a URL either.
+IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+DOWNLOAD_URL = re.compile(
+    r"^(https?|ftp)://[A-Za-z0-9]+([-.][A-Za-z0-9]+)*\.[A-Za-z]{2,5}(:[0-9]{1,5})?(/.*)?$"
+)
+URLS = [
+    "https://github.com/acme/tool/releases/tag/v1.0.0",
+    "http://github.com",
+    "ftp://mirror.example.org:21/pub/x",
+    "https://ghe.example.com:8443/acme/tool/releases/tag/v1",
+    "http://127.0.0.1:8080/acme/tool/releases/tag/v1",
+    "https://localhost/x",
+    "https://a-b.c-d.example.co.uk/x?y#z",
+    "https://-a.com/",
+    "https://a-.com/",
+    "https://a..com/",
+    "https://a.c/",
+    "https://a.abcdef/",
+    "https://a.com:/x",
+    "https://a.com:123456/x",
+    "https://a.com:８０/x",
+    "https://a.c0m/",
+    "https://ä.com/",
+    "https://a.com/with space",
+    "https://a.com/x\n",
+    "https://a.com/x\ny",
+    "https://a.com/<x>",
+    "https://a.com/x|y^z`{}\\",
+    "https://a.com/\u00a0",
+    "https://a.com/\x1c",
+    "https://",
+    "http:/a.com",
+    "HTTPS://a.com/",
+    "git://a.com/",
+    "https://user:pw@a.com/x",
+    "",
+]
+
+
+def _fuzz_urls(n: int) -> list[str]:
+    rng = random.Random(7)
+    alphabet = 'ab0-.:/ \n\t<>"{}|\\^`?#@%ä\u00a0\x1c９'
+    out = []
+    for _ in range(n):
+        scheme = rng.choice(["http://", "https://", "ftp://", "", "http:/", "file://"])
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        tld = rng.choice(["com", "io", "c", "abcdef", "co1", ""])
+        out.append(
+            scheme
+            + body
+            + ("." + tld if rng.random() < 0.7 else "")
+            + rng.choice(["", "/", ":80/", "/x y"])
+        )
+    return out
+
+
+@pytest.mark.parametrize("url", URLS + _fuzz_urls(2000))
+def test_url_checks_follow_their_grammars(url: str) -> None:
+    assert iri(url) == bool(IRI.fullmatch(url) and not url.endswith("\n")), url
+    assert download_location(url) == bool(DOWNLOAD_URL.fullmatch(url) and not url.endswith("\n")), (
+        url
+    )

@@ -11,7 +11,6 @@ random serial, so an unchanged layer gives byte-identical SBOMs.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,16 +38,53 @@ CREATED = "1980-01-01T00:00:01Z"
 """SPDX requires a creation time; the lifecycle dates images the same way, reproducibly."""
 
 
-# The URL grammar of SPDX 2.3's download location: a host name with a top-level domain
-# (an IP address or a bare host, as a stand-in or mirror may have, is not one).
-_DOWNLOAD_URL = re.compile(
-    r"^(https?|ftp)://[A-Za-z0-9]+([-.][A-Za-z0-9]+)*\.[A-Za-z]{2,5}(:[0-9]{1,5})?(/.*)?$"
-)
+# Both URL checks below are written out, not regexes: compiling the two patterns cost every
+# build (a rebuild writes its SBOMs too) ~1.8M instructions; tests/unit/test_sbom.py holds
+# the patterns and checks these against them.
 
 
-# What CycloneDX's iri-reference format takes: the release page as an API gives it, unless
-# the API gave something else (a space in it would make the whole document invalid).
-_IRI = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+def download_location(url: str) -> bool:
+    """Whether url fits SPDX 2.3's download location grammar,
+    ^(https?|ftp)://[A-Za-z0-9]+([-.][A-Za-z0-9]+)*\\.[A-Za-z]{2,5}(:[0-9]{1,5})?(/.*)?$ :
+    a host name with a top-level domain (an IP address or a bare host, as a stand-in or
+    mirror may have, is not one). Stricter than re.match by one case, as iri() is: a line
+    break at the end is refused too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("http", "https", "ftp") or "\n" in rest:
+        return False
+    authority = rest.partition("/")[0]
+    host, colon, port = authority.partition(":")
+    if colon and not (1 <= len(port) <= 5 and port.isascii() and port.isdigit()):
+        return False
+    labels, dot, tld = host.rpartition(".")
+    if not dot or not (2 <= len(tld) <= 5 and tld.isascii() and tld.isalpha()):
+        return False
+    run = 0  # alphanumerics since the last separator
+    for c in labels:
+        if c in "-.":
+            if not run:
+                return False
+            run = 0
+        elif c.isascii() and c.isalnum():
+            run += 1
+        else:
+            return False
+    return run > 0
+
+
+_NOT_IN_IRI = frozenset('<>"{}|\\^`')
+
+
+def iri(url: str) -> bool:
+    """Whether url is an http(s) URL that CycloneDX's iri-reference format takes,
+    ^https?://[^\\s<>"{}|\\\\^`]+$ : the release page as an API gives it, unless the API gave
+    something else (a space in it would make the whole document invalid). Stricter than
+    re.match by one case: a line break at the end is refused too."""
+    for scheme in ("https://", "http://"):
+        if url.startswith(scheme):
+            rest = url[len(scheme) :]
+            return bool(rest) and not any(c in _NOT_IN_IRI or c.isspace() for c in rest)
+    return False
 
 
 # RFC 3986 unreserved characters: what a purl part keeps as it is (urllib.parse.quote with
@@ -143,7 +179,7 @@ def cyclonedx(tool: str, version: str, components: Sequence[Component]) -> dict[
                     "purl": c.purl,
                     "hashes": [{"alg": "SHA-256", "content": c.sha256}],
                     "externalReferences": [{"type": "distribution", "url": c.release_url}]
-                    if _IRI.match(c.release_url)
+                    if iri(c.release_url)
                     else [],
                     "properties": [
                         {"name": "github-assets:source", "value": c.source or "unknown"},
@@ -202,7 +238,7 @@ def spdx(tool: str, version: str, layer: str, components: Sequence[Component]) -
                 "versionInfo": c.tag,
                 "supplier": f"Organization: {c.repo.split('/')[0]}",
                 "downloadLocation": c.release_url
-                if _DOWNLOAD_URL.match(c.release_url)
+                if download_location(c.release_url)
                 else "NOASSERTION",
                 "filesAnalyzed": False,
                 "checksums": [{"algorithm": "SHA256", "checksumValue": c.sha256}],
