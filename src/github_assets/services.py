@@ -9,7 +9,6 @@ from _thread import allocate_lock  # threading.Lock, without threading's ~3.6M i
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from . import bindings
 from .config import AssetSpec, token_for, token_named
 from .errors import ConfigError
 from .log import Log
@@ -17,6 +16,7 @@ from .record import Record
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .bindings import Binding
     from .lock import Entry, Lock
     from .pipeline import Proof
     from .platform import StrPath, Target
@@ -72,27 +72,40 @@ def make_services(
     guard = allocate_lock()
     shared: list[Http] = []
     origins: list[Origins] = []
-    bound = bindings.read(env, places[0] if places else None)
+    read: list[tuple[Binding, ...]] = []
+    reading = allocate_lock()  # its own: http() asks for the bindings holding guard
+
+    def bound() -> tuple[Binding, ...]:
+        """The bindings, read when a source or a proof first needs them: a rebuild that
+        reuses every layer reads none (redact.bindings has hidden their contents already)."""
+        with reading:
+            if not read:
+                from . import bindings
+
+                read.append(bindings.read(env, places[0] if places else None))
+            return read[0]
 
     def http() -> Http:
         with guard:
             if not shared:
+                from .bindings import ca_files
                 from .sources.http import Http, new_session
                 from .sources.tls import TRUST
 
                 # One session for the whole build, every thread: its pools keep a connection
                 # per host for each thread at work, so the API calls and downloads of later
                 # assets (and of the install after a `latest` check) reuse them, TLS and all.
-                TRUST.also_trust(bindings.ca_files(bound))
+                TRUST.also_trust(ca_files(bound()))
                 session = new_session(pool_size=settings.parallel)
                 shared.append(Http(lambda: session, settings.retry))
             return shared[0]
 
     def source_for(spec: AssetSpec) -> Source:
+        from .bindings import github_binding
         from .sources.github import GitHubSource
 
         base = api_url(spec, env)
-        binding = bindings.github_binding(bound, base)
+        binding = github_binding(bound(), base)
         bound_token = binding.value("token") if binding is not None else None
         named = token_named(spec, env, binding.name if binding is not None else None)
         if places is None:  # the API is all there is: its token must be there
@@ -133,7 +146,9 @@ def make_services(
                 roots.append(trusted_root_loader(env, places[0] if places else None))
         base = api_url(spec, env)
         try:
-            token = token_for(spec, env, bindings.github_token(bound, base))
+            from .bindings import github_token
+
+            token = token_for(spec, env, github_token(bound(), base))
         except ConfigError:
             token = None  # an unset token_env: the asset's source says so if the API is asked
         api = GitHubSource(http(), base, token)
