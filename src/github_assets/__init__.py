@@ -1,7 +1,6 @@
 """GitHub release assets buildpack: verified release assets in launch layers."""
 
 import os
-import re
 
 BUILDPACK_ID = "probe-assets/github-assets"
 
@@ -16,9 +15,9 @@ def _version() -> str:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         with open(os.path.join(root, "buildpack.toml"), encoding="utf-8") as f:
-            found = re.search(r'^\[buildpack\][^\[]*?^\s*version\s*=\s*"([^"]+)"', f.read(), re.M)
+            found = _section_version(f.read())
         if found:
-            return found.group(1)
+            return found
     except OSError:
         pass
     from importlib.metadata import PackageNotFoundError, version
@@ -27,6 +26,23 @@ def _version() -> str:
         return version("github-assets-buildpack")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _section_version(text: str) -> str:
+    """The `version = "..."` line of the [buildpack] table, read line by line (no regex to
+    compile: every detect imports this module)."""
+    table = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            table = line.split("]", 1)[0] + "]"
+            continue
+        key, eq, value = line.partition("=")
+        if table == "[buildpack]" and eq and key.strip() == "version":
+            value = value.strip()
+            if value.startswith('"') and value.find('"', 1) > 1:
+                return value[1 : value.find('"', 1)]
+    return ""
 
 
 __version__ = _version()

@@ -10,14 +10,13 @@ downloader. Imported on the detect path (config parses pins into Checksum): stdl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import Enum
 
 from .errors import DownloadError
 from .record import Record
 
-_HEX = re.compile(r"^[0-9a-f]+$")
+_HEX = frozenset("0123456789abcdef")
 LENGTHS = {"sha256": 64, "sha512": 128}
 """Hex digits of each algorithm we verify with."""
 
@@ -111,7 +110,7 @@ class Checksum(Record):
         prefix, sep, rest = text.partition(":")
         if sep:
             algo, text = prefix, rest
-        if LENGTHS.get(algo) != len(text) or not _HEX.match(text):
+        if LENGTHS.get(algo) != len(text) or not _HEX.issuperset(text):
             return None
         return cls(text, algo)
 

@@ -272,3 +272,31 @@ def test_asset_may_be_left_out_and_is_then_chosen_per_target() -> None:
     assert spec.asset == "" and spec.name == ""
     assert "asset" not in spec.to_metadata()
     assert parse_entry(spec.to_metadata(), "plan") == spec
+
+
+# GitHub's owner/name grammar, which config._is_repo writes out (no regex at every start).
+REPO_GRAMMAR = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+
+
+def _repos() -> list[str]:
+    import random
+
+    listed = ["a/b", "-a/b", "a-/b", "a/.", "a/..", "a/...", "a" * 39 + "/b", "a" * 40 + "/b"]
+    listed += ["a/" + "b" * 100, "a/" + "b" * 101, "a/b/c", "/b", "a/", "ä/b", "a/b c", "a/b\n"]
+    rng = random.Random(3)
+    return listed + [
+        "".join(rng.choice("aZ9-._/ä ") for _ in range(rng.randrange(1, 10))) for _ in range(400)
+    ]
+
+
+@pytest.mark.parametrize("repo", _repos())
+def test_repo_follows_githubs_grammar(repo: str) -> None:
+    ok = bool(REPO_GRAMMAR.fullmatch(repo.strip())) and repo.strip().split("/")[1] not in (
+        ".",
+        "..",
+    )
+    if ok:
+        assert parse_entry({"repo": repo, "asset": "x"}, "entry").repo == repo.strip()
+    else:
+        with pytest.raises(ConfigError, match="'repo' must look like"):
+            parse_entry({"repo": repo, "asset": "x"}, "entry")
