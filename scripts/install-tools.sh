@@ -406,6 +406,26 @@ install_go_tool() {
     die "$name: none of [$versions] builds from the module proxy${reasons} (logs in $LOGS)"
 }
 
+# --- 5. minisign, the reference the minisign verifier is compared with ---------
+# tests/unit/test_minisign.py signs with the real command (jedisct1's C minisign); Debian
+# packages it (bookworm: 0.11-1). Root and apt-get only; elsewhere that test says why it skips.
+MINISIGN_DEB="${MINISIGN_DEB:-minisign=0.11-1}"
+ensure_minisign() {
+    if command -v minisign >/dev/null 2>&1; then
+        say "cached    minisign $(command -v minisign)"
+    elif [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        say "skipped   minisign: not root or no apt-get (install it to run its cross-check)"
+    elif DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        "$MINISIGN_DEB" >"$LOGS/minisign.log" 2>&1 ||
+        { apt-get update >>"$LOGS/minisign.log" 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+                "$MINISIGN_DEB" >>"$LOGS/minisign.log" 2>&1; }; then
+        say "installed minisign $(command -v minisign)"
+    else
+        say "skipped   minisign: apt-get failed: $(one_line_reason "$LOGS/minisign.log")"
+    fi
+}
+
 T0="$(now)"
 install_lifecycle
 install_probe
@@ -413,5 +433,6 @@ install_pack
 install_go_tool crane "$CRANE_MOD" ./cmd/crane "$CRANE_VERSIONS"
 install_go_tool actionlint "$ACTIONLINT_MOD" ./cmd/actionlint "$ACTIONLINT_VERSIONS"
 ensure_cnb_user
+ensure_minisign
 say "done in $(($(now) - T0))s; cache $CACHE"
 say "export PATH=$BIN:\$PATH"

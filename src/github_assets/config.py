@@ -2,8 +2,8 @@
 
 This is the boundary: past it nothing handles raw dicts. Detect runs it for
 every app on a builder and must start faster than a bare `python3 -c pass`, so
-it imports only cheap stdlib modules and toml: the value types are NamedTuples
-(frozen, compared by value) rather than dataclasses, whose import pulls in
+it imports only cheap stdlib modules and toml: the value types are Records (record.py:
+NamedTuples, frozen, compared by value) rather than dataclasses, whose import pulls in
 inspect and costs more than the rest of detect; paths go through os.path, not
 pathlib.
 """

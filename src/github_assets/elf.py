@@ -37,8 +37,8 @@ _E_MACHINE = {arch: machine for (machine, _, _), arch in _GO_ARCH.items()}
 
 
 class ElfInfo(Record):
-    """What the build log and the arch check need to know about an ELF file (a NamedTuple:
-    the import of dataclasses would cost every build ~26M instructions)."""
+    """What the build log and the arch check need to know about an ELF file (a Record: the
+    import of dataclasses would cost every build ~26M instructions)."""
 
     machine: str
     """Go arch name ("amd64", "arm64", ...) when known, else the raw e_machine ("EM_...")."""

@@ -1,6 +1,6 @@
 """Build plan (detect output) and buildpack plan (build input).
 
-On the detect path: NamedTuples and a plain write, no dataclasses/pathlib/tempfile
+On the detect path: Records (record.py) and a plain write, no dataclasses/pathlib/tempfile
 (see config.py for why detect counts milliseconds).
 """
 
