@@ -32,9 +32,11 @@ ALGOS = frozenset({"sha256"})
 MAX_SIZE = 1 << 20
 """Bytes a checksum file may have; real ones are a few KiB."""
 
-_BSD = re.compile(r"^([A-Za-z0-9-]+)\s*\((.+)\)\s*=\s*([0-9A-Fa-f]+)$")
-_GNU = re.compile(r"^([0-9A-Fa-f]+)\s+[ *]?(.+)$")
-_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+# Patterns that re compiles (and caches) when a checksum file is first read: a build with
+# a pinned sha256 and no checksum file compiles none.
+_BSD = r"^([A-Za-z0-9-]+)\s*\((.+)\)\s*=\s*([0-9A-Fa-f]+)$"
+_GNU = r"^([0-9A-Fa-f]+)\s+[ *]?(.+)$"
+_HEX = r"^[0-9A-Fa-f]+$"
 _BY_LENGTH = {n: algo for algo, n in LENGTHS.items()}
 _BSD_ALGOS = {"SHA256": "sha256", "SHA512": "sha512", "SHA2-256": "sha256", "SHA2-512": "sha512"}
 
@@ -76,13 +78,13 @@ def find(text: str, asset: str, *, sidecar: bool) -> Found:
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("#")]
-    if sidecar and len(lines) == 1 and _HEX.match(lines[0]):
+    if sidecar and len(lines) == 1 and re.match(_HEX, lines[0]):
         lone = Checksum.parse(lines[0], _BY_LENGTH.get(len(lines[0]), ""))
         return Found(lone, lone is not None)
     parsed = False
     hits: list[tuple[int, Checksum]] = []
     for line in lines:
-        bsd = _BSD.match(line)
+        bsd = re.match(_BSD, line)
         if bsd:
             parsed = True
             algo = _BSD_ALGOS.get(bsd.group(1).upper(), "")
@@ -91,7 +93,7 @@ def find(text: str, asset: str, *, sidecar: bool) -> Found:
             if value is not None and how:
                 hits.append((how, value))
             continue
-        gnu = _GNU.match(line)
+        gnu = re.match(_GNU, line)
         if gnu:
             value = Checksum.parse(gnu.group(1), _BY_LENGTH.get(len(gnu.group(1)), ""))
             parsed = parsed or value is not None

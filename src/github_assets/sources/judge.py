@@ -164,7 +164,7 @@ def _find(error: BaseException, kind: Any) -> BaseException | None:
 
 MAX_EPOCH = 253402300799.0
 """9999-12-31 23:59:59 UTC: the last moment a datetime (and so the error line) can show."""
-_NUMBER = re.compile(r"[0-9]{1,12}")  # ASCII: str.isdigit() also says yes to "²"
+_NUMBER = r"[0-9]{1,12}"  # ASCII: str.isdigit() also says yes to "²"; compiled when used
 
 
 def seconds_until(value: str | None, now: float, *, epoch: bool) -> float | None:
@@ -176,7 +176,7 @@ def seconds_until(value: str | None, now: float, *, epoch: bool) -> float | None
     """
     text = (value or "").strip()
     try:
-        if _NUMBER.fullmatch(text):
+        if re.fullmatch(_NUMBER, text):
             at = float(text) if epoch else now + float(text)
         elif not epoch and text:
             date = parsedate_to_datetime(text)
