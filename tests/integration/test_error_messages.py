@@ -139,3 +139,34 @@ def test_a_checksum_file_whose_lines_disagree_is_refused_as_ambiguous(
         "another file, or pin sha256 yourself"
     )
     assert "mismatch" not in first
+
+
+def _one_phdr_past_the_end() -> bytes:
+    """A 64-byte ELF64 header that announces one program header at offset 64 (none there)."""
+    header = bytearray(AMD[:64])
+    header[32:40] = (64).to_bytes(8, "little")  # e_phoff
+    header[54:56] = (56).to_bytes(2, "little")  # e_phentsize
+    header[56:58] = (1).to_bytes(2, "little")  # e_phnum
+    return bytes(header)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("header cut short", AMD[:30]),
+        ("program headers past the end", _one_phdr_past_the_end()),
+        ("no ELF class", b"\x7fELF\x07\x01" + AMD[6:200]),
+    ],
+)
+def test_a_corrupt_elf_asset_is_one_line_naming_the_entry_and_nothing_is_left(
+    standin: StandIn, cnb: CnbDirs, name: str, data: bytes
+) -> None:
+    """elf.read (struct, not pyelftools) on a hostile executable: the build fails with one
+    line that names the entry and the file, no traceback, no layer dir or toml left."""
+    standin.add_release(REPO, "v1", {"probe-linux-amd64": data})
+    config = PINNED.replace(SHA, hashlib.sha256(data).hexdigest())
+    r = build(standin, cnb, config)
+    line = failed(r, cnb)
+    assert line.startswith(f"error: {ENTRY}: failed to read ELF file bin/probe: "), (name, line)
+    assert "truncated or corrupt" in r.err, r.all
+    assert cnb.files_outside_layers() == [], cnb.files_outside_layers()
