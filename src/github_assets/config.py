@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import string
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ LOCK_FILE = "github-assets.lock"
 # Patterns, not compiled ones: re compiles (and caches) each when a key first needs it, so a
 # config without token_env, layer or process never pays for theirs (detect runs for every
 # app on a builder; each compile is 0.3-1M instructions).
-_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM = frozenset(string.ascii_letters + string.digits)
 _OWNER = _ALNUM | {"-"}
 _NAME = _ALNUM | {"-", ".", "_"}
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -30,8 +30,10 @@ mangle ordinary words; they are still hidden inside the `user:password@` they ca
 _USERINFO = r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#'\"<>]*@"
 _URL_QUERY = r"(https?://[^\s?#'\"]+)\?[^\s'\"]*"
 _BEARER = r"(?i)(authorization:?\s*(?:bearer|token|basic)\s+)\S+"
+_SECRET_NAME = r"(?i)TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|PRIVATE"  # noqa: S105 (a pattern)
+"""A variable whose name holds one of these (any case) holds a secret."""
 _SECRET_WORDS = ("TOKEN", "SECRET", "PASSW", "CREDENTIAL", "APIKEY", "API_KEY", "PRIVATE")
-"""A variable whose name (upper-cased) holds one of these holds a secret."""
+"""_SECRET_NAME for an ASCII name, upper-cased, without a regex to compile."""
 
 
 class Registry:
@@ -95,8 +97,7 @@ class Registry:
         for name, value in env.items():
             if not value:
                 continue
-            upper = name.upper()
-            if any(word in upper for word in _SECRET_WORDS):
+            if _secret_name(name):
                 self.secret(value)
             if "://" in value and "@" in value:
                 self.url(value)
@@ -161,6 +162,15 @@ class Registry:
                 keys = sorted(self._shown, key=len, reverse=True)
                 self._pattern = re.compile("|".join(map(re.escape, keys)))
             return self._pattern
+
+
+def _secret_name(name: str) -> bool:
+    """Whether a variable's name says it holds a secret. re's IGNORECASE matches non-ASCII
+    letters too (U+212A for K): a name that is not ASCII is judged by the pattern."""
+    if not name.isascii():
+        return re.search(_SECRET_NAME, name) is not None
+    upper = name.upper()
+    return any(word in upper for word in _SECRET_WORDS)
 
 
 _NAMING = frozenset({"type", "kind", "provider", "host"})

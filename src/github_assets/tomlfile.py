@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -122,7 +123,7 @@ def locate(base_dir: str | os.PathLike[str], relative: str) -> tuple[str | None,
 
 # -- writing -------------------------------------------------------------------------------
 
-_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_BARE = frozenset(string.ascii_letters + string.digits + "_-")
 # What a TOML basic string cannot hold as it is: control characters (a tab it could, but
 # an escape is clearer), DEL, the quote and the backslash; str.translate replaces them in
 # one pass, without a regex to compile at every start.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
+
+import pytest
 
 from github_assets.redact import REDACTED, Registry
 
@@ -73,3 +77,53 @@ def test_every_bindings_contents_are_secrets_in_both_layouts(tmp_path: Path) -> 
     r.bindings(tmp_path)
     text = r.text("ghp_bindingToken123 api.github.com https://mirror.corp/gh/a/b github")
     assert text == f"{REDACTED} api.github.com dependency-mirror binding mirror/a/b github"
+
+
+# The rules text() applies, each run on every text (what it did before its prefilters): the
+# prefilters may only skip a rule that could not have changed the text.
+UNFILTERED = [
+    (r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#'\"<>]*@", r"\1"),
+    (r"(?i)(authorization:?\s*(?:bearer|token|basic)\s+)\S+", r"\1" + REDACTED),
+    (r"(https?://[^\s?#'\"]+)\?[^\s'\"]*", r"\1?" + REDACTED),
+]
+PIECES = [
+    "https://", "http://", "git+ssh://", "://", "user:pw@", "@", "?", "a=b", "#", " ", "\n",
+    "host.example", "/path", "Authorization: Bearer ", "AUTHORIZATION token ",
+    "authorızation: basic ", "\u212a", "é", "x", "'", '"',
+]  # fmt: skip
+
+
+def _unfiltered(text: str) -> str:
+    for pattern, repl in UNFILTERED:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+@pytest.mark.parametrize("seed", range(400))
+def test_the_prefilters_skip_only_rules_that_would_change_nothing(seed: int) -> None:
+    rng = random.Random(seed)
+    text = "".join(rng.choice(PIECES) for _ in range(rng.randrange(1, 12)))
+    assert Registry().text(text) == _unfiltered(text), text
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("GITHUB_TOKEN", True),
+        ("my_api_key", True),
+        ("MyApiKey", True),
+        ("DB_PASSWORD", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("PRIVATE_REGISTRY", True),
+        ("GITHUB_TO\u212aEN", True),  # a Kelvin sign: re's IGNORECASE takes it for K
+        ("ſECRET", True),  # a long s: the same for S
+        ("PATH", False),
+        ("HOME", False),
+        ("BP_LOG_LEVEL", False),
+        ("TOKE", False),
+    ],
+)
+def test_which_variable_names_say_secret(name: str, secret: bool) -> None:
+    registry = Registry()
+    registry.environment({name: "s3cr3t-value-1234"})
+    assert (registry.text("x s3cr3t-value-1234 y") == "x [REDACTED] y") is secret

@@ -18,6 +18,7 @@ from github_assets.cnb.sbom import (
     download_location,
     iri,
     path_purl,
+    quote,
     spdx,
     write_sboms,
 )
@@ -254,3 +255,26 @@ def test_url_checks_follow_their_grammars(url: str) -> None:
     assert download_location(url) == bool(DOWNLOAD_URL.fullmatch(url) and not url.endswith("\n")), (
         url
     )
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        "v1.2.3",
+        "",
+        "a b",
+        "a/b",
+        "a%b",
+        "v1+build.5",
+        "~tilde_dot-.",
+        "é",
+        "中文",
+        "\U0001f600",
+        "\x00\x7f",
+        "@:?#[]",
+    ],
+)
+def test_purl_parts_are_quoted_as_urllib_quotes_them(part: str) -> None:
+    from urllib.parse import quote as reference
+
+    assert quote(part) == reference(part, safe="")

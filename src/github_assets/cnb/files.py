@@ -33,9 +33,8 @@ def read_toml(path: StrPath) -> dict[str, Any]:
 
 
 def write_json(path: StrPath, data: Mapping[str, Any]) -> None:
-    """data as JSON (SBOMs), every string through the one redaction, as write_toml. Compact:
-    json's C encoder writes it; with indent= the pure-Python one would, a tenth of the
-    instructions of a rebuild that reuses every layer (docs/performance.md)."""
+    """data as JSON (SBOMs), every string through the one redaction, as write_toml; compact,
+    written by json_text (below)."""
     from .. import redact
 
     write_text_atomic(path, json_text(redact.value(data), sort_keys=True) + "\n")

@@ -11,6 +11,7 @@ random serial, so an unchanged layer gives byte-identical SBOMs.
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +90,7 @@ def iri(url: str) -> bool:
 
 # RFC 3986 unreserved characters: what a purl part keeps as it is (urllib.parse.quote with
 # safe=''; not imported: urllib.parse pulls in ipaddress, ~9M instructions of a rebuild).
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_UNRESERVED = frozenset((string.ascii_letters + string.digits + "_.-~").encode())
 
 
 def quote(part: str) -> str:
